@@ -3,6 +3,7 @@ module github.com/drydock/drydock
 go 1.26.8
 
 require (
+	github.com/anchore/go-struct-converter v0.1.0 // indirect
 	github.com/CycloneDX/cyclonedx-go v0.12.0 // indirect
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aquasecurity/go-pep440-version v0.0.1 // indirect

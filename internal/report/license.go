@@ -1,0 +1,224 @@
+package report
+
+import (
+	"strings"
+)
+
+// License strings come from package metadata as written by packagers: npm and
+// Maven usually carry SPDX identifiers or expressions, while dpkg copyright
+// files and apk use their own names ("GPL-2+", "BSD-3-clause", "public-domain").
+// SBOM formats need valid SPDX data, so each string is checked here rather
+// than passed through.
+
+// canonicalLicenseIDs maps a lower-cased identifier to its canonical spelling,
+// because SPDX matches identifiers case-insensitively.
+var canonicalLicenseIDs = func() map[string]string {
+	m := make(map[string]string, len(spdxLicenseIDs))
+	for _, id := range spdxLicenseIDs {
+		m[strings.ToLower(id)] = id
+	}
+	return m
+}()
+
+// licenseID returns the canonical SPDX identifier for s, if s is one.
+func licenseID(s string) (string, bool) {
+	id, ok := canonicalLicenseIDs[strings.ToLower(strings.TrimSpace(s))]
+	return id, ok
+}
+
+// spdxExpression parses s as an SPDX license expression (SPDX 2.3 annex D)
+// and returns it normalised: canonical identifiers, upper-case operators,
+// single spaces. compound reports whether it has an operator.
+func spdxExpression(s string) (expr string, compound, ok bool) {
+	p := exprParser{toks: tokenizeLicense(s)}
+	if len(p.toks) == 0 {
+		return "", false, false
+	}
+	if !p.parseOr() || p.pos != len(p.toks) {
+		return "", false, false
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(strings.Join(p.out, " "), "( ", "("), " )", ")"), p.compound, true
+}
+
+func tokenizeLicense(s string) []string {
+	var toks []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			toks = append(toks, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range s {
+		switch r {
+		case '(', ')':
+			flush()
+			toks = append(toks, string(r))
+		case ' ', '\t', '\n', '\r':
+			flush()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	flush()
+	return toks
+}
+
+type exprParser struct {
+	toks     []string
+	pos      int
+	out      []string
+	compound bool
+}
+
+func (p *exprParser) peekOp(op string) bool {
+	if p.pos >= len(p.toks) {
+		return false
+	}
+	t := p.toks[p.pos]
+	// The spec allows the operators in all upper or all lower case.
+	return t == op || t == strings.ToLower(op)
+}
+
+func (p *exprParser) parseOr() bool {
+	if !p.parseAnd() {
+		return false
+	}
+	for p.peekOp("OR") {
+		p.pos++
+		p.out = append(p.out, "OR")
+		p.compound = true
+		if !p.parseAnd() {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *exprParser) parseAnd() bool {
+	if !p.parseWith() {
+		return false
+	}
+	for p.peekOp("AND") {
+		p.pos++
+		p.out = append(p.out, "AND")
+		p.compound = true
+		if !p.parseWith() {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *exprParser) parseWith() bool {
+	if !p.parseAtom() {
+		return false
+	}
+	if p.peekOp("WITH") {
+		p.pos++
+		p.compound = true
+		if p.pos >= len(p.toks) {
+			return false
+		}
+		// Exceptions share the identifier list CycloneDX publishes.
+		id, ok := licenseID(p.toks[p.pos])
+		if !ok {
+			return false
+		}
+		p.pos++
+		p.out = append(p.out, "WITH", id)
+	}
+	return true
+}
+
+func (p *exprParser) parseAtom() bool {
+	if p.pos >= len(p.toks) {
+		return false
+	}
+	t := p.toks[p.pos]
+	switch {
+	case t == "(":
+		p.pos++
+		p.out = append(p.out, "(")
+		if !p.parseOr() || p.pos >= len(p.toks) || p.toks[p.pos] != ")" {
+			return false
+		}
+		p.pos++
+		p.out = append(p.out, ")")
+		return true
+	case t == ")" || isOperator(t):
+		return false
+	}
+	p.pos++
+	if ref, ok := licenseRef(t); ok {
+		p.out = append(p.out, ref)
+		return true
+	}
+	plus := strings.HasSuffix(t, "+")
+	id, ok := licenseID(strings.TrimSuffix(t, "+"))
+	if !ok {
+		return false
+	}
+	if plus {
+		id += "+"
+	}
+	p.out = append(p.out, id)
+	return true
+}
+
+func isOperator(t string) bool {
+	switch t {
+	case "AND", "OR", "WITH", "and", "or", "with":
+		return true
+	}
+	return false
+}
+
+// licenseRef accepts LicenseRef-x and DocumentRef-x:LicenseRef-y with idstrings
+// of letters, digits, "." and "-".
+func licenseRef(t string) (string, bool) {
+	doc, ref, hasDoc := strings.Cut(t, ":")
+	if !hasDoc {
+		ref, doc = doc, ""
+	}
+	if hasDoc && (!strings.HasPrefix(doc, "DocumentRef-") || !isIDString(doc[len("DocumentRef-"):])) {
+		return "", false
+	}
+	if !strings.HasPrefix(ref, "LicenseRef-") || !isIDString(ref[len("LicenseRef-"):]) {
+		return "", false
+	}
+	return t, true
+}
+
+func isIDString(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !isIDRune(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func isIDRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-'
+}
+
+// sanitizeID replaces every character SPDX does not allow in an idstring
+// with "-", so any package name or license name can become part of an ID.
+func sanitizeID(s string) string {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		if isIDRune(r) {
+			out = append(out, byte(r))
+		} else {
+			out = append(out, '-')
+		}
+	}
+	if len(out) == 0 {
+		return "unknown"
+	}
+	return string(out)
+}
