@@ -63,6 +63,9 @@ type Image struct {
 	// Uncompressed layers should be read through Uncompressed(): docker
 	// archives store plain tars and recompressing them would be waste.
 	PreferUncompressed bool
+	// LayoutDir is the OCI layout directory the image came from, if any: a
+	// base image named by digest is often stored beside the image.
+	LayoutDir string
 
 	cleanup func() error
 }

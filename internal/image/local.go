@@ -26,12 +26,14 @@ const (
 	maxIndexBytes     = 4 << 20
 )
 
-// openLayout opens an OCI image layout. "dir:tag" style selection is by the
-// org.opencontainers.image.ref.name annotation when given as oci:DIR:NAME.
+// openLayout opens an OCI image layout: oci:DIR, oci:DIR:NAME (by the
+// org.opencontainers.image.ref.name annotation) or oci:DIR@DIGEST.
 func openLayout(ref, src string, o *options) (*Image, error) {
 	dir, want := ref, ""
 	if _, err := os.Stat(dir); err != nil {
-		if i := strings.LastIndex(ref, ":"); i > 0 {
+		if i := strings.LastIndex(ref, "@"); i > 0 {
+			dir, want = ref[:i], ref[i+1:]
+		} else if i := strings.LastIndex(ref, ":"); i > 0 {
 			dir, want = ref[:i], ref[i+1:]
 		}
 	}
@@ -39,7 +41,7 @@ func openLayout(ref, src string, o *options) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
-	img := &Image{Source: inventory.Source{Kind: KindLayout, Ref: src}, Annotations: map[string]string{}}
+	img := &Image{Source: inventory.Source{Kind: KindLayout, Ref: src}, Annotations: map[string]string{}, LayoutDir: dir}
 	return img, fromIndex(img, idx, want, o, 0)
 }
 
@@ -56,7 +58,7 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 	if want != "" {
 		var picked []v1.Descriptor
 		for _, d := range im.Manifests {
-			if d.Annotations["org.opencontainers.image.ref.name"] == want {
+			if d.Annotations["org.opencontainers.image.ref.name"] == want || d.Digest.String() == want {
 				picked = append(picked, d)
 			}
 		}
