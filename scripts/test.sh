@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# THE test command: ./scripts/test.sh [go test args...]
+#
+# 1. installs what the tests need with apt-get (apt-get update only when a
+#    package is missing),
+# 2. builds or reuses the cached Debian bookworm minbase rootfs (scripts/debian-rootfs.sh),
+# 3. starts Debian's docker-registry on a free loopback port (scripts/registry.sh),
+# 4. exports for the tests:
+#      DRYDOCK_E2E_ROOTFS      the rootfs directory
+#      DRYDOCK_E2E_ROOTFS_TAR  its tarball (numeric owners)
+#      DRYDOCK_E2E_REGISTRY    host:port of the registry
+# 5. runs go vet ./... and go test -count=1 (./... unless arguments are given),
+# and always stops the registry on exit.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+log() { echo "test.sh: $*" >&2; }
+
+# Packages the tests use: debootstrap (rootfs), docker-registry (e2e registry),
+# time (/usr/bin/time -v in the benchmark), curl (registry readiness),
+# util-linux (flock, setsid), tar, gzip, dpkg (dpkg-query on the rootfs).
+APT_PACKAGES=(debootstrap docker-registry time curl util-linux tar gzip dpkg ca-certificates)
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+	if command -v sudo >/dev/null; then
+		sudo_cmd=(sudo)
+	else
+		log "not root and no sudo: cannot install packages or run debootstrap"
+		exit 1
+	fi
+fi
+
+install_packages() {
+	local missing=() p
+	for p in "${APT_PACKAGES[@]}"; do
+		if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+			missing+=("$p")
+		fi
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	log "installing ${missing[*]}"
+	# Packages must not start services (docker-registry ships an init script):
+	# deny service starts through policy-rc.d for the duration of the install
+	# unless the machine already has one.
+	local policy=/usr/sbin/policy-rc.d added_policy=
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+		"${sudo_cmd[@]}" chmod 755 "$policy"
+		added_policy=1
+	fi
+	local rc=0
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+	fi
+	[[ -n $added_policy ]] && "${sudo_cmd[@]}" rm -f "$policy"
+	return $rc
+}
+
+# free_port prints a loopback TCP port nobody listens on.
+free_port() {
+	local p i
+	for ((i = 0; i < 100; i++)); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+command -v go >/dev/null || { log "go is not on PATH"; exit 1; }
+
+install_packages
+
+start=$SECONDS
+rootfs=$("${sudo_cmd[@]}" env XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" "$root/scripts/debian-rootfs.sh")
+rootfs_tar="$(dirname "$rootfs")/rootfs.tar"
+[[ -d "$rootfs/var/lib/dpkg" && -f "$rootfs_tar" ]] || { log "bad rootfs cache at $rootfs"; exit 1; }
+log "rootfs $rootfs ($((SECONDS - start))s)"
+
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/drydock-e2e-registry.XXXXXX")
+cleanup() {
+	local rc=$?
+	"$root/scripts/registry.sh" stop "$run_dir" || true
+	rm -rf "$run_dir"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port=
+for ((attempt = 0; attempt < 5; attempt++)); do
+	p=$(free_port)
+	if "$root/scripts/registry.sh" start "$run_dir" "$p"; then
+		port=$p
+		break
+	fi
+done
+[[ -n $port ]] || { log "could not start the registry"; exit 1; }
+
+export DRYDOCK_E2E_ROOTFS=$rootfs
+export DRYDOCK_E2E_ROOTFS_TAR=$rootfs_tar
+export DRYDOCK_E2E_REGISTRY=127.0.0.1:$port
+log "DRYDOCK_E2E_ROOTFS=$DRYDOCK_E2E_ROOTFS"
+log "DRYDOCK_E2E_ROOTFS_TAR=$DRYDOCK_E2E_ROOTFS_TAR"
+log "DRYDOCK_E2E_REGISTRY=$DRYDOCK_E2E_REGISTRY"
+
+log "go vet ./..."
+go vet ./...
+
+if [[ $# -eq 0 ]]; then
+	set -- ./...
+fi
+log "go test -count=1 -timeout 25m $*"
+go test -count=1 -timeout 25m "$@"
+log "ok ($((SECONDS))s)"
