@@ -20,8 +20,10 @@ log() { echo "test.sh: $*" >&2; }
 
 # Packages the tests use: debootstrap (rootfs), docker-registry (e2e registry),
 # time (/usr/bin/time -v in the benchmark), curl (registry readiness),
-# util-linux (flock, setsid), tar, gzip, dpkg (dpkg-query on the rootfs).
-APT_PACKAGES=(debootstrap docker-registry time curl util-linux tar gzip dpkg ca-certificates)
+# util-linux (flock, setsid), tar, gzip, dpkg (dpkg-query on the rootfs);
+# debian-archive-keyring and gpgv let debootstrap check the Release file
+# (they are only Recommends of debootstrap).
+APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Benchmark for the scan foundation: ./scripts/bench.sh
+#
+# Scans the cached Debian bookworm minbase image (scripts/debian-rootfs.sh,
+# written once as an OCI layout under .bench/) and prints:
+#   - the time to merely decompress all its layers (gzip -dc of each layer blob
+#     of the OCI layout to /dev/null): the floor for any scanner reading them,
+#   - the cold `drydock sbom` time on the same layout (empty cache),
+#   - cold / decompress            (target <= 1.5),
+#   - the warm rescan time          (target < 100 ms),
+#   - peak RSS from /usr/bin/time -v (target < 150 MB).
+# DRYDOCK_BIN=path measures that binary instead of building one.
+# Times are medians of BENCH_RUNS runs (default 3; warm runs: 5). It measures;
+# it does not fail when a target is missed (only when something breaks).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+runs=${BENCH_RUNS:-3}
+warm_runs=${BENCH_WARM_RUNS:-5}
+
+log() { echo "bench: $*" >&2; }
+
+if [[ ! -x /usr/bin/time ]]; then
+	log "installing time (for /usr/bin/time -v)"
+	sudo_cmd=()
+	[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1 ||
+		{ "${sudo_cmd[@]}" apt-get update -q >/dev/null && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null; }
+fi
+
+rootfs=$("$root/scripts/debian-rootfs.sh")
+cache_root=$(dirname "$rootfs")
+rootfs_tar="$cache_root/rootfs.tar"
+
+bench="$root/.bench"
+mkdir -p "$bench"
+work=$(mktemp -d "$bench/run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# DRYDOCK_BIN: measure a prebuilt binary instead of building ./cmd/drydock.
+drydock=${DRYDOCK_BIN:-$bench/drydock}
+if [[ -z ${DRYDOCK_BIN:-} ]]; then
+	log "building drydock"
+	go build -o "$drydock" ./cmd/drydock
+fi
+
+# The OCI layout is rebuilt when the rootfs cache changes.
+layout="$bench/debian-bookworm-layout"
+stamp="$(cat "$cache_root/.complete") $(stat -c %s "$rootfs_tar")"
+if [[ ! -f "$layout/index.json" || "$(cat "$layout.stamp" 2>/dev/null || true)" != "$stamp" ]]; then
+	log "writing the Debian image as an OCI layout ($layout)"
+	rm -rf "$layout" "$layout.stamp"
+	go run ./test/e2e/mkimage -rootfs-tar "$rootfs_tar" -layout "$work/layout" >/dev/null
+	mv "$work/layout" "$layout"
+	echo "$stamp" >"$layout.stamp"
+fi
+
+# Layer blobs of the (single) image in the layout.
+blob() { echo "$layout/blobs/${1%%:*}/${1#*:}"; }
+digests() { grep -oE '"digest": *"sha256:[0-9a-f]{64}"' | grep -oE 'sha256:[0-9a-f]{64}'; }
+manifest_digest=$(digests <"$layout/index.json" | head -n1)
+layer_digests=$(tr -d '\n' <"$(blob "$manifest_digest")" | sed 's/.*"layers": *\[//' | digests)
+layers=()
+compressed=0
+for d in $layer_digests; do
+	layers+=("$(blob "$d")")
+	compressed=$((compressed + $(stat -c %s "$(blob "$d")")))
+done
+[[ ${#layers[@]} -gt 0 ]] || { log "no layers found in $layout"; exit 1; }
+uncompressed=0
+for l in "${layers[@]}"; do
+	uncompressed=$((uncompressed + $(gzip -dc "$l" | wc -c)))
+done # also warms the page cache for the decompress and cold runs
+
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ms() { awk -v ns="$1" 'BEGIN {printf "%.1f", ns/1e6}'; }
+
+# run_sbom CACHE OUT TIMEFILE: one timed drydock sbom; prints wall ns.
+run_sbom() {
+	local t0 t1
+	t0=$(now_ns)
+	if ! /usr/bin/time -v -o "$3" "$drydock" sbom --format json --cache-dir "$1" "$layout" >"$2" 2>"$2.err"; then
+		log "drydock sbom failed:"
+		cat "$2.err" >&2
+		exit 1
+	fi
+	t1=$(now_ns)
+	echo $((t1 - t0))
+}
+rss_kb() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+
+log "decompress: $runs runs"
+dec=()
+for ((i = 0; i < runs; i++)); do
+	t0=$(now_ns)
+	for l in "${layers[@]}"; do gzip -dc "$l" >/dev/null; done
+	t1=$(now_ns)
+	dec+=($((t1 - t0)))
+done
+
+log "cold drydock sbom: $runs runs, each with an empty cache"
+cold=() cold_rss=()
+for ((i = 0; i < runs; i++)); do
+	cache="$work/cache.$i"
+	mkdir -p "$cache"
+	cold+=("$(run_sbom "$cache" "$work/cold.json" "$work/cold.time")")
+	cold_rss+=("$(rss_kb "$work/cold.time")")
+done
+
+log "warm drydock sbom: $warm_runs runs on the last cold run's cache"
+warm=() warm_rss=()
+for ((i = 0; i < warm_runs; i++)); do
+	warm+=("$(run_sbom "$cache" "$work/warm.json" "$work/warm.time")")
+	warm_rss+=("$(rss_kb "$work/warm.time")")
+done
+
+dec_ns=$(printf '%s\n' "${dec[@]}" | median)
+cold_ns=$(printf '%s\n' "${cold[@]}" | median)
+warm_ns=$(printf '%s\n' "${warm[@]}" | median)
+cold_rss_kb=$(printf '%s\n' "${cold_rss[@]}" | sort -n | tail -n1)
+warm_rss_kb=$(printf '%s\n' "${warm_rss[@]}" | sort -n | tail -n1)
+ratio=$(awk -v c="$cold_ns" -v d="$dec_ns" 'BEGIN {printf "%.2f", c/d}')
+pkgs=$(grep -oE '"type": *"deb"' "$work/cold.json" | wc -l || true)
+nlayers_out=$(grep -oE '"diffId": *"' "$work/warm.json" | wc -l || true)
+cached_out=$(grep -oE '"cached": *true' "$work/warm.json" | wc -l || true)
+
+verdict() { if awk "BEGIN {exit !($1)}"; then echo pass; else echo MISS; fi; }
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b/1048576}'; }
+
+echo
+echo "drydock sbom benchmark: Debian bookworm minbase as an OCI layout ($layout)"
+echo "  ${#layers[@]} layer(s), $(mib "$compressed") compressed, $(mib "$uncompressed") uncompressed;" \
+	"$pkgs deb packages found; warm run: $cached_out of $nlayers_out layers cached"
+echo "  $(nproc) CPUs, $(go env GOVERSION), medians of $runs runs (warm: $warm_runs)"
+echo
+printf '%-36s %14s %12s  %s\n' "measure" "value" "target" "result"
+printf '%-36s %14s %12s  %s\n' "------------------------------------" "--------------" "------------" "------"
+printf '%-36s %14s %12s  %s\n' "decompress all layers (gzip -dc)" "$(ms "$dec_ns") ms" "" ""
+printf '%-36s %14s %12s  %s\n' "cold drydock sbom (empty cache)" "$(ms "$cold_ns") ms" "" ""
+printf '%-36s %14s %12s  %s\n' "cold / decompress" "$ratio" "<= 1.5" "$(verdict "$ratio <= 1.5")"
+printf '%-36s %14s %12s  %s\n' "warm rescan" "$(ms "$warm_ns") ms" "< 100 ms" "$(verdict "$warm_ns < 100000000")"
+printf '%-36s %14s %12s  %s\n' "peak RSS, cold (max of runs)" "$(awk -v k="$cold_rss_kb" 'BEGIN {printf "%.1f MiB", k/1024}')" "< 150 MB" "$(verdict "$cold_rss_kb * 1024 < 150000000")"
+printf '%-36s %14s %12s  %s\n' "peak RSS, warm (max of runs)" "$(awk -v k="$warm_rss_kb" 'BEGIN {printf "%.1f MiB", k/1024}')" "< 150 MB" "$(verdict "$warm_rss_kb * 1024 < 150000000")"
