@@ -3,13 +3,18 @@ package vulndb
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/drydock/drydock/internal/testenv"
@@ -141,4 +146,147 @@ func ids(advs []*Advisory) []string {
 		out = append(out, a.ID)
 	}
 	return out
+}
+
+// zipEntry is one file of a test zip.
+type zipEntry struct {
+	name string
+	data []byte
+}
+
+// writeZip builds a zip from entries in order.
+func writeZip(t testing.TB, path string, entries []zipEntry) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	for _, e := range entries {
+		w, err := zw.Create(e.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// dirEntries reads every .json file directly in dir as zip entries.
+func dirEntries(t testing.TB, dir string) []zipEntry {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []zipEntry
+	for _, de := range des {
+		if filepath.Ext(de.Name()) != ".json" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, zipEntry{de.Name(), b})
+	}
+	return out
+}
+
+// fileState is what "the database was left untouched" compares.
+type fileState struct {
+	Sum   [32]byte
+	Inode uint64
+}
+
+func stateOf(t testing.TB, path string) fileState {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileState{Sum: sha256.Sum256(b), Inode: fi.Sys().(*syscall.Stat_t).Ino}
+}
+
+// leftovers lists files in dir other than the database and its lock.
+func leftovers(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if n := de.Name(); !strings.HasSuffix(n, ".sqlite") && !strings.HasSuffix(n, ".lock") && !strings.HasSuffix(n, ".zip") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t testing.TB, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lyingZip holds one entry whose header claims 100 bytes but inflates to
+// 32 MiB: the shape of a zip bomb aimed at readers that trust headers.
+func lyingZip(t testing.TB, path string) string {
+	t.Helper()
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, flate.BestCompression)
+	fw.Write(bytes.Repeat([]byte(" "), 32<<20))
+	fw.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "BOMB.json", Method: zip.Deflate,
+		CompressedSize64: uint64(comp.Len()), UncompressedSize64: 100, CRC32: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(comp.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return path
 }

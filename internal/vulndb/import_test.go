@@ -153,32 +153,32 @@ func TestImportDirectories(t *testing.T) {
 		{
 			dir: "debian/osv.dev-testdata", records: 1, malformed: 3, ecos: []string{"Debian"},
 			lookups: map[[2]string][]string{
-				{"Debian:7", "nginx"}: {"DSA-3029-1"},
+				{"Debian:7", "nginx"}:    {"DSA-3029-1"},
 				{"Debian:7.11", "nginx"}: {"DSA-3029-1"}, // point release
-				{"Debian:12", "nginx"}: nil,
+				{"Debian:12", "nginx"}:   nil,
 			},
 		},
 		{
 			dir: "alpine/osv.dev-testdata", records: 2, malformed: 11, ecos: []string{"Alpine"},
 			lookups: map[[2]string][]string{
-				{"Alpine:v3.12", "libexif"}: {"CVE-2012-2812"},
+				{"Alpine:v3.12", "libexif"}:  {"CVE-2012-2812"},
 				{"Alpine:3.12.4", "libexif"}: {"CVE-2012-2812"},
 			},
 		},
 		{
 			dir: "ubuntu", records: 2, ecos: []string{"Ubuntu"},
 			lookups: map[[2]string][]string{
-				{"Ubuntu:22.04:LTS", "openssh"}: {"USN-6859-1"},
-				{"Ubuntu:22.04", "openssh"}: {"USN-6859-1"},
+				{"Ubuntu:22.04:LTS", "openssh"}:   {"USN-6859-1"},
+				{"Ubuntu:22.04", "openssh"}:       {"USN-6859-1"},
 				{"Ubuntu:Pro:14.04:LTS", "linux"}: {"UBUNTU-CVE-2025-38094"},
-				{"Ubuntu:14.04:LTS", "linux"}: nil, // Pro only
+				{"Ubuntu:14.04:LTS", "linux"}:     nil, // Pro only
 			},
 		},
 		{
 			dir: "ghsa-sample", records: 3, ecos: []string{"Maven", "npm"},
 			lookups: map[[2]string][]string{
-				{"npm", "semver"}: {"GHSA-c2qf-rxjj-qqgw"},
-				{"npm", "tough-cookie"}: {"GHSA-72xf-g2v4-qvf3"},
+				{"npm", "semver"}:                   {"GHSA-c2qf-rxjj-qqgw"},
+				{"npm", "tough-cookie"}:             {"GHSA-72xf-g2v4-qvf3"},
 				{"Maven", "com.google.guava:guava"}: {"GHSA-7g45-4rm6-3mm3"},
 			},
 		},

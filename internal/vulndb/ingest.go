@@ -59,7 +59,7 @@ func decodeAdvisory(data []byte) (*Advisory, error) {
 		return nil, errors.New("empty")
 	}
 	if data[0] != '{' {
-		return nil, fmt.Errorf("not an OSV record: JSON %s, want an object", jsonKind(data[0]))
+		return nil, fmt.Errorf("not an OSV record: %s, want a JSON object", jsonKind(data[0]))
 	}
 	var adv Advisory
 	if err := json.Unmarshal(data, &adv); err != nil {
@@ -77,19 +77,19 @@ func decodeAdvisory(data []byte) (*Advisory, error) {
 func jsonKind(c byte) string {
 	switch {
 	case c == '[':
-		return "array"
+		return "a JSON array"
 	case c == '"':
-		return "string"
+		return "a JSON string"
 	case c == '-' || ('0' <= c && c <= '9'):
-		return "number"
+		return "a JSON number"
 	case c == 't' || c == 'f':
-		return "boolean"
+		return "a JSON boolean"
 	case c == 'n':
-		return "null"
+		return "JSON null"
 	case c == '<':
-		return "(looks like HTML)"
+		return "looks like HTML or XML"
 	}
-	return "(not JSON)"
+	return "not JSON"
 }
 
 func truncate(s string, n int) string {
