@@ -189,7 +189,10 @@ func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRo
 	}()
 	n, err := io.Copy(f, io.LimitReader(resp.Body, cfg.maxDownload+1))
 	if err != nil {
-		return nil, n, fmt.Errorf("GET %s: body after %d bytes: %w", u, n, err)
+		if resp.ContentLength >= 0 {
+			return nil, n, fmt.Errorf("GET %s: body truncated at %d of %d bytes: %w", u, n, resp.ContentLength, err)
+		}
+		return nil, n, fmt.Errorf("GET %s: body broke off after %d bytes: %w", u, n, err)
 	}
 	if n > cfg.maxDownload {
 		return nil, n, fmt.Errorf("GET %s: body is over the %d-byte download cap", u, cfg.maxDownload)
