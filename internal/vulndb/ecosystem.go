@@ -118,10 +118,7 @@ func pep503(name string) string {
 			continue
 		}
 		inSep = false
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
 		b.WriteByte(c)
 	}
-	return b.String()
+	return strings.ToLower(b.String())
 }
