@@ -18,7 +18,7 @@ func TestPEP503(t *testing.T) {
 		"-leading":            "-leading",
 		"trailing_":           "trailing-",
 		"already-normal":      "already-normal",
-		"ÜnicodeStaysÜnicode": "Ünicodestaysünicode", // str.lower() folds Unicode too
+		"ÜnicodeStaysÜnicode": "ünicodestaysünicode", // str.lower() folds Unicode too
 	} {
 		if got := pep503(in); got != want {
 			t.Errorf("pep503(%q) = %q, want %q", in, got, want)
