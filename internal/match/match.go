@@ -1,0 +1,351 @@
+// Package match finds the vulnerabilities of an inventory: it maps each
+// package to its OSV ecosystem, asks a Reader for the advisories naming it,
+// and evaluates their affected ranges with the ecosystem's version order
+// (package match/version). It works on inventories, never on images, so a
+// stored inventory can be re-matched whenever the database changes; and it
+// depends on the database only through the small Reader interface below.
+package match
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/drydock/drydock/internal/inventory"
+	"github.com/drydock/drydock/internal/match/version"
+	"github.com/drydock/drydock/internal/vulndb"
+)
+
+// Reader answers which advisories name a package. *vulndb.DB implements it;
+// tests use an in-memory one.
+type Reader interface {
+	// Affecting returns the advisories with an affected entry for name in
+	// ecosystem (the store may widen the ecosystem, e.g. "Debian:12" also
+	// reads entries filed under bare "Debian").
+	Affecting(ctx context.Context, ecosystem, name string) ([]*vulndb.Advisory, error)
+}
+
+var _ Reader = (*vulndb.DB)(nil)
+
+// ProblemStage is the inventory.Problem stage of matching problems.
+const ProblemStage = "match"
+
+// Finding is one vulnerability of one installed package.
+type Finding struct {
+	// ID is the primary advisory id; when several advisories describe the
+	// same vulnerability, the ecosystem-native one (see primaryRank).
+	ID string `json:"id"`
+	// Aliases are the other ids of the vulnerability: the advisories'
+	// aliases, CVE ids from upstream and related (including the CVE inside
+	// ids like UBUNTU-CVE-2024-6387), and the ids of merged advisories.
+	// Sorted, without ID.
+	Aliases []string `json:"aliases,omitempty"`
+	Summary string   `json:"summary,omitempty"`
+	// Package is the installed package as the inventory lists it.
+	Package   inventory.Package `json:"package"`
+	Ecosystem string            `json:"ecosystem"`
+	// InstalledVersion is the version compared: the source version for
+	// Debian-family packages, "epoch:version-release" for rpm.
+	InstalledVersion string `json:"installedVersion"`
+	// FixedVersions are the versions that end the matched ranges, oldest
+	// first. Empty when no fix is known.
+	FixedVersions []string `json:"fixedVersions,omitempty"`
+	Severity      Severity `json:"severity"`
+	// Layer is the diffID of the layer that introduced the package.
+	Layer string `json:"layer,omitempty"`
+	// FixPath is "base" when the package came with the base image (rebuild
+	// on a patched base), "app" when the image's own layers added it, and
+	// empty when the base is unknown.
+	FixPath string `json:"fixPath,omitempty"`
+	// DataSource is the id of the advisory the finding came from (of the
+	// primary one, when merged).
+	DataSource string `json:"dataSource"`
+}
+
+// Result is the outcome of matching one inventory.
+type Result struct {
+	// Findings are sorted by severity (worst first), then ID, then package.
+	Findings []Finding `json:"findings"`
+	// Problems name packages that could not be matched (no ecosystem, a
+	// version that does not parse) and advisory data that could not be
+	// evaluated. Matching goes on around them.
+	Problems []inventory.Problem `json:"problems,omitempty"`
+}
+
+// Match finds the vulnerabilities of inv's packages. Each distinct
+// (ecosystem, name) is looked up once. It fails only when the Reader fails
+// or ctx ends; everything else becomes a Problem.
+func Match(ctx context.Context, r Reader, inv *inventory.Inventory) (*Result, error) {
+	m := matcher{
+		seenProblem: map[string]bool{},
+		cache:       map[[2]string][]*vulndb.Advisory{},
+	}
+	for i := range inv.Packages {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("match: %w", err)
+		}
+		if err := m.pkg(ctx, r, inv.OS, inv.Packages[i]); err != nil {
+			return nil, err
+		}
+	}
+	findings := merge(m.found)
+	slices.SortStableFunc(findings, compareFindings)
+	return &Result{Findings: findings, Problems: m.problems}, nil
+}
+
+type matcher struct {
+	found       []candidate
+	problems    []inventory.Problem
+	seenProblem map[string]bool
+	cache       map[[2]string][]*vulndb.Advisory
+}
+
+func (m *matcher) problem(p inventory.Package, msg string) {
+	key := p.Layer + "\x00" + p.Path + "\x00" + msg
+	if m.seenProblem[key] {
+		return
+	}
+	m.seenProblem[key] = true
+	m.problems = append(m.problems, inventory.Problem{Stage: ProblemStage, Layer: p.Layer, Path: p.Path, Message: msg})
+}
+
+func (m *matcher) pkg(ctx context.Context, r Reader, os *inventory.OS, p inventory.Package) error {
+	eco, ok := Ecosystem(os, p)
+	if !ok {
+		distro := "no detected OS"
+		if os != nil {
+			distro = strings.TrimSpace(os.ID + " " + os.VersionID)
+		}
+		m.problem(p, fmt.Sprintf("%s package %s %s: no vulnerability ecosystem for %s", p.Type, p.Name, p.Version, distro))
+		return nil
+	}
+	cmp, err := version.For(eco)
+	if err != nil {
+		m.problem(p, fmt.Sprintf("%s package %s %s: %v", p.Type, p.Name, p.Version, err))
+		return nil
+	}
+	name, ver := lookupName(p)
+	if !cmp.Valid(ver) {
+		m.problem(p, fmt.Sprintf("%s package %s: version %q does not parse in %s: %v", p.Type, p.Name, ver, eco, version.ErrInvalid))
+		return nil
+	}
+	key := [2]string{eco, name}
+	advs, ok := m.cache[key]
+	if !ok {
+		advs, err = r.Affecting(ctx, eco, name)
+		if err != nil {
+			return fmt.Errorf("match %s %s: %w", eco, name, err)
+		}
+		m.cache[key] = advs
+	}
+	for _, adv := range advs {
+		if adv == nil || adv.Withdrawn != nil {
+			continue
+		}
+		f, hit, msgs := evaluate(adv, eco, name, ver, cmp)
+		for _, msg := range msgs {
+			m.problem(p, msg)
+		}
+		if !hit {
+			continue
+		}
+		f.Package = p
+		f.Ecosystem = eco
+		f.InstalledVersion = ver
+		f.Layer = p.Layer
+		f.FixPath = string(p.Origin)
+		m.found = append(m.found, candidate{f: f, ids: identities(adv)})
+	}
+	return nil
+}
+
+// entryApplies reports whether an affected entry is about the package: its
+// ecosystem is the package's, or the bare top-level name (which OSV uses for
+// entries valid in every release), and its name is the same (PyPI names
+// compared in PEP 503 form).
+func entryApplies(pkg vulndb.Package, eco, name string) bool {
+	top, _, _ := strings.Cut(eco, ":")
+	if pkg.Ecosystem != eco && pkg.Ecosystem != top {
+		return false
+	}
+	if top == "PyPI" {
+		return pep503(pkg.Name) == pep503(name)
+	}
+	return pkg.Name == name
+}
+
+// evaluate decides whether adv affects version ver of the package, and
+// builds the finding's advisory-derived fields if so. Messages describe
+// advisory data that could not be evaluated.
+func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp version.Comparer) (Finding, bool, []string) {
+	var msgs []string
+	var hit bool
+	sev := Severity{Rating: RatingUnknown}
+	var fixed []string
+	for i := range adv.Affected {
+		aff := &adv.Affected[i]
+		if !entryApplies(aff.Package, eco, name) {
+			continue
+		}
+		affected := inVersions(aff.Versions, ver, cmp)
+		for _, rng := range aff.Ranges {
+			c := cmp
+			switch rng.Type {
+			case "ECOSYSTEM":
+			case "SEMVER":
+				// Go's comparer already is SemVer, and also reads the
+				// "v"-prefixed module versions of inventories.
+				if _, isGo := cmp.(version.Go); !isGo {
+					c = version.SemVer{}
+				}
+			default:
+				// GIT ranges name commits, which an installed version
+				// cannot be placed among.
+				continue
+			}
+			in, fix, err := inRange(rng.Events, ver, c)
+			if err != nil {
+				msgs = append(msgs, fmt.Sprintf("advisory %s: %s range for %s %s: %v", adv.ID, rng.Type, eco, name, err))
+				continue
+			}
+			if in {
+				affected = true
+				if fix != "" {
+					fixed = append(fixed, fix)
+				}
+			}
+		}
+		if !affected {
+			continue
+		}
+		hit = true
+		s, sevMsgs := severityOf(adv, aff)
+		msgs = append(msgs, sevMsgs...)
+		if better(s, sev) {
+			sev = s
+		}
+	}
+	if !hit {
+		return Finding{}, false, msgs
+	}
+	return Finding{
+		ID:            adv.ID,
+		Aliases:       aliasesOf(adv),
+		Summary:       adv.Summary,
+		FixedVersions: sortVersions(fixed, cmp),
+		Severity:      sev,
+		DataSource:    adv.ID,
+	}, true, msgs
+}
+
+// inVersions reports whether ver is one of an affected entry's enumerated
+// versions. Entries that do not parse are skipped without a problem: the
+// lists enumerate every published version, including ones older than the
+// ecosystem's current grammar, and such an entry can only equal the
+// installed version as a string, which is checked first.
+func inVersions(versions []string, ver string, cmp version.Comparer) bool {
+	for _, v := range versions {
+		if v == ver {
+			return true
+		}
+		if c, err := cmp.Compare(v, ver); err == nil && c == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// inRange evaluates one OSV range per the spec's algorithm: events sorted by
+// version ("introduced: 0" first; at equal versions introduced before the
+// others), affected from an introduced event until a fixed event (exclusive)
+// or past a last_affected event, nothing at or above a limit. It returns
+// the fixed event that closes the interval holding ver, if any.
+func inRange(events []vulndb.Event, ver string, cmp version.Comparer) (bool, string, error) {
+	type ev struct {
+		kind, v string
+	}
+	evs := make([]ev, 0, len(events))
+	for _, e := range events {
+		switch {
+		case e.Introduced != "":
+			evs = append(evs, ev{"introduced", e.Introduced})
+		case e.Fixed != "":
+			evs = append(evs, ev{"fixed", e.Fixed})
+		case e.LastAffected != "":
+			evs = append(evs, ev{"last_affected", e.LastAffected})
+		case e.Limit != "":
+			if e.Limit != "*" { // "*" is the spec's "no limit"
+				evs = append(evs, ev{"limit", e.Limit})
+			}
+		}
+	}
+	for _, e := range evs {
+		if e.kind == "introduced" && e.v == "0" {
+			continue
+		}
+		if !cmp.Valid(e.v) {
+			return false, "", fmt.Errorf("%s %q: %w", e.kind, e.v, version.ErrInvalid)
+		}
+	}
+	var sortErr error
+	slices.SortStableFunc(evs, func(a, b ev) int {
+		za, zb := a.kind == "introduced" && a.v == "0", b.kind == "introduced" && b.v == "0"
+		switch {
+		case za && zb:
+			return 0
+		case za:
+			return -1
+		case zb:
+			return 1
+		}
+		c, err := cmp.Compare(a.v, b.v)
+		if err != nil {
+			sortErr = err
+		}
+		if c == 0 && a.kind != b.kind {
+			if a.kind == "introduced" {
+				return -1
+			}
+			if b.kind == "introduced" {
+				return 1
+			}
+		}
+		return c
+	})
+	if sortErr != nil {
+		return false, "", sortErr
+	}
+	affected := false
+	for _, e := range evs {
+		c := 1 // "introduced: 0" lies below every version
+		if !(e.kind == "introduced" && e.v == "0") {
+			var err error
+			if c, err = cmp.Compare(ver, e.v); err != nil {
+				return false, "", err
+			}
+		}
+		if c < 0 {
+			// Events are sorted: this one and all after it lie above ver,
+			// so the state is final, and if this event is a fix it is the
+			// one that closes ver's interval.
+			if affected && e.kind == "fixed" {
+				return true, e.v, nil
+			}
+			return affected, "", nil
+		}
+		switch e.kind {
+		case "introduced":
+			affected = true
+		case "fixed":
+			affected = false
+		case "last_affected":
+			if c > 0 {
+				affected = false
+			}
+		case "limit":
+			return false, "", nil
+		}
+	}
+	return affected, "", nil
+}
