@@ -17,16 +17,15 @@ import (
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
-// Reader answers which advisories name a package. *vulndb.DB implements it;
-// tests use an in-memory one.
+// Reader answers which advisories name a package. The vulndb store
+// implements it; tests use an in-memory one. No assertion against the store
+// type lives here, so that match depends on vulndb's record types only.
 type Reader interface {
 	// Affecting returns the advisories with an affected entry for name in
 	// ecosystem (the store may widen the ecosystem, e.g. "Debian:12" also
 	// reads entries filed under bare "Debian").
 	Affecting(ctx context.Context, ecosystem, name string) ([]*vulndb.Advisory, error)
 }
-
-var _ Reader = (*vulndb.DB)(nil)
 
 // ProblemStage is the inventory.Problem stage of matching problems.
 const ProblemStage = "match"
