@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
 )
 
 // Known-vulnerable versions, so that the tree doubles as matcher input.

@@ -33,12 +33,12 @@ func ParsePnpmLock(ctx context.Context, r io.Reader) ([]inventory.Package, error
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
 	var (
-		pkgs    []inventory.Package
-		seen    = map[string]int{}
-		major   int
-		inList  bool
-		cur     *pnpmEntry
-		lineNo  int
+		pkgs   []inventory.Package
+		seen   = map[string]int{}
+		major  int
+		inList bool
+		cur    *pnpmEntry
+		lineNo int
 	)
 	flush := func() {
 		if cur == nil {
