@@ -59,6 +59,9 @@ func readBDB(ctx context.Context, r io.ReaderAt, size int64, c sink) error {
 		}
 		return nil
 	}
+	// Each overflow page belongs to one value. Refusing to read one twice
+	// keeps the walk linear in the file size however the entries point.
+	w := &overflowWalk{readPage: readPage, buf: ov, order: order, pages: pages, seen: make([]uint64, (pages+63)/64), pageSize: pageSize}
 	for pn := uint64(1); pn < pages; pn++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -89,7 +92,7 @@ func readBDB(ctx context.Context, r io.ReaderAt, size int64, c sink) error {
 			}
 			first := uint64(order.Uint32(page[off+4:]))
 			total := order.Uint32(page[off+8:])
-			blob, err := readOverflow(ctx, readPage, ov, order, first, total, pages)
+			blob, err := w.read(ctx, first, total)
 			if err != nil {
 				c.addErr(fmt.Errorf("read Berkeley DB %s: %w", where, err))
 				continue
@@ -100,40 +103,54 @@ func readBDB(ctx context.Context, r io.ReaderAt, size int64, c sink) error {
 	return truncated
 }
 
-// readOverflow follows a chain of overflow pages holding one value of total
-// bytes. The chain is bounded by the page count, so a cycle ends in an error.
-func readOverflow(ctx context.Context, readPage func([]byte, uint64) error, buf []byte, order binary.ByteOrder, first uint64, total uint32, pages uint64) ([]byte, error) {
+type overflowWalk struct {
+	readPage func([]byte, uint64) error
+	buf      []byte
+	order    binary.ByteOrder
+	pages    uint64
+	pageSize uint32
+	seen     []uint64
+}
+
+// read follows a chain of overflow pages holding one value of total bytes.
+func (w *overflowWalk) read(ctx context.Context, first uint64, total uint32) ([]byte, error) {
 	if total > maxHeaderSize {
 		return nil, fmt.Errorf("%w: %w: header of %d bytes exceeds %d", ErrMalformed, ErrTooLarge, total, maxHeaderSize)
 	}
-	out := make([]byte, 0, total)
-	steps := uint64(0)
+	// The value cannot be larger than the pages that could hold it; checking
+	// before allocating keeps a lying length from costing memory.
+	if uint64(total) > w.pages*uint64(w.pageSize-bdbPageHeaderSize) {
+		return nil, fmt.Errorf("%w: value of %d bytes does not fit in %d pages", ErrMalformed, total, w.pages)
+	}
+	// Grown as pages are read, not allocated up front, so that many entries
+	// claiming large values which then fail cost nothing.
+	out := make([]byte, 0, min(total, 64<<10))
 	for pn := first; uint32(len(out)) < total; {
-		if pn == 0 || pn >= pages {
-			return nil, fmt.Errorf("%w: overflow chain points at page %d of %d", ErrMalformed, pn, pages)
+		if pn == 0 || pn >= w.pages {
+			return nil, fmt.Errorf("%w: overflow chain points at page %d of %d", ErrMalformed, pn, w.pages)
 		}
-		if steps++; steps > pages {
-			return nil, fmt.Errorf("%w: overflow chain loops", ErrMalformed)
+		if w.seen[pn/64]&(1<<(pn%64)) != 0 {
+			return nil, fmt.Errorf("%w: overflow page %d is in two chains or a loop", ErrMalformed, pn)
 		}
-		if steps%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
+		w.seen[pn/64] |= 1 << (pn % 64)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		if err := readPage(buf, pn); err != nil {
+		buf := w.buf
+		if err := w.readPage(buf, pn); err != nil {
 			return nil, err
 		}
 		if buf[25] != bdbPageOverflow {
 			return nil, fmt.Errorf("%w: page %d in an overflow chain has type %d", ErrMalformed, pn, buf[25])
 		}
 		// An overflow page's hf_offset field holds the bytes it carries.
-		n := uint32(order.Uint16(buf[22:24]))
+		n := uint32(w.order.Uint16(buf[22:24]))
 		if bdbPageHeaderSize+n > uint32(len(buf)) {
 			return nil, fmt.Errorf("%w: overflow page %d claims %d bytes", ErrMalformed, pn, n)
 		}
 		n = min(n, total-uint32(len(out)))
 		out = append(out, buf[bdbPageHeaderSize:bdbPageHeaderSize+n]...)
-		pn = uint64(order.Uint32(buf[16:20]))
+		pn = uint64(w.order.Uint32(buf[16:20]))
 		if pn == 0 {
 			break
 		}

@@ -42,6 +42,10 @@ func readNDB(ctx context.Context, r io.ReaderAt, size int64, c sink) error {
 		return fmt.Errorf("read NDB slots: %w", err)
 	}
 	var bh [ndbBlobHeadSize]byte
+	// Blobs do not overlap, so together they are no larger than the file.
+	// Holding slots to that keeps many slots aimed at one large blob from
+	// making the read quadratic.
+	budget := size
 	for i := 2; i*ndbSlotSize < len(slots); i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -77,6 +81,9 @@ func readNDB(ctx context.Context, r io.ReaderAt, size int64, c sink) error {
 		if off+ndbBlobHeadSize+n > size {
 			c.addErr(fmt.Errorf("read %s: %w: blob of %d bytes runs past the file end", where, ErrMalformed, n))
 			continue
+		}
+		if budget -= n; budget < 0 {
+			return fmt.Errorf("read %s: %w: blobs add up to more than the file", where, ErrMalformed)
 		}
 		blob := make([]byte, n)
 		if _, err := r.ReadAt(blob, off+ndbBlobHeadSize); err != nil {

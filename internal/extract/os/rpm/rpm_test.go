@@ -391,6 +391,9 @@ func TestCorruptedFixtures(t *testing.T) {
 	}
 }
 
+// FuzzExtract is best run with a short -fuzzminimizetime (say 200x): the
+// seeds are kilobytes long and minimizing each new input otherwise stalls
+// the run for a minute at a time.
 func FuzzExtract(f *testing.F) {
 	// Small seeds keep the corpus quick: the 16 KiB Berkeley DB, the NDB
 	// file's slot pages plus its first blob, and a one-package SQLite db.
