@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -231,11 +232,27 @@ func (d *DB) Affecting(ctx context.Context, ecosystem, name string) ([]*Advisory
 	return out, nil
 }
 
+// inflaters reuses flate readers: each holds a 32 KiB window, which would
+// otherwise be allocated per advisory returned.
+var inflaters sync.Pool
+
 func decodeStored(blob []byte) (*Advisory, error) {
-	r := flate.NewReader(bytes.NewReader(blob))
-	defer r.Close()
+	var r io.ReadCloser
+	if v := inflaters.Get(); v != nil {
+		r = v.(io.ReadCloser)
+		if err := r.(flate.Resetter).Reset(bytes.NewReader(blob), nil); err != nil {
+			return nil, err
+		}
+	} else {
+		r = flate.NewReader(bytes.NewReader(blob))
+	}
+	defer inflaters.Put(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
 	var adv Advisory
-	if err := json.NewDecoder(r).Decode(&adv); err != nil {
+	if err := json.Unmarshal(data, &adv); err != nil {
 		return nil, err
 	}
 	return &adv, nil

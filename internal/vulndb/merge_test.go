@@ -282,3 +282,27 @@ func TestStatusSorted(t *testing.T) {
 		t.Errorf("schema %d", st.SchemaVersion)
 	}
 }
+
+// A writer killed mid-build leaves its temporary files; the next writer
+// removes them under the lock, and the database it left is still used.
+func TestInterruptedWriterLeftovers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db.sqlite")
+	if _, err := Import(ctx, path, []string{filepath.Join("testdata", "go-small")}); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, ".db.sqlite.tmp-123", []byte("half-built"))
+	writeFile(t, dir, ".db.sqlite.download-456", []byte("half-downloaded"))
+	writeFile(t, dir, "unrelated.txt", []byte("not ours"))
+	if _, err := Import(ctx, path, []string{filepath.Join("testdata", "mixed")}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"unrelated.txt"}, leftovers(t, dir)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	db := openT(t, path)
+	if advs, err := db.Affecting(ctx, "Go", "example.com/small"); err != nil || len(advs) != 1 {
+		t.Errorf("Go kept: %v %v", ids(advs), err)
+	}
+}
