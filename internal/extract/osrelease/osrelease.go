@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/drydock/drydock/internal/inventory"
@@ -45,6 +46,17 @@ var required = map[string]bool{
 
 // Required reports whether Detect wants the file at path.
 func Required(path string) bool { return required[path] }
+
+// Paths lists the files Detect reads, sorted, so callers can gather them
+// (resolving symlinks) and key caches on the set.
+func Paths() []string {
+	out := make([]string, 0, len(required))
+	for p := range required {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Detect returns the distribution described by files, keyed by the paths
 // Required accepts. os-release wins; the distribution-specific files fill in

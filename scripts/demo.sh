@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's first command: build drydock, build the demo image from files in
+# this repository (no network), and run the main job on it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+demo=${DRYDOCK_DEMO_DIR:-.demo}
+mkdir -p "$demo" bin
+export DRYDOCK_CACHE_DIR="$demo/cache" DRYDOCK_DATA_DIR="$demo/data"
+
+go build -o bin/drydock ./cmd/drydock
+go run ./scripts/demoimage scripts/demoimage/rootfs "$demo/layout"
+
+echo "== drydock sbom oci:$demo/layout:app"
+bin/drydock sbom --format table "oci:$demo/layout:app"
