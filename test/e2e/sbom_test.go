@@ -294,10 +294,17 @@ func TestSBOMDebianFromRegistry(t *testing.T) {
 		}
 		var doc struct {
 			SPDXVersion string `json:"spdxVersion"`
-			Packages    []struct {
+			DocumentDescribes []string `json:"documentDescribes"`
+			Packages          []struct {
+				SPDXID       string    `json:"SPDXID"`
 				Name         string    `json:"name"`
 				ExternalRefs []spdxRef `json:"externalRefs"`
 			} `json:"packages"`
+			Relationships []struct {
+				From string `json:"spdxElementId"`
+				Type string `json:"relationshipType"`
+				To   string `json:"relatedSpdxElement"`
+			} `json:"relationships"`
 		}
 		if err := json.Unmarshal(out, &doc); err != nil {
 			t.Fatalf("not JSON: %v\n%.2000s", err, out)
@@ -305,11 +312,25 @@ func TestSBOMDebianFromRegistry(t *testing.T) {
 		if doc.SPDXVersion != "SPDX-2.3" {
 			t.Errorf("spdxVersion = %q, want SPDX-2.3", doc.SPDXVersion)
 		}
+		// The image itself is a package too (with a pkg:oci purl): the one
+		// the document DESCRIBES. Count the packages it CONTAINS.
+		described := map[string]bool{}
+		for _, id := range doc.DocumentDescribes {
+			described[id] = true
+		}
+		for _, r := range doc.Relationships {
+			if r.From == "SPDXRef-DOCUMENT" && r.Type == "DESCRIBES" {
+				described[r.To] = true
+			}
+		}
 		n := 0
 		for _, p := range doc.Packages {
-			if slices.ContainsFunc(p.ExternalRefs, func(r spdxRef) bool { return r.Type == "purl" }) {
+			if !described[p.SPDXID] && slices.ContainsFunc(p.ExternalRefs, func(r spdxRef) bool { return r.Type == "purl" }) {
 				n++
 			}
+		}
+		if len(described) != 1 {
+			t.Errorf("document describes %d elements, want the image alone", len(described))
 		}
 		if n != len(inv.Packages) {
 			t.Errorf("%d SPDX packages with a purl, want %d packages", n, len(inv.Packages))
