@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -25,7 +27,7 @@ import (
 
 func newRegistry(t *testing.T) string {
 	t.Helper()
-	s := httptest.NewServer(registry.New(registry.WithReferrersSupport(true)))
+	s := httptest.NewServer(registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(s.Close)
 	return strings.TrimPrefix(s.URL, "http://")
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,14 +79,14 @@ func baseAndApp(t testing.TB) (base, app v1.Image) {
 		tarLayer(t,
 			file{name: "usr/lib/os-release", body: osRelease},
 			file{name: "etc/os-release", link: "../usr/lib/os-release"},
-			file{name: "var/lib/dpkg/status", body: stanza("libssl3", "3.0.11-1~deb12u1", "openssl")+stanza("zlib1g", "1:1.2.13.dfsg-1", "zlib (1:1.2.13.dfsg-1)")},
+			file{name: "var/lib/dpkg/status", body: stanza("libssl3", "3.0.11-1~deb12u1", "openssl") + stanza("zlib1g", "1:1.2.13.dfsg-1", "zlib (1:1.2.13.dfsg-1)")},
 		))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base = withPlatform(t, base)
 	app, err = mutate.AppendLayers(base, tarLayer(t,
-		file{name: "var/lib/dpkg/status", body: stanza("libssl3", "3.0.11-1~deb12u1", "openssl")+stanza("zlib1g", "1:1.2.13.dfsg-1", "zlib (1:1.2.13.dfsg-1)")+stanza("curl", "7.88.1-10+deb12u5", "")},
+		file{name: "var/lib/dpkg/status", body: stanza("libssl3", "3.0.11-1~deb12u1", "openssl") + stanza("zlib1g", "1:1.2.13.dfsg-1", "zlib (1:1.2.13.dfsg-1)") + stanza("curl", "7.88.1-10+deb12u5", "")},
 		file{name: "app/main", body: "#!/bin/sh\n"},
 	))
 	if err != nil {
@@ -119,8 +120,8 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type pkgSummary struct {
 	Name, Version, Source string
-	LayerIndex           int
-	Origin               inventory.Origin
+	LayerIndex            int
+	Origin                inventory.Origin
 }
 
 func summarise(inv *inventory.Inventory) []pkgSummary {
@@ -133,7 +134,7 @@ func summarise(inv *inventory.Inventory) []pkgSummary {
 
 func TestScanRegistryImageWithBaseAnnotation(t *testing.T) {
 	ctx := context.Background()
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	reg := strings.TrimPrefix(srv.URL, "http://")
 	base, app := baseAndApp(t)
@@ -221,7 +222,7 @@ func TestScanRegistryImageWithBaseAnnotation(t *testing.T) {
 // lyingRegistry serves blobs with one byte changed.
 func TestScanLyingRegistry(t *testing.T) {
 	ctx := context.Background()
-	inner := registry.New()
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && r.Header.Get("X-Tamper") == "" {
 			rec := httptest.NewRecorder()
