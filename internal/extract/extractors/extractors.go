@@ -9,6 +9,11 @@ import (
 	"strings"
 
 	"github.com/drydock/drydock/internal/extract"
+	"github.com/drydock/drydock/internal/extract/lang/dotnet"
+	"github.com/drydock/drydock/internal/extract/lang/npm"
+	"github.com/drydock/drydock/internal/extract/lang/php"
+	"github.com/drydock/drydock/internal/extract/lang/python"
+	"github.com/drydock/drydock/internal/extract/lang/ruby"
 	"github.com/drydock/drydock/internal/extract/os/apk"
 	"github.com/drydock/drydock/internal/extract/os/dpkg"
 	"github.com/drydock/drydock/internal/extract/os/rpm"
@@ -19,6 +24,12 @@ var registry = map[string]func() extract.Extractor{
 	apk.Name:  apk.New,
 	dpkg.Name: dpkg.New,
 	rpm.Name:  rpm.New,
+
+	dotnet.Name: dotnet.New,
+	npm.Name:    npm.New,
+	php.Name:    php.New,
+	python.Name: python.New,
+	ruby.Name:   ruby.New,
 }
 
 // Names returns the names of all extractors, sorted.
