@@ -34,20 +34,32 @@ const (
 type cycloneDXFormatter struct{ opts Options }
 
 func (f cycloneDXFormatter) Format(w io.Writer, inv *inventory.Inventory) error {
-	bom := f.bom(inv)
+	now := f.opts.now()
+	bom, _ := cycloneDXBOM(inv, f.opts, now, documentUUID(inv, f.opts, now))
+	return writeCycloneDX(w, bom, "cyclonedx")
+}
+
+// writeCycloneDX encodes a BOM as CycloneDX 1.6 JSON; what names the
+// document in errors.
+func writeCycloneDX(w io.Writer, bom *cdx.BOM, what string) error {
 	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON)
 	enc.SetPretty(true)
 	enc.SetEscapeHTML(false)
 	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
-		return fmt.Errorf("report: write cyclonedx: %w", err)
+		return fmt.Errorf("report: write %s: %w", what, err)
 	}
 	return nil
 }
 
-func (f cycloneDXFormatter) bom(inv *inventory.Inventory) *cdx.BOM {
-	now := f.opts.now()
+// cycloneDXBOM builds the CycloneDX document of an inventory: metadata (with
+// inv.Problems), the OS and package components, and the image's
+// dependencies. It is shared by the SBOM and the scan report, which adds
+// vulnerabilities that point at the components; for that it also returns
+// each package's bom-ref by inventory.Package.Key (the first, when a key
+// repeats).
+func cycloneDXBOM(inv *inventory.Inventory, opts Options, now time.Time, serial uuid.UUID) (*cdx.BOM, map[string]string) {
 	bom := cdx.NewBOM()
-	bom.SerialNumber = "urn:uuid:" + documentUUID(inv, f.opts, now).String()
+	bom.SerialNumber = "urn:uuid:" + serial.String()
 
 	image := imageComponent(inv.Source)
 	bom.Metadata = &cdx.Metadata{
@@ -55,8 +67,8 @@ func (f cycloneDXFormatter) bom(inv *inventory.Inventory) *cdx.BOM {
 		Lifecycles: &[]cdx.Lifecycle{{Phase: cdx.LifecyclePhasePostBuild}},
 		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
 			Type:    cdx.ComponentTypeApplication,
-			Name:    f.opts.toolName(),
-			Version: f.opts.toolVersion(),
+			Name:    opts.toolName(),
+			Version: opts.toolVersion(),
 		}}},
 		Component: &image,
 	}
@@ -80,8 +92,12 @@ func (f cycloneDXFormatter) bom(inv *inventory.Inventory) *cdx.BOM {
 		components = append(components, osComponent(inv.OS))
 	}
 	refs := uniqueRefs(pkgs)
+	byKey := make(map[string]string, len(pkgs))
 	for i, p := range pkgs {
 		components = append(components, packageComponent(p, refs[i]))
+		if _, ok := byKey[p.Key()]; !ok {
+			byKey[p.Key()] = refs[i]
+		}
 	}
 	bom.Components = &components
 
@@ -90,7 +106,7 @@ func (f cycloneDXFormatter) bom(inv *inventory.Inventory) *cdx.BOM {
 		dependsOn = append(dependsOn, c.BOMRef)
 	}
 	bom.Dependencies = &[]cdx.Dependency{{Ref: image.BOMRef, Dependencies: &dependsOn}}
-	return bom
+	return bom, byKey
 }
 
 func imageComponent(src inventory.Source) cdx.Component {
@@ -291,9 +307,19 @@ var uuidNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/d
 // same document (and tests can compare bytes) while a later run gets a new
 // one; a root filesystem has no content identity, so it gets a random UUID.
 func documentUUID(inv *inventory.Inventory, opts Options, now time.Time) uuid.UUID {
+	return kindUUID(inv, opts, now, "")
+}
+
+// kindUUID is documentUUID for other kinds of document about the same image
+// (kind "scan"), which must not share the SBOM's UUID; the SBOM's kind is ""
+// so that its UUIDs stay what they were.
+func kindUUID(inv *inventory.Inventory, opts Options, now time.Time, kind string) uuid.UUID {
 	if inv.Source.Digest == "" {
 		return uuid.New()
 	}
-	name := strings.Join([]string{inv.Source.Digest, opts.toolName(), opts.toolVersion(), now.Format(time.RFC3339)}, "\x00")
-	return uuid.NewSHA1(uuidNamespace, []byte(name))
+	parts := []string{inv.Source.Digest, opts.toolName(), opts.toolVersion(), now.Format(time.RFC3339)}
+	if kind != "" {
+		parts = append(parts, kind)
+	}
+	return uuid.NewSHA1(uuidNamespace, []byte(strings.Join(parts, "\x00")))
 }
