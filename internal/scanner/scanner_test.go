@@ -357,3 +357,25 @@ func TestScanNonTarLayer(t *testing.T) {
 		t.Fatal("want error for a non-tar layer")
 	}
 }
+
+func TestPreferInstalled(t *testing.T) {
+	npmPkg := func(name, p string) inventory.Package {
+		return inventory.Package{Name: name, Version: "1.0.0", Type: inventory.TypeNPM, Path: p}
+	}
+	in := []inventory.Package{
+		npmPkg("a", "app/package-lock.json"),
+		npmPkg("a", "app/node_modules/a/package.json"),
+		npmPkg("b", "other/yarn.lock"),
+		npmPkg("c", "package-lock.json"),
+		npmPkg("c", "node_modules/c/package.json"),
+		{Name: "zlib1g", Type: inventory.TypeDeb, Path: "var/lib/dpkg/status"},
+	}
+	var got []string
+	for _, p := range preferInstalled(in) {
+		got = append(got, p.Name+" "+p.Path)
+	}
+	want := []string{"a app/node_modules/a/package.json", "b other/yarn.lock", "c node_modules/c/package.json", "zlib1g var/lib/dpkg/status"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
