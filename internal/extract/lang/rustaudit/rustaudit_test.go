@@ -5,7 +5,6 @@ import (
 	"compress/zlib"
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -142,13 +141,18 @@ func TestExtract(t *testing.T) {
 			wantErr: ErrMalformed,
 		},
 		{
-			name:    "bad JSON",
-			exe:     func(t *testing.T) []byte { return withSection(t, ".dep-v0", zlibBytes(t, []byte(`{"packages":[{"name":1}]}`))) },
+			name: "bad JSON",
+			exe: func(t *testing.T) []byte {
+				return withSection(t, ".dep-v0", zlibBytes(t, []byte(`{"packages":[{"name":1}]}`)))
+			},
 			wantErr: ErrMalformed,
 		},
 		{
-			name:    "truncated zlib",
-			exe:     func(t *testing.T) []byte { z := zlibBytes(t, []byte(depJSON)); return withSection(t, ".dep-v0", z[:len(z)/2]) },
+			name: "truncated zlib",
+			exe: func(t *testing.T) []byte {
+				z := zlibBytes(t, []byte(depJSON))
+				return withSection(t, ".dep-v0", z[:len(z)/2])
+			},
 			wantErr: ErrMalformed,
 		},
 		{
@@ -284,5 +288,3 @@ func BenchmarkExtract(b *testing.B) {
 		}
 	}
 }
-
-var _ io.ReaderAt = (*bytes.Reader)(nil)
