@@ -10,10 +10,13 @@ import (
 
 	"github.com/drydock/drydock/internal/extract"
 	"github.com/drydock/drydock/internal/extract/lang/dotnet"
+	"github.com/drydock/drydock/internal/extract/lang/gobinary"
+	"github.com/drydock/drydock/internal/extract/lang/java"
 	"github.com/drydock/drydock/internal/extract/lang/npm"
 	"github.com/drydock/drydock/internal/extract/lang/php"
 	"github.com/drydock/drydock/internal/extract/lang/python"
 	"github.com/drydock/drydock/internal/extract/lang/ruby"
+	"github.com/drydock/drydock/internal/extract/lang/rustaudit"
 	"github.com/drydock/drydock/internal/extract/os/apk"
 	"github.com/drydock/drydock/internal/extract/os/dpkg"
 	"github.com/drydock/drydock/internal/extract/os/rpm"
@@ -30,6 +33,10 @@ var registry = map[string]func() extract.Extractor{
 	php.Name:    php.New,
 	python.Name: python.New,
 	ruby.Name:   ruby.New,
+
+	gobinary.Name:  gobinary.New,
+	java.Name:      java.New,
+	rustaudit.Name: rustaudit.New,
 }
 
 // Names returns the names of all extractors, sorted.

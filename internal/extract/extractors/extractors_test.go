@@ -19,7 +19,7 @@ func names(es []extract.Extractor) []string {
 
 func TestDefault(t *testing.T) {
 	got := names(Default())
-	if diff := cmp.Diff([]string{"lang/dotnet", "lang/npm", "lang/php", "lang/python", "lang/ruby", "os/apk", "os/dpkg", "os/rpm"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"lang/cargo-auditable", "lang/dotnet", "lang/gobinary", "lang/java", "lang/npm", "lang/php", "lang/python", "lang/ruby", "os/apk", "os/dpkg", "os/rpm"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -46,7 +46,7 @@ func TestByName(t *testing.T) {
 	}{
 		{in: []string{"os/rpm", "os/dpkg", "os/rpm"}, want: []string{"os/dpkg", "os/rpm"}},
 		{in: nil, want: []string{}},
-		{in: []string{"os/dpkg", "lang/nope", "x"}, wantErr: `unknown "lang/nope", "x" (known: lang/dotnet, lang/npm, lang/php, lang/python, lang/ruby, os/apk, os/dpkg, os/rpm)`},
+		{in: []string{"os/dpkg", "lang/nope", "x"}, wantErr: `unknown "lang/nope", "x" (known: lang/cargo-auditable, lang/dotnet, lang/gobinary, lang/java, lang/npm, lang/php, lang/python, lang/ruby, os/apk, os/dpkg, os/rpm)`},
 	}
 	for _, tt := range tests {
 		got, err := ByName(tt.in...)
