@@ -1,10 +1,11 @@
 // Package report renders drydock's results for people and for other tools.
 //
-// Today it renders inventories as SBOMs (table, native JSON, CycloneDX 1.6 and
-// SPDX 2.3); scan findings will get their own formatter interface and registry
-// next to these, so the SBOM names below carry the "SBOM" prefix to leave room.
-// Each format is one entry in an explicit registry map rather than registering
-// itself from init, so the list of formats is readable in one place.
+// It renders inventories as SBOMs (SBOM: table, native JSON, CycloneDX 1.6
+// and SPDX 2.3) and scan reports (Scan: table, native JSON, SARIF 2.1.0 and
+// CycloneDX 1.6 with vulnerabilities), each kind with its own formatter
+// interface and registry. Each format is one entry in an explicit registry
+// map rather than registering itself from init, so the list of formats is
+// readable in one place.
 package report
 
 import (

@@ -269,8 +269,15 @@ func expiredText(e ExpiredIgnore) string {
 	if e.Package != "" {
 		b.WriteString(" (" + e.Package + ")")
 	}
-	if !e.Expires.IsZero() {
-		b.WriteString(" expired " + e.Expires.UTC().Format(time.DateOnly))
+	if t := e.Expires.UTC(); !t.IsZero() {
+		// An expiry at midnight is the end of the day before: that is how a
+		// date-only expiry ("2025-02-28") is stored, and the date the reader
+		// wrote is the one to show.
+		if t.Equal(t.Truncate(24 * time.Hour)) {
+			b.WriteString(" expired at the end of " + t.AddDate(0, 0, -1).Format(time.DateOnly))
+		} else {
+			b.WriteString(" expired " + t.Format("2006-01-02 15:04 MST"))
+		}
 	}
 	if e.Reason != "" {
 		b.WriteString(": " + e.Reason)

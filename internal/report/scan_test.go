@@ -127,7 +127,9 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 		},
 		Expired: []ExpiredIgnore{{
 			ID: "GHSA-c2qf-rxjj-qqgw", Package: "semver", Reason: "waiting for the upstream bump",
-			Expires: time.Date(2025, 2, 28, 0, 0, 0, 0, time.UTC),
+			// As package suppress stores a date-only "2025-02-28": the end
+			// of that day.
+			Expires: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC),
 		}},
 		DB: DBInfo{
 			Path:      "/var/cache/drydock/vulndb.sqlite",
@@ -694,6 +696,24 @@ func TestScanSchemasRejectInvalid(t *testing.T) {
 				t.Error("invalid document validated")
 			}
 		})
+	}
+}
+
+func TestExpiredText(t *testing.T) {
+	tests := []struct {
+		in   ExpiredIgnore
+		want string
+	}{
+		{ExpiredIgnore{ID: "CVE-2024-0727"}, "CVE-2024-0727"},
+		{ExpiredIgnore{ID: "GHSA-c2qf-rxjj-qqgw", Package: "semver", Reason: "bump pending", Expires: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)},
+			"GHSA-c2qf-rxjj-qqgw (semver) expired at the end of 2025-02-28: bump pending"},
+		{ExpiredIgnore{ID: "CVE-2024-0727", Expires: time.Date(2025, 3, 1, 12, 30, 0, 0, time.FixedZone("CET", 3600))},
+			"CVE-2024-0727 expired 2025-03-01 11:30 UTC"},
+	}
+	for _, tt := range tests {
+		if got := expiredText(tt.in); got != tt.want {
+			t.Errorf("expiredText(%+v) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
