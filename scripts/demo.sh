@@ -13,3 +13,15 @@ go run ./scripts/demoimage scripts/demoimage/rootfs "$demo/layout"
 
 echo "== drydock sbom oci:$demo/layout:app"
 bin/drydock sbom --format table "oci:$demo/layout:app"
+
+# Matching needs vulnerability data. Offline, import the OSV exports shipped
+# beside the checkout (or a mirror's zips named by DRYDOCK_VULNDATA).
+vulndata=${DRYDOCK_VULNDATA:-../shared/vulndata}
+if [[ -d $vulndata/osv-bucket-layout ]]; then
+	echo "== drydock db import $vulndata/osv-bucket-layout/*/all.zip"
+	bin/drydock db import "$vulndata"/osv-bucket-layout/*/all.zip
+	echo "== drydock scan oci:$demo/layout:app"
+	bin/drydock scan --format table "oci:$demo/layout:app"
+else
+	echo "(no OSV data at $vulndata: run 'bin/drydock db update' where the network allows, then 'bin/drydock scan oci:$demo/layout:app')"
+fi

@@ -44,6 +44,9 @@ var (
 	ErrPlatformNotFound = errors.New("platform not found in image index")
 	// ErrBadSource means the source could not be understood at all.
 	ErrBadSource = errors.New("unrecognised image source")
+	// ErrAmbiguous means a layout or index holds several images for the
+	// platform and none was named.
+	ErrAmbiguous = errors.New("several images match")
 	// ErrDigestMismatch means content did not hash to the digest naming it.
 	ErrDigestMismatch = errors.New("digest mismatch")
 )
@@ -208,10 +211,26 @@ func pickPlatform(im *v1.IndexManifest, want v1.Platform) (v1.Descriptor, error)
 			candidates = append(candidates, d)
 		}
 	}
+	var picked []v1.Descriptor
 	for _, d := range candidates {
 		if want.Variant == "" || d.Platform.Variant == want.Variant {
-			return d, nil
+			picked = append(picked, d)
 		}
+	}
+	if len(picked) == 1 {
+		return picked[0], nil
+	}
+	if len(picked) > 1 {
+		var names []string
+		for _, d := range picked {
+			if n := d.Annotations["org.opencontainers.image.ref.name"]; n != "" {
+				names = append(names, n)
+			} else {
+				names = append(names, d.Digest.String())
+			}
+		}
+		sort.Strings(names)
+		return v1.Descriptor{}, fmt.Errorf("%w: %d images for %s; name one (%s)", ErrAmbiguous, len(picked), platformString(want), strings.Join(names, ", "))
 	}
 	// An index of one image without platform data is what single-image
 	// layouts and archives look like: take it.

@@ -73,7 +73,7 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 	var d v1.Descriptor
 	if len(im.Manifests) == 1 {
 		d = im.Manifests[0]
-	} else if d, err = pickPlatform(im, o.platform); err != nil {
+	} else if d, err = pickPlatform(withConfigPlatforms(idx, im), o.platform); err != nil {
 		return err
 	}
 	if d.MediaType.IsIndex() {
@@ -246,4 +246,24 @@ func writeFile(dst string, r io.Reader) error {
 		return err
 	}
 	return f.Close()
+}
+
+// withConfigPlatforms fills in the platform of index entries that lack one
+// (layouts written by tools often omit it) from each image's config, so a
+// platform can be chosen and the error can list what exists. Several
+// images for the same platform cannot be told apart: they are reported
+// with their names so the user can pick one with oci:DIR:NAME.
+func withConfigPlatforms(idx v1.ImageIndex, im *v1.IndexManifest) *v1.IndexManifest {
+	out := &v1.IndexManifest{Manifests: make([]v1.Descriptor, len(im.Manifests))}
+	for i, d := range im.Manifests {
+		if d.Platform == nil && d.MediaType.IsImage() {
+			if img, err := idx.Image(d.Digest); err == nil {
+				if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
+					d.Platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+				}
+			}
+		}
+		out.Manifests[i] = d
+	}
+	return out
 }

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/drydock/drydock/internal/testenv"
+)
+
+// The CLI is tested as a user runs it: a built binary, real files, exit
+// codes and output.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "drydock-cli-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "drydock")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type env struct {
+	cache, data string
+}
+
+func newEnv(t *testing.T) *env {
+	return &env{cache: t.TempDir(), data: t.TempDir()}
+}
+
+func (e *env) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "DRYDOCK_CACHE_DIR="+e.cache, "DRYDOCK_DATA_DIR="+e.data, "DOCKER_CONFIG="+t.TempDir())
+	var o, er bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &er
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return o.String(), er.String(), code
+}
+
+// demoLayout builds the README's demo image into a temp dir.
+func demoLayout(t *testing.T) string {
+	t.Helper()
+	root := testenv.ModuleRoot(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	cmd := exec.Command("go", "run", "./scripts/demoimage", "scripts/demoimage/rootfs", dir)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("demoimage: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func TestSBOMJSON(t *testing.T) {
+	e := newEnv(t)
+	layout := demoLayout(t)
+	out, errOut, code := e.run(t, "sbom", "--format", "json", "oci:"+layout+":app")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var inv struct {
+		OS       struct{ ID, VersionID string }
+		Packages []struct {
+			Name, Version, Type, Origin string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &inv); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	var got []string
+	for _, p := range inv.Packages {
+		got = append(got, p.Type+" "+p.Name+" "+p.Version+" "+p.Origin)
+	}
+	want := []string{
+		"deb base-files 12.4+deb12u5 base",
+		"deb libc6 2.36-9+deb12u3 base",
+		"deb libssl3 3.0.11-1~deb12u2 base",
+		"pypi requests 2.19.1 app",
+		"deb zlib1g 1:1.2.13.dfsg-1 base",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("packages (-want +got):\n%s", diff)
+	}
+	if inv.OS.ID != "debian" || inv.OS.VersionID != "12" {
+		t.Errorf("os = %+v", inv.OS)
+	}
+	if strings.Contains(errOut, "layers:") {
+		t.Errorf("progress drawn on a non-terminal stderr: %q", errOut)
+	}
+}
+
+func TestSBOMOutputFileAndErrors(t *testing.T) {
+	e := newEnv(t)
+	layout := demoLayout(t)
+	outFile := filepath.Join(t.TempDir(), "sbom.cdx.json")
+	if _, errOut, code := e.run(t, "sbom", "--format", "cyclonedx", "--output", outFile, "oci:"+layout+":app"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(outFile)
+	if err != nil || !json.Valid(b) || !bytes.Contains(b, []byte(`"bomFormat": "CycloneDX"`)) {
+		t.Fatalf("cyclonedx output: %v %.200s", err, b)
+	}
+
+	missing := filepath.Join(t.TempDir(), "never-written.json")
+	tests := []struct {
+		name    string
+		args    []string
+		wantMsg string
+	}{
+		{"unknown format", []string{"sbom", "--format", "xml", layout}, "unknown format"},
+		{"missing source", []string{"sbom", "oci:" + filepath.Join(t.TempDir(), "nope")}, "open OCI layout"},
+		{"unreachable registry", []string{"sbom", "--output", missing, "127.0.0.1:1/team/app:1"}, "127.0.0.1:1"},
+		{"bad platform", []string{"sbom", "--platform", "linux", layout}, "platform"},
+		{"platform not in image", []string{"sbom", "--platform", "linux/s390x", "oci:" + layout}, "have [linux/amd64"},
+		{"several images, none named", []string{"sbom", "oci:" + layout}, "app, base"},
+		{"no args", []string{"sbom"}, "accepts 1 arg"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errOut, code := e.run(t, tt.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stderr %s", code, errOut)
+			}
+			if !strings.Contains(errOut, tt.wantMsg) {
+				t.Errorf("stderr %q does not say %q", errOut, tt.wantMsg)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("a failed run left %s behind", missing)
+	}
+}
+
+func TestScanGate(t *testing.T) {
+	e := newEnv(t)
+	layout := demoLayout(t)
+	src := "oci:" + layout + ":app"
+
+	_, errOut, code := e.run(t, "scan", src)
+	if code != 2 || !strings.Contains(errOut, "drydock db update") {
+		t.Fatalf("scan without a database: exit %d, stderr %q; want 2 and advice", code, errOut)
+	}
+
+	pypi := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "PyPI", "all.zip")
+	if _, errOut, code := e.run(t, "db", "import", pypi); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := e.run(t, "db", "status")
+	if code != 0 || !strings.Contains(out, "PyPI") {
+		t.Fatalf("db status: exit %d: %s %s", code, out, errOut)
+	}
+
+	out, errOut, code = e.run(t, "scan", "--format", "json", "--fail-on", "unknown", src)
+	if code != 1 {
+		t.Fatalf("scan --fail-on unknown: exit %d, want 1; stderr %s", code, errOut)
+	}
+	var rep struct {
+		Findings []struct {
+			ID            string
+			Aliases       []string
+			Package       struct{ Name string }
+			FixedVersions []string
+			FixPath       string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("scan JSON: %v\n%.500s", err, out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.ID == "PYSEC-2018-28" {
+			found = true
+			if f.Package.Name != "requests" || f.FixPath != "app" || len(f.FixedVersions) == 0 || f.FixedVersions[0] != "2.20.0" {
+				t.Errorf("PYSEC-2018-28 finding = %+v", f)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("requests 2.19.1 must have PYSEC-2018-28 (fixed 2.20.0); got %+v", rep.Findings)
+	}
+
+	// Ignore every requests finding: the gate passes and says why.
+	ig := filepath.Join(t.TempDir(), "ignore.yaml")
+	os.WriteFile(ig, []byte("ignore:\n  - package: requests\n    reason: test waiver\n  - id: CVE-0000-0001\n    reason: lapsed\n    expires: 2020-01-01\n"), 0o644)
+	out, errOut, code = e.run(t, "scan", "--format", "json", "--fail-on", "unknown", "--ignore-file", ig, src)
+	if code != 0 {
+		t.Fatalf("scan with the waiver: exit %d, want 0; stderr %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "expired") {
+		t.Errorf("expired ignore entry not reported on stderr: %q", errOut)
+	}
+	if !strings.Contains(out, "test waiver") {
+		t.Errorf("suppressed findings and their reason missing from the report")
+	}
+
+	// A saved inventory is re-matched without the image.
+	inv := filepath.Join(t.TempDir(), "inv.json")
+	if _, errOut, code := e.run(t, "sbom", "--format", "json", "--output", inv, src); code != 0 {
+		t.Fatalf("sbom: %s", errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "--inventory", "--fail-on", "unknown", inv); code != 1 {
+		t.Errorf("scan --inventory: exit %d, want 1: %s", code, errOut)
+	}
+
+	// SARIF is valid JSON with results.
+	out, _, code = e.run(t, "scan", "--format", "sarif", src)
+	if code != 0 || !json.Valid([]byte(out)) || !strings.Contains(out, "PYSEC-2018-28") {
+		t.Errorf("sarif: exit %d, %.300s", code, out)
+	}
+}
+
+func TestScanCorruptDatabase(t *testing.T) {
+	e := newEnv(t)
+	os.WriteFile(filepath.Join(e.data, "vulndb.sqlite"), bytes.Repeat([]byte("not a database "), 1000), 0o644)
+	_, errOut, code := e.run(t, "scan", "--format", "json", demoLayout(t))
+	if code != 2 || !strings.Contains(errOut, "--fresh") {
+		t.Errorf("corrupt db: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = e.run(t, "db", "status")
+	if code != 2 || !strings.Contains(errOut, "corrupt") {
+		t.Errorf("db status on a corrupt db: exit %d, stderr %q", code, errOut)
+	}
+}

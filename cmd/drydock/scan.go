@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drydock/drydock/internal/inventory"
+	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/report"
+	"github.com/drydock/drydock/internal/suppress"
+	"github.com/drydock/drydock/internal/vulndb"
+)
+
+func newScanCommand(g *globals) *cobra.Command {
+	var (
+		sf            sourceFlags
+		format        string
+		output        string
+		failOn        string
+		ignoreUnfixed bool
+		ignoreFile    string
+		vexFiles      []string
+		maxDBAge      time.Duration
+		fromInventory bool
+	)
+	cmd := &cobra.Command{
+		Use:   "scan <source>",
+		Short: "Find vulnerable packages in an image and say how to fix them",
+		Long: `Find vulnerable OS and language packages in an image, from drydock's own database
+(run "drydock db update" or "drydock db import" first).
+
+<source> is anything "drydock sbom" takes, or with --inventory a native JSON inventory
+saved by "drydock sbom --format json" (re-matched without reading the image again).
+
+Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if format == "" {
+				format = "json"
+				if output == "" && stdoutIsTerminal() {
+					format = "table"
+				}
+			}
+			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && stdoutIsTerminal()})
+			if err != nil {
+				return fmt.Errorf("--format: %w (have %s)", err, strings.Join(report.ScanFormats(), ", "))
+			}
+			threshold := ""
+			if failOn != "" {
+				threshold = strings.ToUpper(failOn)
+				if severityRank(threshold) < 0 {
+					return fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
+				}
+			}
+			var ig *suppress.IgnoreFile
+			if ignoreFile != "" {
+				if ig, err = suppress.LoadIgnoreFile(ignoreFile); err != nil {
+					return err
+				}
+			}
+			vexDocs, err := suppress.LoadVEX(vexFiles...)
+			if err != nil {
+				return err
+			}
+			db, err := openDB(cmd, g)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			st, err := db.Status(ctx)
+			if err != nil {
+				return err
+			}
+			dbInfo := dbInfoFrom(g.dbPath(), st, maxDBAge, time.Now())
+			if dbInfo.Stale {
+				slog.Warn("the vulnerability database is older than --max-db-age; run drydock db update", "age", dbInfo.Age.Round(time.Hour), "max", maxDBAge)
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), maxDBAge)
+			}
+
+			var inv *inventory.Inventory
+			if fromInventory {
+				inv, err = readInventory(args[0])
+			} else {
+				inv, err = loadInventory(ctx, g, &sf, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			res, err := match.Match(ctx, db, inv)
+			if err != nil {
+				return err
+			}
+			sup := suppress.Apply(res.Findings, ig, vexDocs, suppress.Options{
+				IgnoreUnfixed: ignoreUnfixed,
+				ImageDigest:   inv.Source.Digest,
+				ImageName:     inv.Source.Name,
+			})
+			rep := &report.ScanReport{
+				Inventory: inv,
+				Findings:  sup.Kept,
+				DB:        dbInfo,
+				Problems:  append(append([]inventory.Problem{}, inv.Problems...), res.Problems...),
+			}
+			var loaded []string
+			for _, e := range st.Ecosystems {
+				loaded = append(loaded, e.Ecosystem)
+			}
+			rep.Problems = append(rep.Problems, match.Uncovered(inv, loaded)...)
+			for _, s := range sup.Suppressed {
+				rep.Suppressed = append(rep.Suppressed, report.Suppressed{Finding: s.Finding, Source: s.Source, Reason: s.Reason, Statement: s.Ref})
+			}
+			for _, e := range sup.Expired {
+				rep.Expired = append(rep.Expired, report.ExpiredIgnore{ID: e.ID, Package: e.Package, Reason: e.Reason, Expires: e.Expires})
+			}
+			if err := writeOutput(output, func(w io.Writer) error { return f.Format(w, rep) }); err != nil {
+				return err
+			}
+			for _, e := range sup.Expired {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
+			}
+			if threshold != "" {
+				n := 0
+				for _, f := range sup.Kept {
+					if severityRank(f.Severity.Rating) >= severityRank(threshold) {
+						n++
+					}
+				}
+				if n > 0 {
+					return &errGate{msg: fmt.Sprintf("%d finding(s) at or above %s", n, threshold)}
+				}
+			}
+			return nil
+		},
+	}
+	sf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVarP(&format, "format", "f", "", "output format: table, json, sarif, cyclonedx (default table on a terminal, else json)")
+	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
+	fl.StringVar(&failOn, "fail-on", "", "exit 1 when a finding at or above this severity remains: critical, high, medium, low, unknown")
+	fl.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out findings with no fixed version yet")
+	fl.StringVar(&ignoreFile, "ignore-file", "", "YAML file of ignored IDs or package patterns, each with a reason and optional expiry")
+	fl.StringSliceVar(&vexFiles, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
+	fl.DurationVar(&maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the vulnerability database is older than this")
+	fl.BoolVar(&fromInventory, "inventory", false, "<source> is a native JSON inventory saved by drydock sbom --format json")
+	return cmd
+}
+
+// severityRank orders ratings; UNKNOWN ranks lowest so --fail-on unknown
+// fails on any finding.
+func severityRank(r string) int {
+	switch strings.ToUpper(r) {
+	case "CRITICAL":
+		return 5
+	case "HIGH":
+		return 4
+	case "MEDIUM":
+		return 3
+	case "LOW":
+		return 2
+	case "NONE":
+		return 1
+	case "UNKNOWN", "":
+		return 0
+	}
+	return -1
+}
+
+func readInventory(path string) (*inventory.Inventory, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	var inv inventory.Inventory
+	if err := json.Unmarshal(b, &inv); err != nil {
+		return nil, fmt.Errorf("read inventory %s: not a drydock JSON inventory: %w", path, err)
+	}
+	if inv.SchemaVersion != inventory.SchemaVersion {
+		return nil, fmt.Errorf("read inventory %s: schema version %d, want %d", path, inv.SchemaVersion, inventory.SchemaVersion)
+	}
+	return &inv, nil
+}
+
+// dbInfoFrom summarises the database for the report: its age is that of
+// the least recently loaded ecosystem, since that is how stale a clean
+// result may be.
+func dbInfoFrom(path string, st vulndb.Status, maxAge time.Duration, now time.Time) report.DBInfo {
+	info := report.DBInfo{Path: path}
+	for _, e := range st.Ecosystems {
+		info.Sources = append(info.Sources, e.Ecosystem+": "+e.Source)
+		if info.UpdatedAt.IsZero() || e.UpdatedAt.Before(info.UpdatedAt) {
+			info.UpdatedAt = e.UpdatedAt
+		}
+	}
+	if !info.UpdatedAt.IsZero() {
+		info.Age = now.Sub(info.UpdatedAt)
+		info.Stale = maxAge > 0 && info.Age > maxAge
+	}
+	return info
+}
