@@ -1,8 +1,6 @@
 package vulndb
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -27,29 +25,18 @@ type builder struct {
 	// modified of each advisory stored so far, to keep the newest copy when
 	// sources overlap.
 	modified map[string]time.Time
-	zbuf     bytes.Buffer
-	zw       *flate.Writer
-	cbuf     bytes.Buffer
 }
 
-// add stores adv (data is its raw JSON) and stages its index rows. Which
+// add stores adv and stages its index rows. Which
 // rows reach the index is decided once every source has been read.
-func (b *builder) add(ctx context.Context, adv *Advisory, data []byte, ks []indexKey) error {
+func (b *builder) add(ctx context.Context, adv *Advisory, ks []indexKey) error {
 	if prev, ok := b.modified[adv.ID]; !ok || !adv.Modified.Before(prev) {
 		b.modified[adv.ID] = adv.Modified
-		b.cbuf.Reset()
-		if err := json.Compact(&b.cbuf, bytes.TrimSpace(data)); err != nil {
-			return fmt.Errorf("compact %s: %w", adv.ID, err)
+		rec, err := encodeRecord(adv)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", adv.ID, err)
 		}
-		b.zbuf.Reset()
-		b.zw.Reset(&b.zbuf)
-		if _, err := b.zw.Write(b.cbuf.Bytes()); err != nil {
-			return fmt.Errorf("compress %s: %w", adv.ID, err)
-		}
-		if err := b.zw.Close(); err != nil {
-			return fmt.Errorf("compress %s: %w", adv.ID, err)
-		}
-		if _, err := b.insAdv.ExecContext(ctx, adv.ID, formatTime(adv.Modified), b.zbuf.Bytes()); err != nil {
+		if _, err := b.insAdv.ExecContext(ctx, adv.ID, formatTime(adv.Modified), rec); err != nil {
 			return fmt.Errorf("store %s: %w", adv.ID, err)
 		}
 	}
@@ -141,7 +128,6 @@ func build(ctx context.Context, dbPath string, cfg *config, load func(context.Co
 	}
 	defer tx.Rollback()
 	b := &builder{cfg: cfg, tx: tx, modified: map[string]time.Time{}}
-	b.zw, _ = flate.NewWriter(nil, flate.DefaultCompression)
 	if b.insAdv, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO advisories (id, modified, data) VALUES (?, ?, ?)`); err != nil {
 		return loaded{}, nil, fmt.Errorf("prepare: %w", err)
 	}

@@ -2,7 +2,6 @@ package vulndb
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -13,8 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,9 +35,10 @@ var (
 )
 
 // SchemaVersion is the layout this package reads and writes. Bump it when
-// the tables change; the raw OSV JSON is stored whole, so adding a field to
-// Advisory does not need a bump.
-const SchemaVersion = 1
+// the tables or the stored record form (record.go) change; adding a field to
+// Advisory changes the record form. Version 1 stored deflated JSON, which
+// was too slow to decode per lookup.
+const SchemaVersion = 2
 
 // applicationID marks the file as ours in the SQLite header ("DrYd"), so a
 // random SQLite file is told apart from an old drydock one without a query.
@@ -51,7 +51,8 @@ var schema = []string{
 	fmt.Sprintf(`PRAGMA application_id = %d`, applicationID),
 	fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion),
 	`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
-	// One row per advisory; data is the record's compact JSON, raw-deflated.
+	// One row per advisory; data is the decoded record in the binary form of
+	// record.go.
 	`CREATE TABLE advisories (id TEXT PRIMARY KEY, modified TEXT NOT NULL, data BLOB NOT NULL)`,
 	// The lookup index: ecosystem is the full string ("Debian:12"), name is
 	// normalised (PEP 503 for PyPI).
@@ -199,63 +200,89 @@ func (d *DB) Close() error { return d.sql.Close() }
 // still has to check versions against the affected entries: an advisory may
 // name several packages and releases.
 func (d *DB) Affecting(ctx context.Context, ecosystem, name string) ([]*Advisory, error) {
+	m, err := d.affecting(ctx, ecosystem, []string{name})
+	if err != nil {
+		return nil, fmt.Errorf("look up %s %s: %w", ecosystem, name, err)
+	}
+	return m[name], nil
+}
+
+// AffectingMany is Affecting for many names of one ecosystem in one query,
+// which a matcher wants: a lookup per package costs a query each, and the
+// packages of one image share advisories (openssl and openssl-libs, the
+// kernel's subpackages), which are decoded once here. The result maps each
+// name with advisories to them, ordered by ID; names without advisories
+// are absent. An advisory naming several of the names is one value shared
+// by their lists: callers must not modify the advisories.
+func (d *DB) AffectingMany(ctx context.Context, ecosystem string, names []string) (map[string][]*Advisory, error) {
+	m, err := d.affecting(ctx, ecosystem, names)
+	if err != nil {
+		return nil, fmt.Errorf("look up %d %s packages: %w", len(names), ecosystem, err)
+	}
+	return m, nil
+}
+
+func (d *DB) affecting(ctx context.Context, ecosystem string, names []string) (map[string][]*Advisory, error) {
+	out := map[string][]*Advisory{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	// Names are looked up normalised; several callers' spellings may share
+	// one ("Django", "django").
+	byNorm := map[string][]string{}
+	for _, n := range names {
+		k := normalizeName(ecosystem, n)
+		if !slices.Contains(byNorm[k], n) {
+			byNorm[k] = append(byNorm[k], n)
+		}
+	}
+	norms := make([]string, 0, len(byNorm))
+	for k := range byNorm {
+		norms = append(norms, k)
+	}
+	normsJSON, err := json.Marshal(norms)
+	if err != nil {
+		return nil, err
+	}
 	ecos := lookupEcosystems(ecosystem)
 	args := make([]any, 0, len(ecos)+1)
-	args = append(args, normalizeName(ecosystem, name))
+	args = append(args, string(normsJSON))
 	for _, e := range ecos {
 		args = append(args, e)
 	}
-	q := `SELECT a.id, a.data FROM advisories a WHERE a.id IN (
-		SELECT advisory_id FROM affected WHERE name = ?1 AND ecosystem IN (?` +
-		strings.Repeat(",?", len(ecos)-1) + `)) ORDER BY a.id`
+	// DISTINCT: an advisory filed under two of the ecosystem spellings
+	// ("AlmaLinux:9" and "AlmaLinux") is one answer.
+	q := `SELECT f.name, a.id, a.data FROM advisories a JOIN (
+		SELECT DISTINCT name, advisory_id FROM affected
+		WHERE name IN (SELECT value FROM json_each(?1)) AND ecosystem IN (?` +
+		strings.Repeat(",?", len(ecos)-1) + `)) f ON a.id = f.advisory_id ORDER BY f.name, a.id`
 	rows, err := d.sql.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("look up %s %s: %w", ecosystem, name, sqlErr(err))
+		return nil, sqlErr(err)
 	}
 	defer rows.Close()
-	var out []*Advisory
+	decoded := map[string]*Advisory{}
 	for rows.Next() {
-		var id string
-		var blob []byte
-		if err := rows.Scan(&id, &blob); err != nil {
-			return nil, fmt.Errorf("look up %s %s: %w", ecosystem, name, sqlErr(err))
+		var norm, id string
+		var blob sql.RawBytes
+		if err := rows.Scan(&norm, &id, &blob); err != nil {
+			return nil, sqlErr(err)
 		}
-		adv, err := decodeStored(blob)
-		if err != nil {
-			return nil, fmt.Errorf("look up %s %s: advisory %s: %w: %w", ecosystem, name, id, ErrCorrupt, err)
+		adv, ok := decoded[id]
+		if !ok {
+			if adv, err = decodeRecord(blob); err != nil {
+				return nil, fmt.Errorf("advisory %s: %w: %w", id, ErrCorrupt, err)
+			}
+			decoded[id] = adv
 		}
-		out = append(out, adv)
+		for _, n := range byNorm[norm] {
+			out[n] = append(out[n], adv)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up %s %s: %w", ecosystem, name, sqlErr(err))
+		return nil, sqlErr(err)
 	}
 	return out, nil
-}
-
-// inflaters reuses flate readers: each holds a 32 KiB window, which would
-// otherwise be allocated per advisory returned.
-var inflaters sync.Pool
-
-func decodeStored(blob []byte) (*Advisory, error) {
-	var r io.ReadCloser
-	if v := inflaters.Get(); v != nil {
-		r = v.(io.ReadCloser)
-		if err := r.(flate.Resetter).Reset(bytes.NewReader(blob), nil); err != nil {
-			return nil, err
-		}
-	} else {
-		r = flate.NewReader(bytes.NewReader(blob))
-	}
-	defer inflaters.Put(r)
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var adv Advisory
-	if err := json.Unmarshal(data, &adv); err != nil {
-		return nil, err
-	}
-	return &adv, nil
 }
 
 // Status describes the database's content.

@@ -253,7 +253,7 @@ func (b *builder) readSource(ctx context.Context, src source) (SourceStats, erro
 			st.NoPackages++
 			return nil
 		}
-		if err := b.add(ctx, adv, data, ks); err != nil {
+		if err := b.add(ctx, adv, ks); err != nil {
 			return err
 		}
 		st.Records++
