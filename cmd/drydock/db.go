@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +118,7 @@ func newDBStatusCommand(g *globals) *cobra.Command {
 		Short: "Show per-ecosystem record counts, sources and age",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openDB(cmd, g)
+			db, err := openDB(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -147,8 +148,8 @@ func printStatus(out io.Writer, path string, st vulndb.Status, now time.Time) er
 }
 
 // openDB opens the database, turning the sentinels into advice.
-func openDB(cmd *cobra.Command, g *globals) (*vulndb.DB, error) {
-	db, err := vulndb.Open(cmd.Context(), g.dbPath())
+func openDB(ctx context.Context, g *globals) (*vulndb.DB, error) {
+	db, err := vulndb.Open(ctx, g.dbPath())
 	switch {
 	case errors.Is(err, vulndb.ErrNotFound):
 		return nil, fmt.Errorf("%w at %s: run `drydock db update` (or `drydock db import PATH...` offline)", vulndb.ErrNotFound, g.dbPath())

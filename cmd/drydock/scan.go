@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,17 +19,101 @@ import (
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
+// scanFlags are the flags of every command that scans (scan, policy check,
+// attest).
+type scanFlags struct {
+	source        sourceFlags
+	ignoreUnfixed bool
+	ignoreFile    string
+	vexFiles      []string
+	maxDBAge      time.Duration
+	fromInventory bool
+}
+
+func (f *scanFlags) register(cmd *cobra.Command) {
+	f.source.register(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&f.ignoreUnfixed, "ignore-unfixed", false, "leave out findings with no fixed version yet")
+	fl.StringVar(&f.ignoreFile, "ignore-file", "", "YAML file of ignored IDs or package patterns, each with a reason and optional expiry")
+	fl.StringSliceVar(&f.vexFiles, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
+	fl.DurationVar(&f.maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the vulnerability database is older than this")
+	fl.BoolVar(&f.fromInventory, "inventory", false, "<source> is a native JSON inventory saved by drydock sbom --format json")
+}
+
+// runScan reads src (or a saved inventory), matches it, and applies the
+// suppressions: the report every scanning command starts from.
+func runScan(ctx context.Context, g *globals, f *scanFlags, src string, stderr io.Writer) (*report.ScanReport, error) {
+	var ig *suppress.IgnoreFile
+	var err error
+	if f.ignoreFile != "" {
+		if ig, err = suppress.LoadIgnoreFile(f.ignoreFile); err != nil {
+			return nil, err
+		}
+	}
+	vexDocs, err := suppress.LoadVEX(f.vexFiles...)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDB(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	st, err := db.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dbInfo := dbInfoFrom(g.dbPath(), st, f.maxDBAge, time.Now())
+	if dbInfo.Stale {
+		slog.Warn("vulnerability database is stale", "age", dbInfo.Age.Round(time.Hour), "max", f.maxDBAge)
+		fmt.Fprintf(stderr, "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), f.maxDBAge)
+	}
+
+	var inv *inventory.Inventory
+	if f.fromInventory {
+		inv, err = readInventory(src)
+	} else {
+		inv, err = loadInventory(ctx, g, &f.source, src)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := match.Match(ctx, db, inv)
+	if err != nil {
+		return nil, err
+	}
+	sup := suppress.Apply(res.Findings, ig, vexDocs, suppress.Options{
+		IgnoreUnfixed: f.ignoreUnfixed,
+		ImageDigest:   inv.Source.Digest,
+		ImageName:     inv.Source.Name,
+	})
+	rep := &report.ScanReport{
+		Inventory: inv,
+		Findings:  sup.Kept,
+		DB:        dbInfo,
+		Problems:  append(append([]inventory.Problem{}, inv.Problems...), res.Problems...),
+	}
+	var loaded []string
+	for _, e := range st.Ecosystems {
+		loaded = append(loaded, e.Ecosystem)
+	}
+	rep.Problems = append(rep.Problems, match.Uncovered(inv, loaded)...)
+	for _, s := range sup.Suppressed {
+		rep.Suppressed = append(rep.Suppressed, report.Suppressed{Finding: s.Finding, Source: s.Source, Reason: s.Reason, Statement: s.Ref})
+	}
+	for _, e := range sup.Expired {
+		rep.Expired = append(rep.Expired, report.ExpiredIgnore{ID: e.ID, Package: e.Package, Reason: e.Reason, Expires: e.Expires})
+		fmt.Fprintf(stderr, "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
+	}
+	return rep, nil
+}
+
 func newScanCommand(g *globals) *cobra.Command {
 	var (
-		sf            sourceFlags
-		format        string
-		output        string
-		failOn        string
-		ignoreUnfixed bool
-		ignoreFile    string
-		vexFiles      []string
-		maxDBAge      time.Duration
-		fromInventory bool
+		sf     scanFlags
+		format string
+		output string
+		failOn string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan <source>",
@@ -42,7 +127,6 @@ saved by "drydock sbom --format json" (re-matched without reading the image agai
 Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			if format == "" {
 				format = "json"
 				if output == "" && stdoutIsTerminal() {
@@ -60,75 +144,16 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 					return fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
 				}
 			}
-			var ig *suppress.IgnoreFile
-			if ignoreFile != "" {
-				if ig, err = suppress.LoadIgnoreFile(ignoreFile); err != nil {
-					return err
-				}
-			}
-			vexDocs, err := suppress.LoadVEX(vexFiles...)
+			rep, err := runScan(cmd.Context(), g, &sf, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
-			}
-			db, err := openDB(cmd, g)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			st, err := db.Status(ctx)
-			if err != nil {
-				return err
-			}
-			dbInfo := dbInfoFrom(g.dbPath(), st, maxDBAge, time.Now())
-			if dbInfo.Stale {
-				slog.Warn("the vulnerability database is older than --max-db-age; run drydock db update", "age", dbInfo.Age.Round(time.Hour), "max", maxDBAge)
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), maxDBAge)
-			}
-
-			var inv *inventory.Inventory
-			if fromInventory {
-				inv, err = readInventory(args[0])
-			} else {
-				inv, err = loadInventory(ctx, g, &sf, args[0])
-			}
-			if err != nil {
-				return err
-			}
-			res, err := match.Match(ctx, db, inv)
-			if err != nil {
-				return err
-			}
-			sup := suppress.Apply(res.Findings, ig, vexDocs, suppress.Options{
-				IgnoreUnfixed: ignoreUnfixed,
-				ImageDigest:   inv.Source.Digest,
-				ImageName:     inv.Source.Name,
-			})
-			rep := &report.ScanReport{
-				Inventory: inv,
-				Findings:  sup.Kept,
-				DB:        dbInfo,
-				Problems:  append(append([]inventory.Problem{}, inv.Problems...), res.Problems...),
-			}
-			var loaded []string
-			for _, e := range st.Ecosystems {
-				loaded = append(loaded, e.Ecosystem)
-			}
-			rep.Problems = append(rep.Problems, match.Uncovered(inv, loaded)...)
-			for _, s := range sup.Suppressed {
-				rep.Suppressed = append(rep.Suppressed, report.Suppressed{Finding: s.Finding, Source: s.Source, Reason: s.Reason, Statement: s.Ref})
-			}
-			for _, e := range sup.Expired {
-				rep.Expired = append(rep.Expired, report.ExpiredIgnore{ID: e.ID, Package: e.Package, Reason: e.Reason, Expires: e.Expires})
 			}
 			if err := writeOutput(output, func(w io.Writer) error { return f.Format(w, rep) }); err != nil {
 				return err
 			}
-			for _, e := range sup.Expired {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
-			}
 			if threshold != "" {
 				n := 0
-				for _, f := range sup.Kept {
+				for _, f := range rep.Findings {
 					if severityRank(f.Severity.Rating) >= severityRank(threshold) {
 						n++
 					}
@@ -145,11 +170,6 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 	fl.StringVarP(&format, "format", "f", "", "output format: table, json, sarif, cyclonedx (default table on a terminal, else json)")
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when a finding at or above this severity remains: critical, high, medium, low, unknown")
-	fl.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out findings with no fixed version yet")
-	fl.StringVar(&ignoreFile, "ignore-file", "", "YAML file of ignored IDs or package patterns, each with a reason and optional expiry")
-	fl.StringSliceVar(&vexFiles, "vex", nil, "OpenVEX document(s) whose not_affected/fixed statements suppress findings")
-	fl.DurationVar(&maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the vulnerability database is older than this")
-	fl.BoolVar(&fromInventory, "inventory", false, "<source> is a native JSON inventory saved by drydock sbom --format json")
 	return cmd
 }
 
