@@ -27,6 +27,16 @@ type Reader interface {
 	Affecting(ctx context.Context, ecosystem, name string) ([]*vulndb.Advisory, error)
 }
 
+// BatchReader is implemented by Readers that can answer for many names of
+// one ecosystem at once (the vulndb store). Match then looks up all of an
+// inventory's packages with one call per ecosystem instead of one per
+// package, and advisories shared by several packages are read once.
+type BatchReader interface {
+	// AffectingMany returns, for each name with advisories, what Affecting
+	// would return for it; names without advisories may be absent.
+	AffectingMany(ctx context.Context, ecosystem string, names []string) (map[string][]*vulndb.Advisory, error)
+}
+
 // ProblemStage is the inventory.Problem stage of matching problems.
 const ProblemStage = "match"
 
@@ -79,12 +89,22 @@ func Match(ctx context.Context, r Reader, inv *inventory.Inventory) (*Result, er
 	m := matcher{
 		seenProblem: map[string]bool{},
 		cache:       map[[2]string][]*vulndb.Advisory{},
+		cmps:        map[string]version.Comparer{},
+	}
+	pkgs := make([]lookup, len(inv.Packages))
+	for i := range inv.Packages {
+		pkgs[i] = m.prepare(inv.OS, inv.Packages[i])
+	}
+	if br, ok := r.(BatchReader); ok {
+		if err := m.prefetch(ctx, br, pkgs); err != nil {
+			return nil, err
+		}
 	}
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("match: %w", err)
 		}
-		if err := m.pkg(ctx, r, inv.OS, inv.Packages[i]); err != nil {
+		if err := m.pkg(ctx, r, inv.Packages[i], pkgs[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -98,6 +118,98 @@ type matcher struct {
 	problems    []inventory.Problem
 	seenProblem map[string]bool
 	cache       map[[2]string][]*vulndb.Advisory
+	// cmps holds one memoising comparer per ecosystem: the same range
+	// events and listed versions recur across a package's advisories and
+	// across packages, and parsing them was most of the matching time.
+	cmps map[string]version.Comparer
+	// semver reads the SEMVER ranges of ecosystems whose own order is
+	// another one.
+	semver version.Comparer
+}
+
+// lookup is what matching a package needs, worked out before any lookup so
+// that all lookups of an ecosystem can be made in one call.
+type lookup struct {
+	eco, name, ver string
+	cmp            version.Comparer
+	// semver is the comparer of the entries' SEMVER ranges.
+	semver version.Comparer
+	// problem, when set, says why the package cannot be matched.
+	problem string
+}
+
+func (m *matcher) prepare(os *inventory.OS, p inventory.Package) lookup {
+	eco, ok := Ecosystem(os, p)
+	if !ok {
+		distro := "no detected OS"
+		if os != nil {
+			distro = strings.TrimSpace(os.ID + " " + os.VersionID)
+		}
+		return lookup{problem: fmt.Sprintf("%s package %s %s: no vulnerability ecosystem for %s", p.Type, p.Name, p.Version, distro)}
+	}
+	c, err := version.For(eco)
+	if err != nil {
+		return lookup{problem: fmt.Sprintf("%s package %s %s: %v", p.Type, p.Name, p.Version, err)}
+	}
+	cmp, ok := m.cmps[eco]
+	if !ok {
+		cmp = version.Memo(c)
+		m.cmps[eco] = cmp
+	}
+	semver := cmp
+	switch c.(type) {
+	case version.Go:
+		// Go's comparer already is SemVer, and also reads the
+		// "v"-prefixed module versions of inventories.
+	case version.SemVer:
+	default:
+		if m.semver == nil {
+			m.semver = version.Memo(version.SemVer{})
+		}
+		semver = m.semver
+	}
+	name, ver := lookupName(p)
+	if !cmp.Valid(ver) {
+		return lookup{problem: fmt.Sprintf("%s package %s: version %q does not parse in %s: %v", p.Type, p.Name, ver, eco, version.ErrInvalid)}
+	}
+	return lookup{eco: eco, name: name, ver: ver, cmp: cmp, semver: semver}
+}
+
+// prefetch fills the cache with one AffectingMany call per ecosystem.
+func (m *matcher) prefetch(ctx context.Context, br BatchReader, pkgs []lookup) error {
+	names := map[string][]string{}
+	var ecos []string
+	for _, l := range pkgs {
+		if l.problem != "" {
+			continue
+		}
+		key := [2]string{l.eco, l.name}
+		if _, ok := m.cache[key]; ok {
+			continue
+		}
+		m.cache[key] = nil // asked for; stays nil if the answer has none
+		if _, ok := names[l.eco]; !ok {
+			ecos = append(ecos, l.eco)
+		}
+		names[l.eco] = append(names[l.eco], l.name)
+	}
+	for _, eco := range ecos {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("match: %w", err)
+		}
+		res, err := br.AffectingMany(ctx, eco, names[eco])
+		if err != nil {
+			return fmt.Errorf("match %s: %w", eco, err)
+		}
+		for name, advs := range res {
+			if key := [2]string{eco, name}; m.cache[key] == nil {
+				if _, asked := m.cache[key]; asked {
+					m.cache[key] = advs
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (m *matcher) problem(p inventory.Package, msg string) {
@@ -109,29 +221,16 @@ func (m *matcher) problem(p inventory.Package, msg string) {
 	m.problems = append(m.problems, inventory.Problem{Stage: ProblemStage, Layer: p.Layer, Path: p.Path, Message: msg})
 }
 
-func (m *matcher) pkg(ctx context.Context, r Reader, os *inventory.OS, p inventory.Package) error {
-	eco, ok := Ecosystem(os, p)
-	if !ok {
-		distro := "no detected OS"
-		if os != nil {
-			distro = strings.TrimSpace(os.ID + " " + os.VersionID)
-		}
-		m.problem(p, fmt.Sprintf("%s package %s %s: no vulnerability ecosystem for %s", p.Type, p.Name, p.Version, distro))
+func (m *matcher) pkg(ctx context.Context, r Reader, p inventory.Package, l lookup) error {
+	if l.problem != "" {
+		m.problem(p, l.problem)
 		return nil
 	}
-	cmp, err := version.For(eco)
-	if err != nil {
-		m.problem(p, fmt.Sprintf("%s package %s %s: %v", p.Type, p.Name, p.Version, err))
-		return nil
-	}
-	name, ver := lookupName(p)
-	if !cmp.Valid(ver) {
-		m.problem(p, fmt.Sprintf("%s package %s: version %q does not parse in %s: %v", p.Type, p.Name, ver, eco, version.ErrInvalid))
-		return nil
-	}
+	eco, name, ver := l.eco, l.name, l.ver
 	key := [2]string{eco, name}
 	advs, ok := m.cache[key]
 	if !ok {
+		var err error
 		advs, err = r.Affecting(ctx, eco, name)
 		if err != nil {
 			return fmt.Errorf("match %s %s: %w", eco, name, err)
@@ -142,7 +241,7 @@ func (m *matcher) pkg(ctx context.Context, r Reader, os *inventory.OS, p invento
 		if adv == nil || adv.Withdrawn != nil {
 			continue
 		}
-		f, hit, msgs := evaluate(adv, eco, name, ver, cmp)
+		f, hit, msgs := evaluate(adv, eco, name, ver, l.cmp, l.semver)
 		for _, msg := range msgs {
 			m.problem(p, msg)
 		}
@@ -175,9 +274,10 @@ func entryApplies(pkg vulndb.Package, eco, name string) bool {
 }
 
 // evaluate decides whether adv affects version ver of the package, and
-// builds the finding's advisory-derived fields if so. Messages describe
-// advisory data that could not be evaluated.
-func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp version.Comparer) (Finding, bool, []string) {
+// builds the finding's advisory-derived fields if so. SEMVER ranges are
+// read with semver. Messages describe advisory data that could not be
+// evaluated.
+func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp, semver version.Comparer) (Finding, bool, []string) {
 	var msgs []string
 	var hit bool
 	sev := Severity{Rating: RatingUnknown}
@@ -193,11 +293,7 @@ func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp version.Comparer)
 			switch rng.Type {
 			case "ECOSYSTEM":
 			case "SEMVER":
-				// Go's comparer already is SemVer, and also reads the
-				// "v"-prefixed module versions of inventories.
-				if _, isGo := cmp.(version.Go); !isGo {
-					c = version.SemVer{}
-				}
+				c = semver
 			default:
 				// GIT ranges name commits, which an installed version
 				// cannot be placed among.
@@ -243,10 +339,18 @@ func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp version.Comparer)
 // lists enumerate every published version, including ones older than the
 // ecosystem's current grammar, and such an entry can only equal the
 // installed version as a string, which is checked first.
+//
+// The lists are long (every release of a PyPI project, for each of its
+// advisories), so all strings are compared before any is parsed, and
+// version.MayEqual skips the entries that cannot be equal without parsing
+// them.
 func inVersions(versions []string, ver string, cmp version.Comparer) bool {
+	if slices.Contains(versions, ver) {
+		return true
+	}
 	for _, v := range versions {
-		if v == ver {
-			return true
+		if !version.MayEqual(cmp, v, ver) {
+			continue
 		}
 		if c, err := cmp.Compare(v, ver); err == nil && c == 0 {
 			return true

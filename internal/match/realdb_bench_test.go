@@ -145,7 +145,7 @@ func benchPackage(typ, name, ver string, i int) inventory.Package {
 
 // realDBPath imports the four real sets into a new database under
 // b.TempDir, outside any timer.
-func realDBPath(b *testing.B) string {
+func realDBPath(b testing.TB) string {
 	b.Helper()
 	var zips []string
 	for _, e := range []string{"Go", "PyPI", "crates.io", "AlmaLinux"} {
