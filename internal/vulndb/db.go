@@ -250,37 +250,75 @@ func (d *DB) affecting(ctx context.Context, ecosystem string, names []string) (m
 	for _, e := range ecos {
 		args = append(args, e)
 	}
-	// DISTINCT: an advisory filed under two of the ecosystem spellings
-	// ("AlmaLinux:9" and "AlmaLinux") is one answer.
-	q := `SELECT f.name, a.id, a.data FROM advisories a JOIN (
-		SELECT DISTINCT name, advisory_id FROM affected
+	// Two queries: the index rows first, then each distinct advisory's
+	// record once. Joining and ordering in one query made SQLite copy every
+	// record into a temporary sort, once per name naming it. DISTINCT: an
+	// advisory filed under two of the ecosystem spellings ("AlmaLinux:9" and
+	// "AlmaLinux") is one answer.
+	q := `SELECT DISTINCT name, advisory_id FROM affected
 		WHERE name IN (SELECT value FROM json_each(?1)) AND ecosystem IN (?` +
-		strings.Repeat(",?", len(ecos)-1) + `)) f ON a.id = f.advisory_id ORDER BY f.name, a.id`
+		strings.Repeat(",?", len(ecos)-1) + `) ORDER BY name, advisory_id`
 	rows, err := d.sql.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, sqlErr(err)
 	}
-	defer rows.Close()
+	type hit struct{ norm, id string }
+	var hits []hit
 	decoded := map[string]*Advisory{}
 	for rows.Next() {
-		var norm, id string
-		var blob sql.RawBytes
-		if err := rows.Scan(&norm, &id, &blob); err != nil {
+		var h hit
+		if err := rows.Scan(&h.norm, &h.id); err != nil {
+			rows.Close()
 			return nil, sqlErr(err)
 		}
-		adv, ok := decoded[id]
-		if !ok {
-			if adv, err = decodeRecord(blob); err != nil {
-				return nil, fmt.Errorf("advisory %s: %w: %w", id, ErrCorrupt, err)
-			}
-			decoded[id] = adv
+		hits = append(hits, h)
+		decoded[h.id] = nil
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, sqlErr(err)
+	}
+	if len(hits) == 0 {
+		return out, nil
+	}
+	idList := make([]string, 0, len(decoded))
+	for id := range decoded {
+		idList = append(idList, id)
+	}
+	idsJSON, err := json.Marshal(idList)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = d.sql.QueryContext(ctx, `SELECT id, data FROM advisories WHERE id IN (SELECT value FROM json_each(?1))`, string(idsJSON))
+	if err != nil {
+		return nil, sqlErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var blob sql.RawBytes
+		if err := rows.Scan(&id, &blob); err != nil {
+			return nil, sqlErr(err)
 		}
-		for _, n := range byNorm[norm] {
-			out[n] = append(out[n], adv)
+		adv, err := decodeRecord(blob)
+		if err != nil {
+			return nil, fmt.Errorf("advisory %s: %w: %w", id, ErrCorrupt, err)
 		}
+		decoded[id] = adv
 	}
 	if err := rows.Err(); err != nil {
 		return nil, sqlErr(err)
+	}
+	for _, h := range hits {
+		adv := decoded[h.id]
+		if adv == nil {
+			// The index names an advisory the table lacks: the build
+			// never leaves one, so the file is damaged.
+			return nil, fmt.Errorf("%w: advisory %s is indexed but not stored", ErrCorrupt, h.id)
+		}
+		for _, n := range byNorm[h.norm] {
+			out[n] = append(out[n], adv)
+		}
 	}
 	return out, nil
 }
