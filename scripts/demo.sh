@@ -19,7 +19,7 @@ bin/drydock sbom --format table "oci:$demo/layout:app"
 vulndata=${DRYDOCK_VULNDATA:-../shared/vulndata}
 if [[ -d $vulndata/osv-bucket-layout ]]; then
 	echo "== drydock db import $vulndata/osv-bucket-layout/*/all.zip"
-	bin/drydock db import "$vulndata"/osv-bucket-layout/*/all.zip
+	bin/drydock db import --fresh "$vulndata"/osv-bucket-layout/*/all.zip
 	echo "== drydock scan oci:$demo/layout:app"
 	bin/drydock scan --format table "oci:$demo/layout:app"
 else

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
@@ -377,5 +378,43 @@ func TestPreferInstalled(t *testing.T) {
 	want := []string{"a app/node_modules/a/package.json", "b other/yarn.lock", "c node_modules/c/package.json", "zlib1g var/lib/dpkg/status"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// A manifest that lies about a layer's size (the digest is right) must not
+// be trusted: the registry or layout is lying about what it serves.
+func TestScanManifestLiesAboutSize(t *testing.T) {
+	ctx := context.Background()
+	_, app := baseAndApp(t)
+	m, err := app.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.DeepCopy()
+	m.Layers[0].Size -= 7
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lp, _ := layout.Write(dir, empty.Index)
+	if err := lp.AppendImage(app); err != nil {
+		t.Fatal(err)
+	}
+	h, size, _ := v1.SHA256(bytes.NewReader(raw))
+	if err := lp.WriteBlob(h, io.NopCloser(bytes.NewReader(raw))); err != nil {
+		t.Fatal(err)
+	}
+	mt, _ := app.MediaType()
+	if err := lp.AppendDescriptor(v1.Descriptor{MediaType: mt, Digest: h, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := image.Open(ctx, "oci:"+dir+"@"+h.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Scan(ctx, img, WithTempDir(t.TempDir()))
+	if !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("want ErrDigestMismatch for a lying size, got %v", err)
 	}
 }
