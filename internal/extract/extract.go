@@ -47,3 +47,15 @@ type Extractor interface {
 	// was read (see inventory.AssignPURLs).
 	Extract(ctx context.Context, in *Input) ([]inventory.Package, error)
 }
+
+// Sniffer is implemented by extractors that decide by content (executables
+// of any name). The walker hands them a file's first bytes (up to SniffLen)
+// before copying it, so that the thousands of executables in an image that
+// are not of their kind cost a few bytes each, not a full copy.
+type Sniffer interface {
+	Sniff(path string, head []byte) bool
+}
+
+// SniffLen is how many leading bytes a Sniffer is shown (fewer for smaller
+// files).
+const SniffLen = 16

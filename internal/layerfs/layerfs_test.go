@@ -432,3 +432,47 @@ func BenchmarkWalkTar(b *testing.B) {
 		}
 	}
 }
+
+// sniffExtractor wants every file but keeps only those starting "GOOD",
+// counting the files it was asked to parse.
+type sniffExtractor struct{ parsed *int }
+
+func (sniffExtractor) Name() string                           { return "test/sniff" }
+func (sniffExtractor) Version() int                           { return 1 }
+func (sniffExtractor) Required(p string, fi fs.FileInfo) bool { return strings.HasPrefix(p, "bin/") }
+func (sniffExtractor) Sniff(p string, head []byte) bool       { return bytes.HasPrefix(head, []byte("GOOD")) }
+func (s sniffExtractor) Extract(ctx context.Context, in *extract.Input) ([]inventory.Package, error) {
+	*s.parsed++
+	b := make([]byte, in.Size)
+	if _, err := in.Reader.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return []inventory.Package{{Name: string(b), Version: "1"}}, nil
+}
+
+func TestSniffSkipsUnwantedContent(t *testing.T) {
+	parsed := 0
+	w := walker(t)
+	w.Extractors = append(w.Extractors, sniffExtractor{&parsed})
+	r, err := w.WalkTar(context.Background(), bytes.NewReader(mkTar(t,
+		entry{name: "bin/a", body: "GOOD and the rest of the file"},
+		entry{name: "bin/b", body: "#!/bin/sh\necho not for us\n"},
+		entry{name: "bin/c", body: "GO"},
+		entry{name: "x/pkgs.txt", body: "a 1\n"},
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parsed != 1 {
+		t.Errorf("parsed %d files, want only the one that sniffed right", parsed)
+	}
+	if got := r.Files["bin/a"]; len(got) != 1 || got[0].Name != "GOOD and the rest of the file" {
+		t.Errorf("the sniffed file must reach the extractor whole, got %+v", got)
+	}
+	if _, ok := r.Files["bin/b"]; ok {
+		t.Errorf("declined file kept")
+	}
+	if len(r.Files["x/pkgs.txt"]) != 1 {
+		t.Errorf("the walk must go on after a sniffed file: %v", r.Files)
+	}
+}

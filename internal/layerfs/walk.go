@@ -230,6 +230,13 @@ func (w *Walker) file(ctx context.Context, res *Result, p string, fi fs.FileInfo
 		return nil
 	}
 	size := fi.Size()
+	exts, r, err := sniff(p, exts, r, size)
+	if err != nil {
+		return fmt.Errorf("%w: read %s: %w", ErrLayer, p, err)
+	}
+	if len(exts) == 0 && !meta {
+		return nil
+	}
 	if meta && size <= maxMeta && len(exts) == 0 {
 		b, err := io.ReadAll(io.LimitReader(r, size))
 		if err != nil {
@@ -260,6 +267,32 @@ func (w *Walker) file(ctx context.Context, res *Result, p string, fi fs.FileInfo
 		res.Files[p] = w.extract(ctx, res, exts, p, fi, content, size)
 	}
 	return nil
+}
+
+// sniff shows the file's first bytes to the extractors that decide by
+// content and drops those that decline. The bytes read are put back in
+// front of the stream, so the rest of the walk sees the whole file.
+func sniff(p string, exts []extract.Extractor, r io.Reader, size int64) ([]extract.Extractor, io.Reader, error) {
+	var sniffers int
+	for _, e := range exts {
+		if _, ok := e.(extract.Sniffer); ok {
+			sniffers++
+		}
+	}
+	if sniffers == 0 {
+		return exts, r, nil
+	}
+	head := make([]byte, min(size, extract.SniffLen))
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, r, err
+	}
+	kept := exts[:0:0]
+	for _, e := range exts {
+		if s, ok := e.(extract.Sniffer); !ok || s.Sniff(p, head) {
+			kept = append(kept, e)
+		}
+	}
+	return kept, io.MultiReader(bytes.NewReader(head), r), nil
 }
 
 // capture holds a file's content in memory, or in a temp file when large,

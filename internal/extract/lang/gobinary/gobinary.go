@@ -268,3 +268,10 @@ func digits(s string) bool {
 	}
 	return true
 }
+
+var _ extract.Sniffer = (*Extractor)(nil)
+
+// Sniff keeps only files that start like an ELF, PE or Mach-O executable.
+func (*Extractor) Sniff(_ string, head []byte) bool {
+	return len(head) >= 4 && isExecutable(head[:4])
+}

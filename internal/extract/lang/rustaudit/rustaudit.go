@@ -234,3 +234,18 @@ func Packages(info *goaudit.VersionInfo) []inventory.Package {
 	}
 	return pkgs
 }
+
+var _ extract.Sniffer = (*Extractor)(nil)
+
+// Sniff keeps only files that start like an ELF, PE or Mach-O executable:
+// the only formats that carry a .dep-v0 section.
+func (*Extractor) Sniff(_ string, head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	switch m := string(head[:4]); {
+	case m == "\x7fELF", m[:2] == "MZ", m == "\xfe\xed\xfa\xce", m == "\xfe\xed\xfa\xcf", m == "\xce\xfa\xed\xfe", m == "\xcf\xfa\xed\xfe":
+		return true
+	}
+	return false
+}
