@@ -1,0 +1,72 @@
+package attest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/report"
+)
+
+// Evaluator decides the policy outcome recorded in a verdict. It is the seam
+// where internal/policy plugs in; until then the CLI passes a --fail-on
+// threshold or an explicit --policy-result.
+type Evaluator interface {
+	Evaluate(ctx context.Context, rep *report.ScanReport) (name string, passed bool, violations []string, err error)
+}
+
+// PredicateFor builds a verdict predicate from a scan report and the
+// evaluator's outcome. ref is the image reference to record; now is the
+// verdict time.
+func PredicateFor(ctx context.Context, rep *report.ScanReport, ev Evaluator, ref string, scanner Scanner, now time.Time) (Predicate, error) {
+	if rep == nil || rep.Inventory == nil {
+		return Predicate{}, fmt.Errorf("attest: predicate: no scan report")
+	}
+	name, passed, violations, err := ev.Evaluate(ctx, rep)
+	if err != nil {
+		return Predicate{}, fmt.Errorf("attest: evaluate policy: %w", err)
+	}
+	p := Predicate{
+		Scanner: scanner,
+		Database: Database{
+			AgeSeconds: int64(rep.DB.Age / time.Second),
+			Sources:    append([]string{}, rep.DB.Sources...),
+		},
+		Counts:   map[string]int{},
+		Findings: []string{},
+		Policy:   Policy{Name: name, Result: ResultFail, Violations: append([]string{}, violations...)},
+		Time:     now.UTC().Truncate(time.Second),
+		Image: Image{
+			Ref:        ref,
+			Digest:     rep.Inventory.Source.Digest,
+			BaseName:   rep.Inventory.Source.BaseName,
+			BaseDigest: rep.Inventory.Source.BaseDigest,
+		},
+	}
+	if passed {
+		p.Policy.Result = ResultPass
+	}
+	if !rep.DB.UpdatedAt.IsZero() {
+		t := rep.DB.UpdatedAt.UTC()
+		p.Database.UpdatedAt = &t
+	}
+	for _, r := range []string{match.RatingCritical, match.RatingHigh, match.RatingMedium, match.RatingLow, match.RatingNone, match.RatingUnknown} {
+		p.Counts[r] = 0
+	}
+	for _, f := range rep.Findings {
+		r := f.Severity.Rating
+		if _, ok := p.Counts[r]; !ok {
+			r = match.RatingUnknown
+		}
+		p.Counts[r]++
+		if len(f.FixedVersions) > 0 {
+			p.Fixable++
+		}
+		p.Findings = append(p.Findings, f.ID)
+	}
+	slices.Sort(p.Findings)
+	p.Findings = slices.Compact(p.Findings)
+	return p, nil
+}
