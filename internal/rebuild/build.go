@@ -121,7 +121,7 @@ func (x *Build) Name() string { return "build" }
 
 type buildData struct {
 	NewBase, NewBaseTag, OldBase, Target, Current, Context, ID, Name string
-	Env                                                             map[string]string
+	Env                                                              map[string]string
 }
 
 // Rebuild runs the build and push commands and returns the image Target
