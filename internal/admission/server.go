@@ -1,0 +1,471 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/singleflight"
+	admissionv1 "k8s.io/api/admission/v1"
+)
+
+// Config configures a Server. Verifier and Resolver are required.
+type Config struct {
+	Verifier Verifier
+	// Evaluator defaults to RequirePass.
+	Evaluator Evaluator
+	Resolver  Resolver
+	// Namespaces, when set, supplies namespace labels for selection, the
+	// per-namespace mode label and policy input. Without it the
+	// webhook configuration's namespaceSelector does the selecting.
+	Namespaces NamespaceLabeler
+
+	// Mode is the default mode (enforce when empty).
+	Mode Mode
+	// Selection defaults to SelectOptOut.
+	Selection Selection
+	// Namespace is drydock's own namespace, always exempt (default
+	// drydock-system).
+	Namespace string
+	// ExemptNamespaces are never checked either.
+	ExemptNamespaces []string
+	// FailOpen admits (with a warning) images that could not be checked
+	// because of an operational error. Definitive results (no valid
+	// verdict, a policy deny) deny regardless.
+	FailOpen bool
+	// Insecure allows plain HTTP registries in image references.
+	Insecure bool
+
+	// CacheSize bounds the verification cache (0 disables it).
+	CacheSize int
+	// CacheTTL is how long a verified verdict is reused; NegativeTTL how
+	// long a definitive "not verified" is (0: not cached).
+	CacheTTL, NegativeTTL time.Duration
+	// TagTTL is how long a tag → digest resolution is reused (0: every
+	// request asks the registry).
+	TagTTL time.Duration
+	// CacheKey identifies the verifier's configuration (trusted keys,
+	// options) so that a changed configuration does not reuse old results.
+	CacheKey string
+
+	// RequestTimeout bounds one review (default 9 s, under the apiserver's
+	// default 10 s webhook timeout).
+	RequestTimeout time.Duration
+	// MaxRequestBytes bounds the body (default DefaultMaxRequestBytes).
+	MaxRequestBytes int64
+
+	// Metrics default to a fresh, unregistered set.
+	Metrics *Metrics
+	// Gatherer is served at /metrics (default prometheus.DefaultGatherer).
+	Gatherer prometheus.Gatherer
+	// Ready reports readiness for /readyz (nil: ready).
+	Ready  func() bool
+	Logger *slog.Logger
+}
+
+// Server answers AdmissionReviews.
+type Server struct {
+	cfg    Config
+	cache  *Cache[verification]
+	tags   *Cache[name.Digest]
+	flight singleflight.Group
+	m      *Metrics
+	log    *slog.Logger
+}
+
+// verification is a cached Verifier answer: a verdict, or a definitive
+// error (wrapping ErrNotVerified).
+type verification struct {
+	verdict *Verdict
+	err     error
+}
+
+// New checks cfg and fills defaults.
+func New(cfg Config) (*Server, error) {
+	if cfg.Verifier == nil || cfg.Resolver == nil {
+		return nil, errors.New("admission: a Verifier and a Resolver are required")
+	}
+	if cfg.Evaluator == nil {
+		cfg.Evaluator = RequirePass{}
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeEnforce
+	}
+	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+		return nil, fmt.Errorf("admission: %w", err)
+	}
+	if cfg.Selection == "" {
+		cfg.Selection = SelectOptOut
+	}
+	if _, err := ParseSelection(string(cfg.Selection)); err != nil {
+		return nil, fmt.Errorf("admission: %w", err)
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = DefaultNamespace
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 9 * time.Second
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{
+		cfg:   cfg,
+		cache: NewCache[verification](cfg.CacheSize),
+		tags:  NewCache[name.Digest](cfg.CacheSize),
+		m:     cfg.Metrics,
+		log:   cfg.Logger,
+	}, nil
+}
+
+// Handler serves /validate, /mutate, /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /validate", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "validate", s.Validate) })
+	mux.HandleFunc("POST /mutate", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "mutate", s.Mutate) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Ready != nil && !s.cfg.Ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+type reviewFunc func(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, webhook string, f reviewFunc) {
+	start := time.Now()
+	defer func() { s.m.Latency.WithLabelValues(webhook).Observe(time.Since(start).Seconds()) }()
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		s.m.Reviews.WithLabelValues(webhook, "bad_request").Inc()
+		http.Error(w, fmt.Sprintf("%v: content type %q, want application/json", ErrBadReview, ct), http.StatusUnsupportedMediaType)
+		return
+	}
+	rv, err := DecodeReview(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes), s.cfg.MaxRequestBytes)
+	if err != nil {
+		s.m.Reviews.WithLabelValues(webhook, "bad_request").Inc()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	resp := f(ctx, rv.Request)
+	outcome := "allowed"
+	if !resp.Allowed {
+		outcome = "denied"
+	}
+	s.m.Reviews.WithLabelValues(webhook, outcome).Inc()
+	writeReview(w, rv, resp)
+}
+
+// scope is what the webhook learned about a request before looking at
+// images.
+type scope struct {
+	skip   bool // exempt or not selected
+	mode   Mode
+	obj    *Object
+	k8s    Kubernetes
+	errMsg string // a malformed object: deny with this
+}
+
+func (s *Server) scopeOf(ctx context.Context, req *admissionv1.AdmissionRequest) scope {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return scope{skip: true}
+	}
+	if req.Namespace == s.cfg.Namespace || slices.Contains(s.cfg.ExemptNamespaces, req.Namespace) {
+		s.m.Decisions.WithLabelValues("exempt", string(s.cfg.Mode)).Inc()
+		return scope{skip: true}
+	}
+	obj, err := ExtractImages(req.Kind.Kind, req.Object.Raw)
+	if errors.Is(err, ErrUnsupportedKind) {
+		return scope{skip: true}
+	}
+	if err != nil {
+		return scope{errMsg: err.Error()}
+	}
+	sc := scope{mode: s.cfg.Mode, obj: obj, k8s: Kubernetes{
+		Namespace: req.Namespace, Kind: obj.Kind, Name: obj.Name, Operation: string(req.Operation),
+		Labels: obj.Labels, User: req.UserInfo.Username, Groups: req.UserInfo.Groups,
+	}}
+	if req.Name != "" {
+		sc.k8s.Name = req.Name
+	}
+	if s.cfg.Namespaces != nil && req.Namespace != "" {
+		labels, err := s.cfg.Namespaces.NamespaceLabels(ctx, req.Namespace)
+		if err != nil {
+			// Unknown labels: keep the default mode (enforce, in the closed
+			// direction) and let the webhook configuration's selector stand.
+			s.log.Warn("admission: namespace labels", "namespace", req.Namespace, "err", err)
+		} else if labels != nil {
+			sc.k8s.NamespaceLabels = labels
+			if !Selected(s.cfg.Selection, labels) {
+				s.m.Decisions.WithLabelValues("exempt", string(s.cfg.Mode)).Inc()
+				return scope{skip: true}
+			}
+			if m, err := ParseMode(labels[LabelMode]); err == nil {
+				sc.mode = m
+			} else if labels[LabelMode] != "" {
+				s.log.Warn("admission: ignoring bad mode label", "namespace", req.Namespace, "value", labels[LabelMode])
+			}
+		}
+	}
+	return sc
+}
+
+// Selected reports whether a namespace with these labels is checked.
+func Selected(sel Selection, labels map[string]string) bool {
+	if sel == SelectOptIn {
+		return labels[LabelEnforce] == "true"
+	}
+	return labels[LabelIgnore] != "true"
+}
+
+// Mutate pins tag references to the digest they resolve to.
+func (s *Server) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	sc := s.scopeOf(ctx, req)
+	if sc.errMsg != "" {
+		return denied(400, sc.errMsg)
+	}
+	resp := &admissionv1.AdmissionResponse{Allowed: true}
+	if sc.skip {
+		return resp
+	}
+	var (
+		mu   sync.Mutex
+		pins []Pin
+		wg   sync.WaitGroup
+	)
+	for _, ci := range sc.obj.Images {
+		wg.Go(func() {
+			ref, err := s.parse(ci.Image)
+			if err != nil {
+				return // /validate denies it with the reason
+			}
+			if _, ok := ref.(name.Digest); ok {
+				return
+			}
+			d, err := s.resolve(ctx, ref)
+			if err != nil {
+				s.log.Info("admission: not pinning", "image", ci.Image, "err", err)
+				return
+			}
+			mu.Lock()
+			pins = append(pins, Pin{Path: ci.Path, Image: PinnedReference(ci.Image, d)})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(pins) > 0 {
+		sort.Slice(pins, func(i, j int) bool { return pins[i].Path < pins[j].Path })
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = Patch(pins), &pt
+	}
+	return resp
+}
+
+// PinnedReference is image with the digest appended: "repo:tag@sha256:…"
+// (the tag stays for readers; runtimes pull by digest).
+func PinnedReference(image string, d name.Digest) string {
+	return image + "@" + d.DigestStr()
+}
+
+// outcome is the decision on one image.
+type outcome struct {
+	ci          ContainerImage
+	digest      string
+	allow       bool
+	operational bool // could not decide: the failure policy applies
+	reason      string
+}
+
+// Validate decides.
+func (s *Server) Validate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	sc := s.scopeOf(ctx, req)
+	if sc.errMsg != "" {
+		return denied(400, sc.errMsg)
+	}
+	if sc.skip {
+		return &admissionv1.AdmissionResponse{Allowed: true}
+	}
+	// One decision per distinct image; the order of the object is kept.
+	var uniq []ContainerImage
+	seen := map[string]bool{}
+	for _, ci := range sc.obj.Images {
+		if !seen[ci.Image] {
+			seen[ci.Image] = true
+			uniq = append(uniq, ci)
+		}
+	}
+	outs := make([]outcome, len(uniq))
+	var wg sync.WaitGroup
+	for i, ci := range uniq {
+		wg.Go(func() { outs[i] = s.decide(ctx, ci, sc.k8s) })
+	}
+	wg.Wait()
+
+	resp := &admissionv1.AdmissionResponse{Allowed: true}
+	var denials []string
+	for _, o := range outs {
+		msg := fmt.Sprintf("image %q (container %s", o.ci.Image, o.ci.Container)
+		if o.digest != "" && !strings.Contains(o.ci.Image, o.digest) {
+			msg += ", " + o.digest
+		}
+		msg += "): " + o.reason
+		switch {
+		case o.allow:
+			s.m.Decisions.WithLabelValues("allow", string(sc.mode)).Inc()
+		case o.operational && s.cfg.FailOpen:
+			s.m.Decisions.WithLabelValues("error", string(sc.mode)).Inc()
+			resp.Warnings = append(resp.Warnings, "drydock: admitted unchecked (failure policy ignore): "+msg)
+			s.log.Warn("admission: admitted unchecked image (fail open)", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "image", o.ci.Image, "reason", o.reason)
+		case sc.mode == ModeWarn:
+			s.m.Decisions.WithLabelValues("warn", string(sc.mode)).Inc()
+			resp.Warnings = append(resp.Warnings, "drydock would deny "+msg)
+		case sc.mode == ModeAudit:
+			s.m.Decisions.WithLabelValues("audit", string(sc.mode)).Inc()
+			s.log.Info("admission: audit deny", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "image", o.ci.Image, "digest", o.digest, "reason", o.reason)
+		default:
+			result := "deny"
+			if o.operational {
+				result = "error"
+			}
+			s.m.Decisions.WithLabelValues(result, string(sc.mode)).Inc()
+			denials = append(denials, msg)
+		}
+	}
+	if len(denials) > 0 {
+		what := sc.k8s.Kind
+		if sc.k8s.Name != "" {
+			what += " " + req.Namespace + "/" + sc.k8s.Name
+		}
+		return denied(403, "drydock denied "+what+": "+strings.Join(denials, "; "))
+	}
+	return resp
+}
+
+func (s *Server) parse(image string) (name.Reference, error) {
+	var opts []name.Option
+	if s.cfg.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	return name.ParseReference(image, opts...)
+}
+
+func (s *Server) resolve(ctx context.Context, ref name.Reference) (name.Digest, error) {
+	key := ref.Name()
+	if d, ok := s.tags.Get(key); ok {
+		return d, nil
+	}
+	v, err, _ := s.flight.Do("tag\x00"+key, func() (any, error) {
+		return s.cfg.Resolver.Resolve(ctx, ref)
+	})
+	if err != nil {
+		return name.Digest{}, err
+	}
+	d := v.(name.Digest)
+	s.tags.Put(key, d, s.cfg.TagTTL)
+	return d, nil
+}
+
+func (s *Server) verify(ctx context.Context, d name.Digest) (*Verdict, error) {
+	key := d.Name() + "\x00" + s.cfg.CacheKey
+	if v, ok := s.cache.Get(key); ok {
+		s.m.Cache.WithLabelValues("hit").Inc()
+		return v.verdict, v.err
+	}
+	s.m.Cache.WithLabelValues("miss").Inc()
+	v, err, _ := s.flight.Do("verify\x00"+key, func() (any, error) {
+		vd, err := s.cfg.Verifier.Verify(ctx, d)
+		switch {
+		case err == nil:
+			s.m.Verifications.WithLabelValues("verified").Inc()
+			s.cache.Put(key, verification{verdict: vd}, s.cfg.CacheTTL)
+		case errors.Is(err, ErrNotVerified):
+			s.m.Verifications.WithLabelValues("not_verified").Inc()
+			s.cache.Put(key, verification{err: err}, s.cfg.NegativeTTL)
+		default:
+			s.m.Verifications.WithLabelValues("error").Inc()
+		}
+		return vd, err
+	})
+	vd, _ := v.(*Verdict)
+	return vd, err
+}
+
+// decide runs resolve → verify → evaluate for one image.
+func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) outcome {
+	o := outcome{ci: ci}
+	if ci.Image == "" {
+		o.reason = "no image"
+		return o
+	}
+	ref, err := s.parse(ci.Image)
+	if err != nil {
+		o.reason = "invalid image reference: " + err.Error()
+		return o
+	}
+	d, ok := ref.(name.Digest)
+	if !ok {
+		if d, err = s.resolve(ctx, ref); err != nil {
+			o.operational = true
+			o.reason = "cannot resolve the tag to a digest: " + errText(ctx, err)
+			return o
+		}
+	}
+	o.digest = d.DigestStr()
+	vd, err := s.verify(ctx, d)
+	if err != nil {
+		if errors.Is(err, ErrNotVerified) {
+			o.reason = err.Error()
+			return o
+		}
+		o.operational = true
+		o.reason = "cannot verify the verdict: " + errText(ctx, err)
+		return o
+	}
+	dec, err := s.cfg.Evaluator.Evaluate(ctx, Request{Image: ci.Image, Container: ci.Container, Digest: d, Verdict: vd, Kubernetes: k})
+	if err != nil {
+		o.operational = true
+		o.reason = "policy evaluation failed: " + errText(ctx, err)
+		return o
+	}
+	o.allow = dec.Allow
+	if dec.Allow {
+		o.reason = "allowed"
+	} else if len(dec.Reasons) > 0 {
+		o.reason = "policy denied: " + strings.Join(dec.Reasons, "; ")
+	} else {
+		o.reason = "policy denied"
+	}
+	return o
+}
+
+func errText(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return "timed out (" + err.Error() + ")"
+	}
+	return err.Error()
+}
