@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/report"
+)
+
+func newAttestCommand(g *globals) *cobra.Command {
+	var (
+		sf           scanFlags
+		keyPath      string
+		failOn       string
+		policyResult string
+		pushTo       string
+	)
+	cmd := &cobra.Command{
+		Use:   "attest <source>",
+		Short: "Scan an image and push a signed verdict next to it",
+		Long: `Scan an image (or, with --inventory, a saved inventory), decide the policy outcome,
+and push a signed verdict as an OCI referrer of the image: an in-toto statement
+(predicate type ` + attest.PredicateType + `) in a DSSE envelope signed with --key.
+On registries without the OCI 1.1 referrers API the referrers tag ("sha256-<hex>")
+is kept up to date instead.
+
+The key is a cosign-compatible private key ("drydock key generate"); an encrypted
+one is opened with DRYDOCK_KEY_PASSWORD (or COSIGN_PASSWORD).
+
+The verdict is pushed to the scanned image's repository, or to --push-to REPO
+(required when <source> is not a registry image). When the source named a
+multi-arch index, the verdict is attached to both the platform image and the
+index.
+
+Policy: --fail-on SEVERITY fails the verdict when a finding at or above it
+remains (as "drydock scan --fail-on"); --policy-result pass|fail records an
+outcome decided elsewhere. Without either the verdict passes.
+
+Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ev, err := policyEvaluator(failOn, policyResult)
+			if err != nil {
+				return err
+			}
+			signer, err := loadSigner(keyPath)
+			if err != nil {
+				return err
+			}
+			rep, err := runScan(ctx, g, &sf, args[0], cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			subjects, repo, err := verdictSubjects(rep, pushTo, sf.source.insecure)
+			if err != nil {
+				return err
+			}
+			ref := args[0]
+			if sf.fromInventory && rep.Inventory.Source.Ref != "" {
+				ref = rep.Inventory.Source.Ref
+			}
+			pred, err := attest.PredicateFor(ctx, rep, ev, ref, attest.Scanner{Name: "drydock", Version: version}, time.Now())
+			if err != nil {
+				return err
+			}
+			var digests []string
+			for _, s := range subjects {
+				digests = append(digests, s.DigestStr())
+			}
+			st, err := attest.NewStatement(repo, digests, pred)
+			if err != nil {
+				return err
+			}
+			ropts := image.RemoteOptions(ctx, image.WithInsecure(sf.source.insecure), image.WithUserAgent("drydock/"+version))
+			_, pushed, err := attest.Attest(ctx, signer, st, subjects, attest.WithRemoteOptions(ropts...))
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for i, p := range pushed {
+				fmt.Fprintf(out, "verdict %s for %s: pushed %s\n", pred.Policy.Result, subjects[i], p)
+			}
+			if !pred.Passed() {
+				msg := fmt.Sprintf("policy %q failed", pred.Policy.Name)
+				if n := len(pred.Policy.Violations); n > 0 {
+					msg += fmt.Sprintf(": %d violation(s), first %s", n, pred.Policy.Violations[0])
+				}
+				return &errGate{msg: msg + " (the failing verdict was pushed)"}
+			}
+			return nil
+		},
+	}
+	sf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&keyPath, "key", "", "private key file (required)")
+	fl.StringVar(&failOn, "fail-on", "", "the verdict fails when a finding at or above this severity remains: critical, high, medium, low, unknown")
+	fl.StringVar(&policyResult, "policy-result", "", "record this outcome, decided elsewhere: pass or fail")
+	fl.StringVar(&pushTo, "push-to", "", "repository to push the verdict to (default: the scanned image's)")
+	cmd.MarkFlagRequired("key")
+	cmd.MarkFlagsMutuallyExclusive("fail-on", "policy-result")
+	return cmd
+}
+
+// policyEvaluator picks how the verdict's policy outcome is decided.
+//
+// This is the seam for internal/policy: when it lands, build its evaluator
+// here (it needs only to satisfy attest.Evaluator).
+func policyEvaluator(failOn, result string) (attest.Evaluator, error) {
+	switch {
+	case result != "":
+		switch result {
+		case attest.ResultPass, attest.ResultFail:
+			return fixedResult{passed: result == attest.ResultPass}, nil
+		}
+		return nil, fmt.Errorf("--policy-result %q: want pass or fail", result)
+	case failOn != "":
+		t := strings.ToUpper(failOn)
+		if severityRank(t) < 0 {
+			return nil, fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
+		}
+		return failOnEvaluator{threshold: t}, nil
+	}
+	return fixedResult{passed: true, name: "none"}, nil
+}
+
+// failOnEvaluator fails on a finding at or above the threshold, as
+// "drydock scan --fail-on" does.
+type failOnEvaluator struct{ threshold string }
+
+func (e failOnEvaluator) Evaluate(_ context.Context, rep *report.ScanReport) (string, bool, []string, error) {
+	var violations []string
+	for _, f := range rep.Findings {
+		if severityRank(f.Severity.Rating) >= severityRank(e.threshold) {
+			violations = append(violations, fmt.Sprintf("%s (%s) in %s %s", f.ID, f.Severity.Rating, f.Package.Name, f.Package.Version))
+		}
+	}
+	return "fail-on-" + strings.ToLower(e.threshold), len(violations) == 0, violations, nil
+}
+
+// fixedResult records an outcome decided outside drydock.
+type fixedResult struct {
+	passed bool
+	name   string
+}
+
+func (e fixedResult) Evaluate(context.Context, *report.ScanReport) (string, bool, []string, error) {
+	n := e.name
+	if n == "" {
+		n = "external"
+	}
+	return n, e.passed, nil, nil
+}
+
+// loadSigner reads a private key file, decrypting it with the passphrase
+// from the environment when it is encrypted.
+func loadSigner(path string) (*attest.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	pass, _ := keyPassphrase()
+	k, err := attest.ParsePrivateKey(b, pass)
+	if errors.Is(err, attest.ErrBadPassphrase) {
+		return nil, fmt.Errorf("--key %s: %w (passphrase from DRYDOCK_KEY_PASSWORD or COSIGN_PASSWORD)", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", path, err)
+	}
+	return attest.NewSigner(k)
+}
+
+// verdictSubjects names the digests the verdict is about and where it is
+// pushed: the scanned image and, if it came from an index, the index too.
+func verdictSubjects(rep *report.ScanReport, pushTo string, insecure bool) ([]name.Digest, string, error) {
+	src := rep.Inventory.Source
+	if src.Digest == "" {
+		return nil, "", errors.New("the source has no image digest (a root filesystem directory cannot be attested)")
+	}
+	repo := pushTo
+	if repo == "" {
+		if src.Kind != image.KindRegistry || src.Name == "" {
+			return nil, "", fmt.Errorf("%s is not a registry image: name the repository to push the verdict to with --push-to", src.Ref)
+		}
+		repo = src.Name
+	}
+	var out []name.Digest
+	for _, d := range []string{src.Digest, src.IndexDigest} {
+		if d == "" {
+			continue
+		}
+		r, err := image.ParseReference(repo+"@"+d, insecure)
+		if err != nil {
+			return nil, "", fmt.Errorf("--push-to: %w", err)
+		}
+		dg, ok := r.(name.Digest)
+		if !ok {
+			return nil, "", fmt.Errorf("--push-to %q: want a repository without tag", repo)
+		}
+		out = append(out, dg)
+	}
+	return out, out[0].Context().Name(), nil
+}
