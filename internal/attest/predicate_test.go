@@ -1,0 +1,51 @@
+package attest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/drydock/drydock/internal/inventory"
+	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/report"
+)
+
+type stubEvaluator struct{}
+
+func (stubEvaluator) Evaluate(_ context.Context, rep *report.ScanReport) (string, bool, []string, error) {
+	return "no-critical", false, []string{"CVE-1 is critical"}, nil
+}
+
+func TestPredicateFor(t *testing.T) {
+	updated := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rep := &report.ScanReport{
+		Inventory: &inventory.Inventory{Source: inventory.Source{Digest: "sha256:aa", BaseName: "debian:12", BaseDigest: "sha256:bb"}},
+		Findings: []match.Finding{
+			{ID: "CVE-2", Severity: match.Severity{Rating: match.RatingHigh}, FixedVersions: []string{"1.1"}},
+			{ID: "CVE-1", Severity: match.Severity{Rating: match.RatingCritical}},
+			{ID: "CVE-2", Severity: match.Severity{Rating: match.RatingHigh}, FixedVersions: []string{"1.1"}},
+			{ID: "X-3", Severity: match.Severity{Rating: "weird"}},
+		},
+		DB: report.DBInfo{UpdatedAt: updated, Age: 90 * time.Minute, Sources: []string{"Debian: osv"}},
+	}
+	now := time.Date(2026, 1, 2, 5, 0, 0, 123, time.UTC)
+	p, err := PredicateFor(context.Background(), rep, stubEvaluator{}, "reg/app:1", Scanner{Name: "drydock", Version: "1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Predicate{
+		Scanner:  Scanner{Name: "drydock", Version: "1"},
+		Database: Database{UpdatedAt: &updated, AgeSeconds: 5400, Sources: []string{"Debian: osv"}},
+		Counts:   map[string]int{"CRITICAL": 1, "HIGH": 2, "MEDIUM": 0, "LOW": 0, "NONE": 0, "UNKNOWN": 1},
+		Fixable:  2,
+		Findings: []string{"CVE-1", "CVE-2", "X-3"},
+		Policy:   Policy{Name: "no-critical", Result: ResultFail, Violations: []string{"CVE-1 is critical"}},
+		Time:     now.Truncate(time.Second),
+		Image:    Image{Ref: "reg/app:1", Digest: "sha256:aa", BaseName: "debian:12", BaseDigest: "sha256:bb"},
+	}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("predicate (-want +got):\n%s", diff)
+	}
+}
