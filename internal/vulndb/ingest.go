@@ -269,7 +269,10 @@ func (b *builder) readSource(ctx context.Context, src source) (SourceStats, erro
 	bad := func(name string, err error) { st.Entries++; st.malformed(name, err) }
 
 	var err error
-	if src.isZip {
+	// Debian security tracker data is converted to OSV records (debian.go).
+	if debian, derr := b.readDebianSource(ctx, src, emit, bad); debian {
+		err = derr
+	} else if src.isZip {
 		err = b.readZipFile(ctx, src.path, emit, bad)
 	} else {
 		err = walkDir(ctx, src.path, b.cfg, emit, bad)
