@@ -22,6 +22,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,7 +339,7 @@ func (e *env) exec(t testing.TB, args ...string) ([]byte, []byte, error) {
 // debianTracker returns the Debian security tracker data set when this
 // drydock can import it: a probe import into a scratch data directory must
 // load a Debian ecosystem. Otherwise it returns "" and the reason.
-func (e *env) debianTracker(t *testing.T, vulndata string) (string, string) {
+func (e *env) debianTracker(t testing.TB, vulndata string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(vulndata, "debian", "security-tracker-annotations")
 	if _, err := os.Stat(dir); err != nil {
@@ -361,7 +362,7 @@ func (e *env) debianTracker(t *testing.T, vulndata string) (string, string) {
 // importVulnData imports the real data sets in one `db import` call (a
 // directory replaces the whole ecosystems it names) and returns the data
 // directory and whether Debian data was loaded.
-func (e *env) importVulnData(t *testing.T) (string, bool) {
+func (e *env) importVulnData(t testing.TB) (string, bool) {
 	t.Helper()
 	vd := testenv.VulnData(t)
 	sources := []string{
@@ -792,5 +793,69 @@ func (e *env) checkLangSBOM(t *testing.T, li *langImage, cache string) {
 	}
 	if n := len(inv.Packages) - len(byType[inventory.TypeDeb]); n == 0 {
 		t.Errorf("no application packages at all")
+	}
+}
+
+// BenchmarkScanLangImage scans the language-ecosystem benchmark image (a
+// large node_modules tree and fat jars on the Debian base) that
+// scripts/bench-lang.sh writes as an OCI layout: cold (empty cache) and warm
+// scan and sbom runs of the real binary, with its peak RSS. It skips unless
+// DRYDOCK_BENCH_LANG_LAYOUT names the layout:
+//
+//	./scripts/bench-lang.sh
+//	DRYDOCK_BENCH_LANG_LAYOUT=$PWD/.bench/lang-layout go test -run '^$' -bench ScanLangImage -benchtime 3x ./test/e2e/
+func BenchmarkScanLangImage(b *testing.B) {
+	lay := os.Getenv("DRYDOCK_BENCH_LANG_LAYOUT")
+	if lay == "" {
+		b.Skip("DRYDOCK_BENCH_LANG_LAYOUT is not set (scripts/bench-lang.sh writes the layout)")
+	}
+	if _, err := os.Stat(filepath.Join(lay, "index.json")); err != nil {
+		b.Fatalf("DRYDOCK_BENCH_LANG_LAYOUT: %v", err)
+	}
+	e := &env{}
+	data, _ := e.importVulnData(b)
+	bin := drydockOnce(b)
+	// run runs drydock once and returns its peak RSS in bytes.
+	run := func(b *testing.B, args ...string) int64 {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "DRYDOCK_CACHE_DIR=", "DRYDOCK_DATA_DIR=")
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("drydock %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			return ru.Maxrss * 1024 // kilobytes on Linux
+		}
+		return 0
+	}
+	for _, cmdName := range []string{"sbom", "scan"} {
+		args := func(cache string) []string {
+			a := []string{cmdName, "--format", "json", "--cache-dir", cache}
+			if cmdName == "scan" {
+				a = append(a, "--data-dir", data)
+			}
+			return append(a, lay)
+		}
+		b.Run(cmdName+"/cold", func(b *testing.B) {
+			var peak int64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				cache := filepath.Join(b.TempDir(), "cache")
+				b.StartTimer()
+				peak = max(peak, run(b, args(cache)...))
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		})
+		b.Run(cmdName+"/warm", func(b *testing.B) {
+			cache := filepath.Join(b.TempDir(), "cache")
+			run(b, args(cache)...)
+			b.ResetTimer()
+			var peak int64
+			for i := 0; i < b.N; i++ {
+				peak = max(peak, run(b, args(cache)...))
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		})
 	}
 }
