@@ -26,7 +26,11 @@ import (
 //	           webhook: required, webhook: the full URL)
 //	token_env  name of the environment variable holding the secret (GitHub
 //	           token, Azure PAT, Jenkins API token, GitLab trigger token,
-//	           webhook bearer token); the secret is never logged or put in errors
+//	           webhook bearer token), read at each dispatch; the secret is never
+//	           logged or put in errors
+//	token      the secret itself, for callers that already read it from the
+//	           environment (drydock's configuration: rebuild.withEnv.token);
+//	           takes precedence over token_env
 //	params     JSON object of parameter name → template (GitHub inputs, Azure
 //	           templateParameters, Jenkins parameters, GitLab variables).
 //	           Default for jenkins and gitlab: DRYDOCK_NEW_BASE, DRYDOCK_NEW_BASE_TAG,
@@ -92,8 +96,8 @@ func newDispatch(cfg map[string]string) (Executor, error) {
 		return nil, fmt.Errorf("dispatch: provider %q: want webhook, github, azure, jenkins or gitlab", p)
 	}
 	for _, k := range req {
-		if cfg[k] == "" {
-			return nil, fmt.Errorf("dispatch %s: %s is required", p, k)
+		if cfg[k] == "" && !(k == "token_env" && cfg["token"] != "") {
+			return nil, fmt.Errorf("dispatch %s: %s (or token) is required", p, k)
 		}
 	}
 	x := &Dispatch{provider: p, cfg: map[string]string{}, params: map[string]*template.Template{}, headers: map[string]string{}}
@@ -164,8 +168,8 @@ func (x *Dispatch) Rebuild(ctx context.Context, req Request) (Result, error) {
 	if data.Env == nil {
 		data.Env = map[string]string{}
 	}
-	token := ""
-	if env := x.cfg["token_env"]; env != "" {
+	token := x.cfg["token"]
+	if env := x.cfg["token_env"]; token == "" && env != "" {
 		token = os.Getenv(env)
 		if token == "" {
 			return Result{}, fmt.Errorf("dispatch %s: environment variable %s (token_env) is empty", x.provider, env)

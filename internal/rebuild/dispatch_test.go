@@ -269,6 +269,18 @@ func TestDispatchErrorsKeepSecrets(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("unreachable: %v", err)
 	}
+	// The token may be given as a value (resolved by the caller).
+	srv2, got2 := recorder(t, http.StatusCreated, `{}`, nil)
+	x, err = New("dispatch", map[string]string{"provider": "gitlab", "url": srv2.URL, "project": "7", "token": "tok-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Rebuild(context.Background(), dispatchReq); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := url.ParseQuery((*got2)[0].Body); f.Get("token") != "tok-value" {
+		t.Errorf("token value not used: %v", f)
+	}
 	// An empty token variable is named, not guessed at.
 	t.Setenv("TEST_EMPTY", "")
 	x, _ = New("dispatch", map[string]string{"provider": "gitlab", "url": srv.URL, "project": "1", "token_env": "TEST_EMPTY"})
