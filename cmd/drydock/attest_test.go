@@ -195,7 +195,7 @@ func TestAttestVerify(t *testing.T) {
 			}
 			doc = verifyOutput{}
 			json.Unmarshal([]byte(out), &doc)
-			if !doc.Accepted || doc.Image != app.String() || len(doc.Verdicts) != 2 || !doc.Verdicts[0].Accepted || doc.Verdicts[0].Result != "pass" {
+			if !doc.Accepted || doc.Image != app.String() || len(doc.Verdicts) != 2 || !doc.Verdicts[0].Accepted || doc.Verdicts[0].Result != "pass" || doc.Verdicts[1].Result != "fail" {
 				t.Errorf("verify JSON:\n%s", out)
 			}
 

@@ -37,7 +37,7 @@ func PredicateFor(ctx context.Context, rep *report.ScanReport, ev Evaluator, ref
 		Counts:   map[string]int{},
 		Findings: []string{},
 		Policy:   Policy{Name: name, Result: ResultFail, Violations: append([]string{}, violations...)},
-		Time:     now.UTC().Truncate(time.Second),
+		Time:     now.UTC().Truncate(time.Millisecond),
 		Image: Image{
 			Ref:        ref,
 			Digest:     rep.Inventory.Source.Digest,

@@ -30,7 +30,7 @@ func TestPredicateFor(t *testing.T) {
 		},
 		DB: report.DBInfo{UpdatedAt: updated, Age: 90 * time.Minute, Sources: []string{"Debian: osv"}},
 	}
-	now := time.Date(2026, 1, 2, 5, 0, 0, 123, time.UTC)
+	now := time.Date(2026, 1, 2, 5, 0, 0, 7654321, time.UTC)
 	p, err := PredicateFor(context.Background(), rep, stubEvaluator{}, "reg/app:1", Scanner{Name: "drydock", Version: "1"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestPredicateFor(t *testing.T) {
 		Fixable:  2,
 		Findings: []string{"CVE-1", "CVE-2", "X-3"},
 		Policy:   Policy{Name: "no-critical", Result: ResultFail, Violations: []string{"CVE-1 is critical"}},
-		Time:     now.Truncate(time.Second),
+		Time:     time.Date(2026, 1, 2, 5, 0, 0, 7000000, time.UTC),
 		Image:    Image{Ref: "reg/app:1", Digest: "sha256:aa", BaseName: "debian:12", BaseDigest: "sha256:bb"},
 	}
 	if diff := cmp.Diff(want, p); diff != "" {

@@ -82,7 +82,7 @@ func Attest(ctx context.Context, s *Signer, st *Statement, subjects []name.Diges
 		return nil, nil, err
 	}
 	ann := map[string]string{
-		AnnotationCreated: st.Predicate.Time.UTC().Format(time.RFC3339),
+		AnnotationCreated: st.Predicate.Time.UTC().Format(createdFormat),
 		AnnotationResult:  st.Predicate.Policy.Result,
 	}
 	var pushed []name.Digest
@@ -251,7 +251,10 @@ func collect(ctx context.Context, ref name.Digest, v Verifier, o *options, first
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b v1.Descriptor) int {
-		return cmp.Compare(b.Annotations[AnnotationCreated], a.Annotations[AnnotationCreated])
+		return cmp.Or(
+			createdAt(b).Compare(createdAt(a)),
+			cmp.Compare(b.Digest.String(), a.Digest.String()), // a stable order for equal times
+		)
 	})
 	if len(cands) > maxCandidates {
 		cands = cands[:maxCandidates]
@@ -278,6 +281,20 @@ func collect(ctx context.Context, ref name.Digest, v Verifier, o *options, first
 		out = append(out, sigs...)
 	}
 	return out, nil
+}
+
+// createdFormat is RFC 3339 with a fixed number of fractional digits, so
+// that verdicts made within one second still sort in order.
+const createdFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// createdAt is a referrer's creation annotation; zero (oldest) when absent
+// or not RFC 3339. It only orders the checks: the signed time is what counts.
+func createdAt(d v1.Descriptor) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, d.Annotations[AnnotationCreated])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // checkReferrer fetches one referrer manifest and checks what it holds. It
