@@ -116,9 +116,14 @@ type Verdict struct {
 	KeyID string
 	// Created is when the verdict was made.
 	Created time.Time
-	// Facts are the verdict's predicate fields for policy rules (counts
-	// by severity, scanner and database versions, …); may be nil.
-	Facts map[string]any
+	// Policy names the policy the verdict was made under.
+	Policy string
+	// Findings are the finding ids the verdict records.
+	Findings []string
+	// Counts are findings by severity rating.
+	Counts map[string]int
+	// BaseName and BaseDigest identify the image's base, when known.
+	BaseName, BaseDigest string
 }
 
 // Verifier finds and verifies the signed verdict of an image digest.

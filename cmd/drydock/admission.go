@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/drydock/drydock/internal/admission"
+	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/image"
+)
+
+func newAdmissionCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "admission",
+		Short: "Kubernetes admission webhook: only verified images run",
+	}
+	cmd.AddCommand(newAdmissionServeCommand(g), newAdmissionManifestsCommand())
+	return cmd
+}
+
+type admissionServeFlags struct {
+	listen, certFile, keyFile, policyPath string
+	keyPaths                              []string
+	mode, selection, namespace, failure   string
+	exempt                                []string
+	insecure                              bool
+	kubeconfig                            string
+	cacheSize                             int
+	cacheTTL, negativeTTL, tagTTL         time.Duration
+	requestTimeout, tlsCheck              time.Duration
+	maxRequestBytes                       int64
+}
+
+func newAdmissionServeCommand(g *globals) *cobra.Command {
+	f := &admissionServeFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the validating and mutating admission webhook over HTTPS",
+		Long: `Serve the admission webhook: /validate decides, /mutate pins tags to digests;
+/healthz, /readyz and /metrics (Prometheus) are on the same listener.
+
+Every container, init container and ephemeral container image of Pods,
+Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers,
+Jobs and CronJobs is resolved to its digest through the registry (with the
+same credentials as "drydock scan": docker config.json and credential
+helpers), its signed verdict verified with --key, and --policy evaluated
+with the request's namespace and labels (without --policy, the verdict must
+record a passing policy).
+
+Modes: enforce denies; warn admits with warnings shown to kubectl; audit
+admits and logs and counts. A namespace label drydock.dev/mode overrides
+--mode. Namespaces are opted out with drydock.dev/ignore=true, or with
+--selection opt-in only those labelled drydock.dev/enforce=true are checked;
+--namespace (drydock's own) is always exempt. Namespace labels are read with
+--kubeconfig, or in-cluster credentials when running in a pod.
+
+Failures close: an image whose verdict cannot be checked (registry
+unreachable, timeout) is denied with the reason, unless --failure-policy
+ignore, which admits it with a warning. An unsigned or failing image is
+denied either way.
+
+The TLS certificate and key are re-read when the files change (checked at
+most every --tls-check-interval, on new connections).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runAdmissionServe(cmd.Context(), g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", ":8443", "HTTPS listen address")
+	fl.StringVar(&f.certFile, "tls-cert", "", "TLS certificate file (PEM; reloaded when it changes)")
+	fl.StringVar(&f.keyFile, "tls-key", "", "TLS private key file (PEM)")
+	fl.StringVar(&f.policyPath, "policy", "", "policy file (default: require a verdict that passed)")
+	fl.StringArrayVar(&f.keyPaths, "key", nil, "trusted public key (PEM; repeatable)")
+	fl.StringVar(&f.mode, "mode", "enforce", "enforce, warn or audit (a namespace's drydock.dev/mode label overrides it)")
+	fl.StringVar(&f.selection, "selection", "opt-out", "namespaces checked: opt-out (all but drydock.dev/ignore=true) or opt-in (only drydock.dev/enforce=true)")
+	fl.StringVar(&f.namespace, "namespace", admission.DefaultNamespace, "drydock's own namespace, always exempt")
+	fl.StringSliceVar(&f.exempt, "exempt-namespace", nil, "further namespaces never checked (repeatable)")
+	fl.StringVar(&f.failure, "failure-policy", "fail", "when a verdict cannot be checked: fail (deny) or ignore (admit with a warning)")
+	fl.BoolVar(&f.insecure, "insecure-registry", false, "allow plain-HTTP registries")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for reading namespace labels (default: in-cluster when in a pod, else none)")
+	fl.IntVar(&f.cacheSize, "cache-size", 10000, "verification results kept (0 disables the cache)")
+	fl.DurationVar(&f.cacheTTL, "cache-ttl", 5*time.Minute, "how long a verified verdict is reused")
+	fl.DurationVar(&f.negativeTTL, "negative-cache-ttl", 30*time.Second, "how long \"no valid verdict\" is reused")
+	fl.DurationVar(&f.tagTTL, "tag-cache-ttl", 10*time.Second, "how long a tag's digest is reused (0: ask the registry every time)")
+	fl.DurationVar(&f.requestTimeout, "request-timeout", 9*time.Second, "time limit of one review (keep it under the webhook's timeoutSeconds)")
+	fl.DurationVar(&f.tlsCheck, "tls-check-interval", time.Second, "how often the TLS files are checked for changes")
+	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", admission.DefaultMaxRequestBytes, "largest AdmissionReview accepted")
+	return cmd
+}
+
+func parseFailurePolicy(s string) (failOpen bool, err error) {
+	switch strings.ToLower(s) {
+	case "fail":
+		return false, nil
+	case "ignore":
+		return true, nil
+	}
+	return false, fmt.Errorf("--failure-policy %q: want fail or ignore", s)
+}
+
+func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) error {
+	if f.certFile == "" || f.keyFile == "" {
+		return errors.New("--tls-cert and --tls-key are required")
+	}
+	if len(f.keyPaths) == 0 {
+		return errors.New("--key is required: the public key that verdicts are signed with")
+	}
+	mode, err := admission.ParseMode(f.mode)
+	if err != nil {
+		return fmt.Errorf("--mode: %w", err)
+	}
+	sel, err := admission.ParseSelection(f.selection)
+	if err != nil {
+		return fmt.Errorf("--selection: %w", err)
+	}
+	failOpen, err := parseFailurePolicy(f.failure)
+	if err != nil {
+		return err
+	}
+	var pems [][]byte
+	h := sha256.New()
+	for _, p := range f.keyPaths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("--key: %w", err)
+		}
+		pems = append(pems, b)
+		h.Write(b)
+	}
+	keys, err := attest.ParseKeys(pems...)
+	if err != nil {
+		return fmt.Errorf("--key: %w", err)
+	}
+	ropts := attest.WithRemoteOptions(image.RemoteOptions(ctx, image.WithInsecure(f.insecure), image.WithUserAgent("drydock/"+version+" admission"))...)
+	cfg := admission.Config{
+		Verifier:         &attestVerifier{keys: keys, opts: []attest.Option{ropts}},
+		Resolver:         attestResolver{opts: []attest.Option{ropts}},
+		Mode:             mode,
+		Selection:        sel,
+		Namespace:        f.namespace,
+		ExemptNamespaces: f.exempt,
+		FailOpen:         failOpen,
+		Insecure:         f.insecure,
+		CacheSize:        f.cacheSize,
+		CacheTTL:         f.cacheTTL,
+		NegativeTTL:      f.negativeTTL,
+		TagTTL:           f.tagTTL,
+		CacheKey:         hex.EncodeToString(h.Sum(nil)),
+		RequestTimeout:   f.requestTimeout,
+		MaxRequestBytes:  f.maxRequestBytes,
+		Logger:           slog.Default(),
+	}
+	if f.policyPath != "" {
+		ev, err := loadAdmissionPolicy(f.policyPath)
+		if err != nil {
+			return fmt.Errorf("--policy: %w", err)
+		}
+		cfg.Evaluator = ev
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Metrics, cfg.Gatherer = admission.NewMetrics(reg), reg
+
+	rc, err := kubeRESTConfig(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		nl, err := startNamespaceLabels(ctx, rc)
+		if err != nil {
+			return err
+		}
+		cfg.Namespaces, cfg.Ready = nl, nl.synced
+	} else {
+		slog.Info("admission: no Kubernetes credentials; namespace labels are not read (the webhook configuration's namespaceSelector selects)")
+	}
+
+	srv, err := admission.New(cfg)
+	if err != nil {
+		return err
+	}
+	certs, err := admission.NewCertReloader(f.certFile, f.keyFile, f.tlsCheck)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		TLSConfig:         certs.TLSConfig(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      f.requestTimeout + 5*time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "drydock admission: serving https://%s (mode %s, failure policy %s)\n", ln.Addr(), mode, f.failure)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	}
+}
+
+// attestVerifier adapts attest.VerifyImage to admission.Verifier.
+type attestVerifier struct {
+	keys *attest.Keys
+	opts []attest.Option
+}
+
+func (v *attestVerifier) Verify(ctx context.Context, d name.Digest) (*admission.Verdict, error) {
+	vd, err := attest.VerifyImage(ctx, d, v.keys, v.opts...)
+	if err != nil {
+		if errors.Is(err, attest.ErrNoVerdict) {
+			return nil, fmt.Errorf("%w: %w", admission.ErrNotVerified, err)
+		}
+		return nil, err
+	}
+	out := &admission.Verdict{Digest: d.DigestStr(), KeyID: vd.KeyID, Created: vd.Created, Result: attest.ResultFail}
+	if st := vd.Statement; st != nil {
+		p := st.Predicate
+		out.Result, out.Policy, out.Findings, out.Counts = p.Policy.Result, p.Policy.Name, p.Findings, p.Counts
+		out.BaseName, out.BaseDigest = p.Image.BaseName, p.Image.BaseDigest
+	}
+	return out, nil
+}
+
+// attestResolver resolves tags with one HEAD request.
+type attestResolver struct{ opts []attest.Option }
+
+func (r attestResolver) Resolve(ctx context.Context, ref name.Reference) (name.Digest, error) {
+	return attest.ResolveDigest(ctx, ref, r.opts...)
+}
+
+// kubeRESTConfig is the explicit kubeconfig, else in-cluster credentials,
+// else nil.
+func kubeRESTConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		c, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+		return c, nil
+	}
+	if os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, nil
+	}
+	c, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster Kubernetes config: %w", err)
+	}
+	return c, nil
+}
+
+// namespaceLabels serves namespace labels from an informer, asking the
+// apiserver directly for a namespace the informer has not seen yet.
+type namespaceLabels struct {
+	cs     kubernetes.Interface
+	get    func(name string) (map[string]string, bool)
+	synced func() bool
+}
+
+func startNamespaceLabels(ctx context.Context, rc *rest.Config) (*namespaceLabels, error) {
+	rc = rest.CopyConfig(rc)
+	rc.UserAgent = "drydock-admission"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	fac := informers.NewSharedInformerFactory(cs, 10*time.Minute)
+	inf := fac.Core().V1().Namespaces()
+	lister := inf.Lister()
+	synced := inf.Informer().HasSynced
+	fac.Start(ctx.Done())
+	return &namespaceLabels{
+		cs: cs,
+		get: func(n string) (map[string]string, bool) {
+			ns, err := lister.Get(n)
+			if err != nil {
+				return nil, false
+			}
+			return ns.Labels, true
+		},
+		synced: synced,
+	}, nil
+}
+
+func (n *namespaceLabels) NamespaceLabels(ctx context.Context, ns string) (map[string]string, error) {
+	if l, ok := n.get(ns); ok {
+		if l == nil {
+			l = map[string]string{}
+		}
+		return l, nil
+	}
+	obj, err := n.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if obj.Labels == nil {
+		return map[string]string{}, nil
+	}
+	return obj.Labels, nil
+}
