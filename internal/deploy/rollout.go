@@ -422,7 +422,6 @@ func patchImages(ctx context.Context, client kubernetes.Interface, w Workload, c
 	return meta.Generation, nil
 }
 
-
 // waitRollout polls until the workload's controller has seen generation gen
 // and all replicas are updated and available, the progress deadline
 // passed, or the timeout ran out.
