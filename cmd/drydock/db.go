@@ -78,7 +78,13 @@ func newDBImportCommand(g *globals) *cobra.Command {
 	var fresh bool
 	cmd := &cobra.Command{
 		Use:   "import PATH...",
-		Short: "Import OSV export zips or directories of OSV JSON, offline",
+		Short: "Import vulnerability data offline: OSV zips or JSON, Debian security tracker data",
+		Long: `Import vulnerability data without the network. Each PATH is one of:
+  - an OSV export zip (<Ecosystem>/all.zip, as "db update" downloads),
+  - a directory of OSV JSON records (searched recursively),
+  - the Debian security tracker's JSON export (package -> CVE -> releases),
+  - a directory laid out like the tracker's data (tracker/CVE, tracker/DSA, tracker/DLA).
+Every ecosystem a path holds replaces that ecosystem's records; others are kept.`,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
