@@ -212,7 +212,18 @@ var severities = []string{match.RatingCritical, match.RatingHigh, match.RatingMe
 // SeverityRank orders ratings: CRITICAL 5, HIGH 4, MEDIUM 3, LOW 2, NONE 1,
 // UNKNOWN (or "") 0, and -1 for anything else. Case-insensitive.
 func SeverityRank(rating string) int {
-	if rating == "" {
+	switch rating { // the matcher's spelling, without a loop
+	case match.RatingCritical:
+		return 5
+	case match.RatingHigh:
+		return 4
+	case match.RatingMedium:
+		return 3
+	case match.RatingLow:
+		return 2
+	case match.RatingNone:
+		return 1
+	case match.RatingUnknown, "":
 		return 0
 	}
 	for i, s := range severities {
