@@ -239,7 +239,9 @@ func (v *attestVerifier) Verify(ctx context.Context, d name.Digest) (*admission.
 	vd, err := attest.VerifyImage(ctx, d, v.keys, v.opts...)
 	if err != nil {
 		if errors.Is(err, attest.ErrNoVerdict) {
-			return nil, fmt.Errorf("%w: %w", admission.ErrNotVerified, err)
+			// The webhook names the image already: drop attest's prefix.
+			msg := strings.TrimPrefix(err.Error(), "attest: "+d.String()+": ")
+			return nil, fmt.Errorf("%w: %s", admission.ErrNotVerified, msg)
 		}
 		return nil, err
 	}
