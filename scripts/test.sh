@@ -9,6 +9,8 @@
 #      DRYDOCK_E2E_ROOTFS      the rootfs directory
 #      DRYDOCK_E2E_ROOTFS_TAR  its tarball (numeric owners)
 #      DRYDOCK_E2E_REGISTRY    host:port of the registry
+#      DRYDOCK_K8S_BINS        etcd + kube-apiserver + kube-controller-manager
+#                              (../shared/k8s/ensure-k8s-bins.sh)
 # 5. runs go vet ./... and go test -count=1 (./... unless arguments are given),
 # and always stops the registry on exit.
 set -euo pipefail
@@ -113,6 +115,14 @@ export DRYDOCK_E2E_REGISTRY=127.0.0.1:$port
 log "DRYDOCK_E2E_ROOTFS=$DRYDOCK_E2E_ROOTFS"
 log "DRYDOCK_E2E_ROOTFS_TAR=$DRYDOCK_E2E_ROOTFS_TAR"
 log "DRYDOCK_E2E_REGISTRY=$DRYDOCK_E2E_REGISTRY"
+
+# etcd, kube-apiserver and kube-controller-manager for the real-cluster tests
+# (internal/k8stest, test/k8s), built once from the Go module proxy and cached.
+k8s_moddir="$root/../shared/k8s"
+start=$SECONDS
+DRYDOCK_K8S_BINS=$(K8SBINS_MODDIR="$k8s_moddir" "$k8s_moddir/ensure-k8s-bins.sh")
+export DRYDOCK_K8S_BINS
+log "DRYDOCK_K8S_BINS=$DRYDOCK_K8S_BINS ($((SECONDS - start))s)"
 
 log "go vet ./..."
 go vet ./...
