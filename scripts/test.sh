@@ -9,6 +9,11 @@
 #      DRYDOCK_E2E_ROOTFS      the rootfs directory
 #      DRYDOCK_E2E_ROOTFS_TAR  its tarball (numeric owners)
 #      DRYDOCK_E2E_REGISTRY    host:port of the registry
+#      DRYDOCK_E2E_ROOTFS_UPGRADED_TAR  the rootfs after apt-get upgrade against
+#                              bookworm-security (scripts/debian-rootfs-upgraded.sh)
+#      DRYDOCK_E2E_NOTIFY_PORT, DRYDOCK_E2E_NOTIFY_TOKEN  the registry posts its
+#                              push events to http://127.0.0.1:PORT/events/distribution?token=TOKEN,
+#                              where the freshness test runs `drydock watch`
 #      DRYDOCK_K8S_BINS        etcd + kube-apiserver + kube-controller-manager
 #                              (../shared/k8s/ensure-k8s-bins.sh)
 # 5. runs go vet ./... and go test -count=1 (./... unless arguments are given),
@@ -24,8 +29,9 @@ log() { echo "test.sh: $*" >&2; }
 # time (/usr/bin/time -v in the benchmark), curl (registry readiness),
 # util-linux (flock, setsid), tar, gzip, dpkg (dpkg-query on the rootfs);
 # debian-archive-keyring and gpgv let debootstrap check the Release file
-# (they are only Recommends of debootstrap).
-APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates)
+# (they are only Recommends of debootstrap); buildah builds the e2e
+# application image from a Dockerfile (drydock watch's build executor).
+APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -87,6 +93,8 @@ rootfs=$("${sudo_cmd[@]}" env XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" "
 rootfs_tar="$(dirname "$rootfs")/rootfs.tar"
 [[ -d "$rootfs/var/lib/dpkg" && -f "$rootfs_tar" ]] || { log "bad rootfs cache at $rootfs"; exit 1; }
 log "rootfs $rootfs ($((SECONDS - start))s)"
+upgraded=$("${sudo_cmd[@]}" env XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" "$root/scripts/debian-rootfs-upgraded.sh")
+log "upgraded rootfs $upgraded ($((SECONDS - start))s)"
 
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/drydock-e2e-registry.XXXXXX")
 cleanup() {
@@ -98,6 +106,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# drydock watch (started by the freshness e2e test) receives the registry's
+# notifications: its port and token must be known before the registry starts.
+export DRYDOCK_E2E_NOTIFY_PORT=${DRYDOCK_E2E_NOTIFY_PORT:-$(free_port)}
+export DRYDOCK_E2E_NOTIFY_TOKEN=${DRYDOCK_E2E_NOTIFY_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+export DRYDOCK_REGISTRY_NOTIFY_URL="http://127.0.0.1:$DRYDOCK_E2E_NOTIFY_PORT/events/distribution?token=$DRYDOCK_E2E_NOTIFY_TOKEN"
 
 port=
 for ((attempt = 0; attempt < 5; attempt++)); do
@@ -112,6 +126,7 @@ done
 export DRYDOCK_E2E_ROOTFS=$rootfs
 export DRYDOCK_E2E_ROOTFS_TAR=$rootfs_tar
 export DRYDOCK_E2E_REGISTRY=127.0.0.1:$port
+export DRYDOCK_E2E_ROOTFS_UPGRADED_TAR="$(dirname "$upgraded")/rootfs.tar"
 log "DRYDOCK_E2E_ROOTFS=$DRYDOCK_E2E_ROOTFS"
 log "DRYDOCK_E2E_ROOTFS_TAR=$DRYDOCK_E2E_ROOTFS_TAR"
 log "DRYDOCK_E2E_REGISTRY=$DRYDOCK_E2E_REGISTRY"
