@@ -13,6 +13,7 @@ import (
 
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/policy"
 	"github.com/drydock/drydock/internal/report"
 )
 
@@ -22,6 +23,7 @@ func newAttestCommand(g *globals) *cobra.Command {
 		keyPath      string
 		failOn       string
 		policyResult string
+		policyPath   string
 		pushTo       string
 	)
 	cmd := &cobra.Command{
@@ -41,15 +43,17 @@ The verdict is pushed to the scanned image's repository, or to --push-to REPO
 multi-arch index, the verdict is attached to both the platform image and the
 index.
 
-Policy: --fail-on SEVERITY fails the verdict when a finding at or above it
-remains (as "drydock scan --fail-on"); --policy-result pass|fail records an
-outcome decided elsewhere. Without either the verdict passes.
+Policy: --policy FILE evaluates a drydock policy (as "drydock policy check")
+and records its name, result and violations; --fail-on SEVERITY fails the
+verdict when a finding at or above it remains (as "drydock scan --fail-on");
+--policy-result pass|fail records an outcome decided elsewhere. Without any of
+them the verdict passes.
 
 Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ev, err := policyEvaluator(failOn, policyResult)
+			ev, err := policyEvaluator(policyPath, failOn, policyResult)
 			if err != nil {
 				return err
 			}
@@ -103,20 +107,24 @@ Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an err
 	sf.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&keyPath, "key", "", "private key file (required)")
+	fl.StringVar(&policyPath, "policy", "", "drydock policy file whose decision the verdict records")
 	fl.StringVar(&failOn, "fail-on", "", "the verdict fails when a finding at or above this severity remains: critical, high, medium, low, unknown")
 	fl.StringVar(&policyResult, "policy-result", "", "record this outcome, decided elsewhere: pass or fail")
 	fl.StringVar(&pushTo, "push-to", "", "repository to push the verdict to (default: the scanned image's)")
 	cmd.MarkFlagRequired("key")
-	cmd.MarkFlagsMutuallyExclusive("fail-on", "policy-result")
+	cmd.MarkFlagsMutuallyExclusive("policy", "fail-on", "policy-result")
 	return cmd
 }
 
 // policyEvaluator picks how the verdict's policy outcome is decided.
-//
-// This is the seam for internal/policy: when it lands, build its evaluator
-// here (it needs only to satisfy attest.Evaluator).
-func policyEvaluator(failOn, result string) (attest.Evaluator, error) {
+func policyEvaluator(policyPath, failOn, result string) (attest.Evaluator, error) {
 	switch {
+	case policyPath != "":
+		p, err := policy.Load(policyPath)
+		if err != nil {
+			return nil, err
+		}
+		return policyFileEvaluator{p: p}, nil
 	case result != "":
 		switch result {
 		case attest.ResultPass, attest.ResultFail:
@@ -145,6 +153,23 @@ func (e failOnEvaluator) Evaluate(_ context.Context, rep *report.ScanReport) (st
 		}
 	}
 	return "fail-on-" + strings.ToLower(e.threshold), len(violations) == 0, violations, nil
+}
+
+// policyFileEvaluator applies a drydock policy to the fresh scan: verdict
+// rules are skipped (the verdict is what is being made), Kubernetes rules see
+// no namespace.
+type policyFileEvaluator struct{ p *policy.Policy }
+
+func (e policyFileEvaluator) Evaluate(ctx context.Context, rep *report.ScanReport) (string, bool, []string, error) {
+	d, err := e.p.Evaluate(ctx, policy.InputFromReport(rep, time.Now()))
+	if err != nil {
+		return "", false, nil, err
+	}
+	var violations []string
+	for _, v := range d.Violations {
+		violations = append(violations, v.Rule+": "+v.Message)
+	}
+	return e.p.Name(), d.Allowed, violations, nil
 }
 
 // fixedResult records an outcome decided outside drydock.

@@ -323,3 +323,36 @@ func emptyOCIImage(t *testing.T) v1.Image {
 	}
 	return mutate.ConfigMediaType(img, types.OCIConfigJSON)
 }
+
+// attest --policy records the policy's own name, result and violations.
+func TestAttestWithPolicy(t *testing.T) {
+	e := newEnv(t)
+	lay := demoLayout(t)
+	pypi := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "PyPI", "all.zip")
+	if _, errOut, code := e.run(t, "db", "import", pypi); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, errOut)
+	}
+	keyPrefix := filepath.Join(t.TempDir(), "ci")
+	if _, errOut, code := e.run(t, "key", "generate", "--unencrypted", "--output-key-prefix", keyPrefix); code != 0 {
+		t.Fatalf("key generate: %s", errOut)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte("apiVersion: drydock.dev/v1\nkind: Policy\nmetadata:\n  name: no-known-requests-bugs\nspec:\n  denyFindings: [CVE-2018-18074]\n"), 0o644)
+	host := startRegistry(t, true)
+	pushLayoutImage(t, lay, "app", host+"/team/app:1")
+	src := host + "/team/app:1"
+
+	out, errOut, code := e.run(t, "attest", "--key", keyPrefix+".key", "--policy", pol, src)
+	if code != 1 {
+		t.Fatalf("attest --policy denying a present finding: exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	out, _, _ = e.run(t, "verify", "--key", keyPrefix+".pub", src)
+	var doc verifyOutput
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Verdicts) != 1 {
+		t.Fatalf("verify JSON: %v\n%s", err, out)
+	}
+	v := doc.Verdicts[0]
+	if v.Result != "fail" || len(v.Violations) == 0 || !strings.Contains(strings.Join(v.Violations, " "), "CVE-2018-18074") {
+		t.Errorf("verdict does not record the policy decision: %+v", v)
+	}
+}
