@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/spf13/cobra"
+
+	"github.com/drydock/drydock/internal/freshness"
+	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/rebuild"
+	"github.com/drydock/drydock/internal/vulndb"
+)
+
+// freshFlags are the flags rebuild and watch share.
+type freshFlags struct {
+	config string
+	store  string
+	noScan bool
+}
+
+func (f *freshFlags) register(cmd *cobra.Command, storeHelp string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "drydock.yaml", "configuration file listing the tracked images")
+	fl.StringVar(&f.store, "store", "", storeHelp)
+	fl.BoolVar(&f.noScan, "no-scan", false, "do not scan rebuilt images")
+}
+
+// newReconciler wires the configuration to the registry, the executors of
+// internal/rebuild, the scanner and the store.
+func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath string) (*freshness.Reconciler, error) {
+	cfg, err := freshness.LoadConfig(f.config)
+	if err != nil {
+		return nil, err
+	}
+	platform := image.DefaultPlatform()
+	if cfg.Platform != "" {
+		if platform, err = image.ParsePlatform(cfg.Platform); err != nil {
+			return nil, fmt.Errorf("platform: %w", err)
+		}
+	}
+	st, err := freshness.OpenStore(ctx, storePath)
+	if err != nil {
+		return nil, err
+	}
+	imgOpts := []image.Option{image.WithPlatform(platform), image.WithUserAgent("drydock/" + version)}
+	r := &freshness.Reconciler{
+		Config: cfg,
+		Store:  st,
+		Registry: &freshness.RemoteRegistry{Config: cfg, Platform: platform, Options: []remote.Option{
+			remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("drydock/" + version),
+		}},
+		NewExecutor: func(kind string, c map[string]string) (rebuild.Executor, error) {
+			return rebuild.New(kind, c, imgOpts...)
+		},
+	}
+	if !f.noScan {
+		r.Scanner = &cliScanner{g: g}
+	}
+	if err := r.CheckExecutors(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// cliScanner scans rebuilt images with the same code as `drydock scan`.
+type cliScanner struct{ g *globals }
+
+func (s *cliScanner) Scan(ctx context.Context, ref string) (freshness.ScanResult, error) {
+	rep, err := runScan(ctx, s.g, &scanFlags{}, ref, io.Discard)
+	if errors.Is(err, vulndb.ErrNotFound) {
+		return freshness.ScanResult{Summary: "not scanned: no vulnerability database (drydock db update)", Passed: true}, nil
+	}
+	if err != nil {
+		return freshness.ScanResult{}, err
+	}
+	bySev := map[string]int{}
+	for _, f := range rep.Findings {
+		bySev[strings.ToLower(string(f.Severity.Rating))]++
+	}
+	var parts []string
+	for _, sev := range []string{"critical", "high", "medium", "low", "unknown"} {
+		if n := bySev[sev]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	sum := fmt.Sprintf("%d packages, %d findings", len(rep.Inventory.Packages), len(rep.Findings))
+	if len(parts) > 0 {
+		sum += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return freshness.ScanResult{Summary: sum, Passed: true}, nil
+}
+
+func newRebuildCommand(g *globals) *cobra.Command {
+	var (
+		f      freshFlags
+		dryRun bool
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "rebuild --config drydock.yaml",
+		Short: "Rebuild the tracked images whose base tag moved (one-shot reconcile)",
+		Long: `Resolve every tracked base tag to its digest, find the tracked images built on an
+older base (transitively: a rebuilt intermediate base triggers its own dependents, in
+topological order), rebuild them with their executor (rebase, build or dispatch), scan
+them, and print what was done. --dry-run prints the plan only.
+
+Exit codes: 0 every outdated image was rebuilt (or none was outdated); 2 an error or a
+failed rebuild.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "json" {
+				return fmt.Errorf("--format %q: want table or json", format)
+			}
+			ctx := cmd.Context()
+			r, err := newReconciler(ctx, g, &f, f.store)
+			if err != nil {
+				return err
+			}
+			defer r.Store.Close()
+			var items []freshness.Item
+			if dryRun {
+				items, err = r.Plan(ctx)
+				if err != nil {
+					return err
+				}
+			} else {
+				items = r.Reconcile(ctx)
+			}
+			if err := printItems(cmd.OutOrStdout(), format, dryRun, items); err != nil {
+				return err
+			}
+			var failed []string
+			for _, it := range items {
+				if it.Error != "" {
+					failed = append(failed, it.Name)
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%d image(s) failed: %s", len(failed), strings.Join(failed, ", "))
+			}
+			return nil
+		},
+	}
+	f.register(cmd, "SQLite file recording detections and rebuilds (default: in memory; give watch's store to share its history)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan, change nothing")
+	cmd.Flags().StringVar(&format, "format", "table", "output: table or json")
+	return cmd
+}
+
+func printItems(w io.Writer, format string, dryRun bool, items []freshness.Item) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"dryRun": dryRun, "images": items})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if dryRun {
+		fmt.Fprintln(tw, "IMAGE\tKIND\tACTION\tBASE\tDETAIL")
+	} else {
+		fmt.Fprintln(tw, "IMAGE\tKIND\tACTION\tSTATE\tRESULT\tDETAIL")
+	}
+	for _, it := range items {
+		detail := it.Reason
+		if it.Error != "" {
+			detail = "error: " + it.Error
+		}
+		if it.Scan != "" {
+			detail = strings.TrimSpace(detail + "; scan: " + it.Scan)
+		}
+		if dryRun {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Name, it.Kind, it.Action, short(it.LatestBase), detail)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.Name, it.Kind, it.Action, dash(string(it.State)), dash(short(it.Result)), detail)
+		}
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// short abbreviates "repo@sha256:<64 hex>" to 12 hex digits.
+func short(ref string) string {
+	if i := strings.LastIndex(ref, "@sha256:"); i >= 0 && len(ref) > i+8+12 {
+		return ref[:i+8+12]
+	}
+	return ref
+}
+
+func defaultStorePath(g *globals) string { return filepath.Join(g.dataDir, "watch.sqlite") }
+

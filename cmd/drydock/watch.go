@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+
+	"github.com/drydock/drydock/internal/freshness"
+)
+
+func newWatchCommand(g *globals) *cobra.Command {
+	var (
+		f            freshFlags
+		listen       string
+		pollInterval time.Duration
+		debounce     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "watch --config drydock.yaml",
+		Short: "Keep the tracked images fresh: poll base tags, take registry push events, rebuild",
+		Long: `Run the reconcile of "drydock rebuild" continuously. Every base tag is polled with a
+manifest HEAD (watch.pollInterval, with jitter, exponential backoff after errors, and
+429 Retry-After respected), and registry push events are taken on
+  POST /events/distribution   (Docker/distribution registry notifications)
+  POST /events/acr            (Azure Container Registry webhooks)
+  POST /events/harbor         (Harbor webhooks)
+  POST /events/dockerhub      (Docker Hub webhooks)
+authenticated with the shared secret in the variable named by watch.events.tokenEnv,
+sent as "Authorization: Bearer <token>" or "?token=<token>". Pushes of one base tag are
+debounced (watch.debounce). Every detection, rebuild and result is recorded in the
+store, so a restart resumes interrupted rebuilds with the same rebuild ID.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			storePath := f.store
+			if storePath == "" {
+				storePath = defaultStorePath(g)
+			}
+			r, err := newReconciler(ctx, g, &f, storePath)
+			if err != nil {
+				return err
+			}
+			defer r.Store.Close()
+			if cmd.Flags().Changed("poll-interval") {
+				r.Config.Watch.PollInterval = &freshness.Duration{Duration: pollInterval}
+			}
+			if cmd.Flags().Changed("debounce") {
+				r.Config.Watch.Debounce = &freshness.Duration{Duration: debounce}
+			}
+			token, err := r.Config.EventToken(os.Getenv)
+			if err != nil {
+				return err
+			}
+			w := &freshness.Watcher{
+				R:      r,
+				Token:  token,
+				Header: &freshness.HTTPHeader{Config: r.Config, Keychain: authn.DefaultKeychain, UserAgent: "drydock/" + version},
+			}
+			if token == "" {
+				slog.Warn("no watch.events.tokenEnv configured: push events are refused, polling only")
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen: %w", err)
+			}
+			srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+			srvErr := make(chan error, 1)
+			go func() { srvErr <- srv.Serve(ln) }()
+			fmt.Fprintf(cmd.ErrOrStderr(), "drydock watch: listening on %s, store %s, polling every %s\n",
+				ln.Addr(), storePath, r.Config.Watch.PollInterval.Duration)
+
+			runCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			runErr := make(chan error, 1)
+			go func() { runErr <- w.Run(runCtx) }()
+			select {
+			case err = <-srvErr:
+				cancel()
+				<-runErr
+				return fmt.Errorf("event server: %w", err)
+			case err = <-runErr:
+			}
+			shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+			defer done()
+			if serr := srv.Shutdown(shutCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+				slog.Warn("event server shutdown", "err", serr)
+			}
+			return err
+		},
+	}
+	f.register(cmd, "SQLite file recording detections, rebuilds and results (default <data-dir>/watch.sqlite)")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the event endpoint")
+	cmd.Flags().DurationVar(&pollInterval, "poll-interval", 0, "poll each base tag this often (overrides watch.pollInterval; 0 disables polling)")
+	cmd.Flags().DurationVar(&debounce, "debounce", 0, "quiet time after a push before rebuilding (overrides watch.debounce)")
+	return cmd
+}
