@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -95,7 +96,7 @@ func (r Result) Diff() string {
 	obj := strings.ToLower(r.Workload.Kind) + "/" + r.Workload.Namespace + "/" + r.Workload.Name
 	fmt.Fprintf(&b, "--- %s\n+++ %s\n", obj, obj)
 	for _, c := range r.Containers {
-		fmt.Fprintf(&b, "@@ %s @@\n -  name: %s\n-   image: %s\n+   image: %s\n", c.Path, c.Container, c.Old, c.New)
+		fmt.Fprintf(&b, "@@ %s @@\n-image: %s\n+image: %s\n", c.Path, c.Old, c.New)
 	}
 	return b.String()
 }
@@ -434,9 +435,9 @@ func waitRollout(ctx context.Context, client kubernetes.Interface, w Workload, g
 	for {
 		done, msg, err := rolloutStatus(ctx, client, w, gen)
 		switch {
-		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
+		case err != nil && ctx.Err() == nil:
 			return err
-		case done:
+		case err == nil && done:
 			return nil
 		}
 		if msg != "" {
@@ -459,24 +460,33 @@ func rolloutStatus(ctx context.Context, client kubernetes.Interface, w Workload,
 	case KindDeployment:
 		d, err := client.AppsV1().Deployments(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, "", fmt.Errorf("read %s: %w", w, err)
+			return readFailed(w, err)
 		}
 		return deploymentDone(d, gen)
 	case KindStatefulSet:
 		s, err := client.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, "", fmt.Errorf("read %s: %w", w, err)
+			return readFailed(w, err)
 		}
 		return statefulSetDone(s, gen)
 	case KindDaemonSet:
 		d, err := client.AppsV1().DaemonSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, "", fmt.Errorf("read %s: %w", w, err)
+			return readFailed(w, err)
 		}
 		return daemonSetDone(d, gen)
 	}
 	// A CronJob's next Job uses the new template; there is nothing to wait for.
 	return true, "", nil
+}
+
+// readFailed ends the wait when the workload is gone; other errors (a
+// throttled or dropped request) are retried until the timeout.
+func readFailed(w Workload, err error) (bool, string, error) {
+	if apierrors.IsNotFound(err) {
+		return false, "", fmt.Errorf("read %s: %w", w, err)
+	}
+	return false, "read " + w.String() + ": " + err.Error(), nil
 }
 
 func replicas(p *int32) int32 {
