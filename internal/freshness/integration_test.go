@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -167,7 +168,7 @@ func newFixture(t testing.TB, yamlText string, storePath string) *fixture {
 	}
 	t.Cleanup(func() { f.store.Close() })
 	f.r = &Reconciler{
-		Config: cfg, Store: f.store,
+		Config: cfg, Store: f.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:    &RemoteRegistry{Config: cfg, Platform: v1.Platform{OS: "linux", Architecture: "amd64"}},
 		NewExecutor: func(string, map[string]string) (rebuild.Executor, error) { return f.exec, nil },
 	}
