@@ -202,4 +202,3 @@ func short(ref string) string {
 }
 
 func defaultStorePath(g *globals) string { return filepath.Join(g.dataDir, "watch.sqlite") }
-

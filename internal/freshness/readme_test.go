@@ -34,7 +34,10 @@ func TestREADMEExample(t *testing.T) {
 	}
 	kinds := map[string]bool{}
 	r := &Reconciler{Config: cfg, Getenv: func(k string) string { return "secret-" + k },
-		NewExecutor: func(kind string, c map[string]string) (rebuild.Executor, error) { kinds[kind] = true; return rebuild.New(kind, c) }}
+		NewExecutor: func(kind string, c map[string]string) (rebuild.Executor, error) {
+			kinds[kind] = true
+			return rebuild.New(kind, c)
+		}}
 	if err := r.CheckExecutors(); err != nil {
 		t.Fatalf("the README example's executors: %v", err)
 	}

@@ -424,4 +424,3 @@ func compareDeb(t *testing.T, a, b *inventory.Inventory) (newer, older []string)
 	}
 	return newer, older
 }
-
