@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Load-test drydock's admission webhook over HTTPS on loopback:
+#   ./scripts/bench-admission.sh [admissionbench flags...]
+# Builds drydock and test/admissionbench, then runs the cached phase (1,000
+# requests/s, target p99 < 5 ms) and the uncached phase (a new signed digest
+# per request: one registry round trip plus verification each), printing
+# p50/p90/p99/max latency and the throughput achieved. Both phases are
+# bounded in requests (--cached-n, --uncached-n) and time (--phase-timeout).
+# Pass --referrers=false for a registry without the referrers API.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+dir=$(mktemp -d "${TMPDIR:-/tmp}/drydock-bench-admission.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+go build -o "$dir/drydock" ./cmd/drydock
+go build -o "$dir/admissionbench" ./test/admissionbench
+"$dir/admissionbench" --drydock "$dir/drydock" "$@"
