@@ -65,28 +65,11 @@ Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an err
 			if err != nil {
 				return err
 			}
-			subjects, repo, err := verdictSubjects(rep, pushTo, sf.source.insecure)
-			if err != nil {
-				return err
-			}
 			ref := args[0]
 			if sf.fromInventory && rep.Inventory.Source.Ref != "" {
 				ref = rep.Inventory.Source.Ref
 			}
-			pred, err := attest.PredicateFor(ctx, rep, ev, ref, attest.Scanner{Name: "drydock", Version: version}, time.Now())
-			if err != nil {
-				return err
-			}
-			var digests []string
-			for _, s := range subjects {
-				digests = append(digests, s.DigestStr())
-			}
-			st, err := attest.NewStatement(repo, digests, pred)
-			if err != nil {
-				return err
-			}
-			ropts := image.RemoteOptions(ctx, image.WithInsecure(sf.source.insecure), image.WithUserAgent("drydock/"+version))
-			_, pushed, err := attest.Attest(ctx, signer, st, subjects, attest.WithRemoteOptions(ropts...))
+			pred, subjects, pushed, err := signAndPush(ctx, rep, ev, signer, ref, pushTo, sf.source.insecure)
 			if err != nil {
 				return err
 			}
@@ -202,6 +185,38 @@ func loadSigner(path string) (*attest.Signer, error) {
 		return nil, fmt.Errorf("--key %s: %w", path, err)
 	}
 	return attest.NewSigner(k)
+}
+
+// signAndPush makes the verdict for a scan report, signs it and pushes it as
+// a referrer of the scanned image (and of its index, when it came through
+// one). attest, rebuild and watch share it.
+func signAndPush(ctx context.Context, rep *report.ScanReport, ev attest.Evaluator, signer *attest.Signer, ref, pushTo string, insecure bool) (*attest.Predicate, []name.Digest, []string, error) {
+	subjects, repo, err := verdictSubjects(rep, pushTo, insecure)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pred, err := attest.PredicateFor(ctx, rep, ev, ref, attest.Scanner{Name: "drydock", Version: version}, time.Now())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var digests []string
+	for _, s := range subjects {
+		digests = append(digests, s.DigestStr())
+	}
+	st, err := attest.NewStatement(repo, digests, pred)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ropts := image.RemoteOptions(ctx, image.WithInsecure(insecure), image.WithUserAgent("drydock/"+version))
+	_, pushed, err := attest.Attest(ctx, signer, st, subjects, attest.WithRemoteOptions(ropts...))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var refs []string
+	for _, p := range pushed {
+		refs = append(refs, fmt.Sprint(p))
+	}
+	return &pred, subjects, refs, nil
 }
 
 // verdictSubjects names the digests the verdict is about and where it is

@@ -8,15 +8,18 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
+	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/rebuild"
+	"github.com/drydock/drydock/internal/report"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
@@ -25,6 +28,8 @@ type freshFlags struct {
 	config string
 	store  string
 	noScan bool
+	key    string
+	policy string
 }
 
 func (f *freshFlags) register(cmd *cobra.Command, storeHelp string) {
@@ -32,6 +37,8 @@ func (f *freshFlags) register(cmd *cobra.Command, storeHelp string) {
 	fl.StringVar(&f.config, "config", "drydock.yaml", "configuration file listing the tracked images")
 	fl.StringVar(&f.store, "store", "", storeHelp)
 	fl.BoolVar(&f.noScan, "no-scan", false, "do not scan rebuilt images")
+	fl.StringVar(&f.key, "key", "", "sign a verdict for each rebuilt image with this private key (see drydock attest)")
+	fl.StringVar(&f.policy, "policy", "", "evaluate this drydock policy on each rebuilt image; the verdict records the decision")
 }
 
 // newReconciler wires the configuration to the registry, the executors of
@@ -63,7 +70,27 @@ func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath str
 		},
 	}
 	if !f.noScan {
-		r.Scanner = &cliScanner{g: g}
+		sc := &cliScanner{g: g, reports: map[string]*report.ScanReport{}}
+		if f.policy != "" || f.key != "" {
+			ev, err := policyEvaluator(f.policy, "", "")
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			sc.ev = ev
+		}
+		r.Scanner = sc
+		if f.key != "" {
+			signer, err := loadSigner(f.key)
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			r.Attester = &cliAttester{scans: sc, signer: signer, insecure: cfg.Registries.Insecure}
+		}
+	} else if f.key != "" || f.policy != "" {
+		st.Close()
+		return nil, errors.New("--key and --policy need the scan: drop --no-scan")
 	}
 	if err := r.CheckExecutors(); err != nil {
 		st.Close()
@@ -72,8 +99,16 @@ func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath str
 	return r, nil
 }
 
-// cliScanner scans rebuilt images with the same code as `drydock scan`.
-type cliScanner struct{ g *globals }
+// cliScanner scans rebuilt images with the same code as `drydock scan`,
+// applies the policy when one is given, and keeps each report for the
+// attester.
+type cliScanner struct {
+	g  *globals
+	ev attest.Evaluator
+
+	mu      sync.Mutex
+	reports map[string]*report.ScanReport
+}
 
 func (s *cliScanner) Scan(ctx context.Context, ref string) (freshness.ScanResult, error) {
 	rep, err := runScan(ctx, s.g, &scanFlags{}, ref, io.Discard)
@@ -97,7 +132,62 @@ func (s *cliScanner) Scan(ctx context.Context, ref string) (freshness.ScanResult
 	if len(parts) > 0 {
 		sum += " (" + strings.Join(parts, ", ") + ")"
 	}
-	return freshness.ScanResult{Summary: sum, Passed: true}, nil
+	res := freshness.ScanResult{Summary: sum, Passed: true}
+	if s.ev != nil {
+		name, passed, violations, err := s.ev.Evaluate(ctx, rep)
+		if err != nil {
+			return freshness.ScanResult{}, err
+		}
+		res.Passed = passed
+		if !passed {
+			res.Summary += fmt.Sprintf("; policy %s failed (%d violation(s))", name, len(violations))
+		}
+	}
+	s.mu.Lock()
+	s.reports[ref] = rep
+	s.mu.Unlock()
+	return res, nil
+}
+
+func (s *cliScanner) take(ref string) *report.ScanReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rep := s.reports[ref]
+	delete(s.reports, ref)
+	return rep
+}
+
+// cliAttester signs a verdict for each rebuilt image, as `drydock attest`
+// does, from the report its scan just made.
+type cliAttester struct {
+	scans    *cliScanner
+	signer   *attest.Signer
+	insecure []string
+}
+
+func (a *cliAttester) Attest(ctx context.Context, ref string, _ freshness.ScanResult) (string, error) {
+	rep := a.scans.take(ref)
+	if rep == nil {
+		var err error
+		if rep, err = runScan(ctx, a.scans.g, &scanFlags{}, ref, io.Discard); err != nil {
+			return "", err
+		}
+	}
+	ev := a.scans.ev
+	if ev == nil {
+		ev = fixedResult{passed: true, name: "none"}
+	}
+	insecure := false
+	for _, h := range a.insecure {
+		if strings.HasPrefix(ref, h+"/") {
+			insecure = true
+		}
+	}
+	pred, _, pushed, err := signAndPush(ctx, rep, ev, a.signer, ref, "", insecure)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("verdict %s: %s", pred.Policy.Result, strings.Join(pushed, ", ")), nil
 }
 
 func newRebuildCommand(g *globals) *cobra.Command {
