@@ -85,7 +85,7 @@ func newDBImportCommand(g *globals) *cobra.Command {
   - the Debian security tracker's JSON export (package -> CVE -> releases),
   - a directory laid out like the tracker's data (tracker/CVE, tracker/DSA, tracker/DLA).
 Every ecosystem a path holds replaces that ecosystem's records; others are kept.`,
-		Args:  cobra.MinimumNArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
 				return fmt.Errorf("create data directory: %w", err)
