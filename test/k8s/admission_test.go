@@ -214,8 +214,24 @@ type webhook struct {
 	done chan struct{}
 }
 
+// testPolicy requires a passing verdict, and adds a rule that depends on
+// the request: in namespaces labelled env=prod, workloads need a team label.
+const testPolicy = `apiVersion: drydock.dev/v1
+kind: Policy
+metadata:
+  name: e2e
+spec:
+  requireVerdict: true
+  rules:
+    - name: team-label-in-prod
+      expression: 'kubernetes.present && kubernetes.namespaceLabels.exists(k, k == "env" && kubernetes.namespaceLabels[k] == "prod") && !("team" in kubernetes.labels)'
+      message: workloads in prod namespaces need a team label
+`
+
 func startWebhook(t *testing.T, bin string, p pki, im *images, kubeconfig string) *webhook {
 	t.Helper()
+	policyFile := filepath.Join(filepath.Dir(p.caFile), "policy.yaml")
+	write(t, policyFile, []byte(testPolicy))
 	port := freePort(t)
 	logPath := filepath.Join(filepath.Dir(p.caFile), "webhook.log")
 	lf, err := os.Create(logPath)
@@ -224,7 +240,8 @@ func startWebhook(t *testing.T, bin string, p pki, im *images, kubeconfig string
 	}
 	cmd := exec.Command(bin, "admission", "serve", "--log-level", "info",
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--tls-cert", p.certFile, "--tls-key", p.keyFile,
-		"--key", im.pubKeyFile, "--kubeconfig", kubeconfig, "--namespace", "drydock-system", "--tag-cache-ttl", "0")
+		"--key", im.pubKeyFile, "--kubeconfig", kubeconfig, "--namespace", "drydock-system", "--tag-cache-ttl", "0",
+		"--policy", policyFile)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "DRYDOCK_CACHE_DIR="+t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -422,9 +439,9 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, warnNS := "apps-"+label, "warn-"+label
+	ns, warnNS, prodNS := "apps-"+label, "warn-"+label, "prod-"+label
 	for name, labels := range map[string]map[string]string{
-		ns: nil, warnNS: {"drydock.dev/mode": "warn"}, "drydock-system": nil,
+		ns: nil, warnNS: {"drydock.dev/mode": "warn"}, prodNS: {"env": "prod"}, "drydock-system": nil,
 	} {
 		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
 		if err != nil && !strings.Contains(err.Error(), "already exists") {
@@ -483,9 +500,19 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 
 	// A signed verdict that records a failed policy is denied.
 	_, err = pods.Create(ctx, pod("bad", im.bad.String()), metav1.CreateOptions{})
-	mustDeny(t, "failing pod", err, "drydock denied Pod", im.bad.String(), "verdict result is fail")
+	mustDeny(t, "failing pod", err, "drydock denied Pod", im.bad.String(), "requireVerdict", "did not pass")
 	_, err = deps.Create(ctx, deployment("web-bad", im.bad.String()+"@"+im.badDigest.DigestStr()), metav1.CreateOptions{})
-	mustDeny(t, "failing deployment by digest", err, "verdict result is fail")
+	mustDeny(t, "failing deployment by digest", err, "did not pass")
+
+	// The good image's verification is cached now; a rule that depends on
+	// the request still applies: no team label in a prod namespace.
+	_, err = cs.CoreV1().Pods(prodNS).Create(ctx, pod("no-team", im.good.String()), metav1.CreateOptions{})
+	mustDeny(t, "prod pod without a team label", err, "team-label-in-prod", "need a team label")
+	withTeam := pod("with-team", im.good.String())
+	withTeam.Labels = map[string]string{"team": "payments"}
+	if _, err := cs.CoreV1().Pods(prodNS).Create(ctx, withTeam, metav1.CreateOptions{}); err != nil {
+		t.Errorf("prod pod with a team label denied: %v", err)
+	}
 
 	// Warn mode (namespace label drydock.dev/mode=warn) admits with a
 	// warning that client-go receives.
@@ -495,7 +522,7 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 		t.Fatalf("warn mode denied: %v", err)
 	}
 	ws := warn.take()
-	if len(ws) == 0 || !strings.Contains(strings.Join(ws, "\n"), "drydock would deny") || !strings.Contains(strings.Join(ws, "\n"), "verdict result is fail") {
+	if len(ws) == 0 || !strings.Contains(strings.Join(ws, "\n"), "drydock would deny") || !strings.Contains(strings.Join(ws, "\n"), "did not pass") {
 		t.Errorf("warn mode warnings %q", ws)
 	}
 	if img := got.Spec.Containers[0].Image; img != im.bad.String()+"@"+im.badDigest.DigestStr() {
@@ -508,7 +535,7 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 	}
 
 	m := w.metrics(t, p.caFile)
-	for _, s := range []string{`drydock_admission_decisions_total{mode="enforce",result="deny"}`, `drydock_admission_decisions_total{mode="warn",result="warn"}`, "drydock_admission_decision_seconds_count"} {
+	for _, s := range []string{`drydock_admission_decisions_total{mode="enforce",result="deny"}`, `drydock_admission_cache_lookups_total{result="hit"}`, `drydock_admission_decisions_total{mode="warn",result="warn"}`, "drydock_admission_decision_seconds_count"} {
 		if !strings.Contains(m, s) {
 			t.Errorf("metrics lack %s", s)
 		}
