@@ -6,7 +6,7 @@
 //	    as Spring Boot requires) as BOOT-INF/lib/NAME
 //	go run ./test/e2e/mklangimage image -base-layout DIR -layer APP.tar.gz -layout OUT [-created-by TEXT]
 //	    writes an OCI layout holding the base layout's image plus APP.tar.gz
-//	    (a gzip tar, used as is) as one more layer, annotated with the base
+//	    (a gzip tar, used as is) as one more layer
 package main
 
 import (
@@ -105,6 +105,7 @@ func image(args []string) error {
 	out := fl.String("layout", "", "write the image as an OCI layout here (must not exist)")
 	createdBy := fl.String("created-by", "COPY app /app", "history entry of the layer")
 	refName := fl.String("ref-name", "app", "org.opencontainers.image.ref.name of the image in the layout")
+	baseName := fl.String("base-name", "", "annotate the manifest with this base reference and the base's digest (default: no annotations)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -144,7 +145,7 @@ func image(args []string) error {
 	if err != nil {
 		return err
 	}
-	img, err := e2eimage.OnBase(base, layer, *createdBy, "debian:12", baseDigest)
+	img, err := e2eimage.OnBase(base, layer, *createdBy, *baseName, baseDigest)
 	if err != nil {
 		return err
 	}
