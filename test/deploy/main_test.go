@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -30,6 +31,9 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	for _, f := range shutdown {
+		f()
+	}
 	if shared != nil {
 		shared.Stop()
 	}
@@ -58,6 +62,8 @@ func cluster(t *testing.T) (*k8stest.Cluster, kubernetes.Interface) {
 	}
 	return shared, shared.Client(t)
 }
+
+func isAlreadyExists(err error) bool { return apierrors.IsAlreadyExists(err) }
 
 func namespace(t *testing.T, cs kubernetes.Interface, name string) {
 	t.Helper()
