@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,6 +78,24 @@ func TestRolloutSucceeds(t *testing.T) {
 	if _, err := cs.BatchV1().CronJobs("roll-ok").Create(ctx, cj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "roll-ok", Name: "db", Labels: map[string]string{"drydock.dev/auto-deploy": "true"}},
+		Spec: appsv1.StatefulSetSpec{Replicas: ptr(int32(1)), ServiceName: "db", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: oldImg}}}}},
+	}
+	if _, err := cs.AppsV1().StatefulSets("roll-ok").Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "roll-ok", Name: "agent", Annotations: map[string]string{"drydock.dev/auto-deploy": "true"}},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: oldImg}}}}},
+	}
+	if _, err := cs.AppsV1().DaemonSets("roll-ok").Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	waitAvailable(t, cs, "roll-ok", "web")
 	manualBefore, _ := cs.AppsV1().Deployments("roll-ok").Get(ctx, "manual", metav1.GetOptions{})
 
@@ -87,6 +106,7 @@ func TestRolloutSucceeds(t *testing.T) {
 	}
 	if got := statuses(dry); !cmp.Equal(got, map[string]string{
 		"CronJob/roll-ok/nightly": "dry-run", "Deployment/roll-ok/manual": "skipped", "Deployment/roll-ok/web": "dry-run",
+		"StatefulSet/roll-ok/db": "dry-run", "DaemonSet/roll-ok/agent": "dry-run",
 	}) {
 		t.Fatalf("dry-run statuses %v", got)
 	}
@@ -113,6 +133,7 @@ func TestRolloutSucceeds(t *testing.T) {
 	t.Logf("rollout took %s", time.Since(start).Round(time.Millisecond))
 	if got := statuses(rep); !cmp.Equal(got, map[string]string{
 		"CronJob/roll-ok/nightly": "updated", "Deployment/roll-ok/manual": "skipped", "Deployment/roll-ok/web": "updated",
+		"StatefulSet/roll-ok/db": "updated", "DaemonSet/roll-ok/agent": "updated",
 	}) {
 		t.Fatalf("statuses %v (report %+v)", got, rep.Results)
 	}
@@ -142,6 +163,10 @@ func TestRolloutSucceeds(t *testing.T) {
 	web, _ := cs.AppsV1().Deployments("roll-ok").Get(ctx, "web", metav1.GetOptions{})
 	if !managedBy(web.ManagedFields, "drydock") {
 		t.Errorf("no managedFields entry for manager drydock: %+v", web.ManagedFields)
+	}
+	gotSTS, _ := cs.AppsV1().StatefulSets("roll-ok").Get(ctx, "db", metav1.GetOptions{})
+	if gotSTS.Spec.Template.Spec.Containers[0].Image != newImg || gotSTS.Status.UpdatedReplicas != 1 || gotSTS.Status.CurrentRevision != gotSTS.Status.UpdateRevision {
+		t.Errorf("statefulset: image %s, status %+v", gotSTS.Spec.Template.Spec.Containers[0].Image, gotSTS.Status)
 	}
 	gotCJ, _ := cs.BatchV1().CronJobs("roll-ok").Get(ctx, "nightly", metav1.GetOptions{})
 	if got := gotCJ.Spec.JobTemplate.Spec.Template.Spec.InitContainers[0].Image; got != newImg {
