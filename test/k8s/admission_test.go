@@ -128,6 +128,7 @@ type images struct {
 	good, bad, unsigned   name.Tag
 	goodDigest, badDigest name.Digest
 	unsignedDigest        name.Digest
+	registry              *httptest.Server
 	pubKeyFile            string
 }
 
@@ -173,7 +174,7 @@ func setupImages(t *testing.T, referrers bool, dir string) *images {
 	srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	im := &images{host: host}
+	im := &images{host: host, registry: srv}
 	tag := func(s string) name.Tag {
 		tg, err := name.NewTag(host + "/team/app:" + s)
 		if err != nil {
@@ -540,6 +541,14 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 			t.Errorf("metrics lack %s", s)
 		}
 	}
+
+	// With the registry unreachable, nothing new can be checked: the
+	// webhook denies and says why.
+	im.registry.Close()
+	_, err = pods.Create(ctx, pod("registry-down-tag", im.host+"/team/app:never-seen"), metav1.CreateOptions{})
+	mustDeny(t, "registry down, tag", err, "drydock denied Pod", "cannot resolve the tag to a digest", "connection refused")
+	_, err = pods.Create(ctx, pod("registry-down-digest", im.host+"/team/other@sha256:"+strings.Repeat("0", 64)), metav1.CreateOptions{})
+	mustDeny(t, "registry down, digest", err, "drydock denied Pod", "cannot verify the verdict", "connection refused")
 
 	// With the webhook stopped, the apiserver cannot call it: fail closed.
 	w.stop()
