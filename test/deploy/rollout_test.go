@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,18 @@ func TestRolloutSucceeds(t *testing.T) {
 			if !strings.Contains(diff, "-image: "+oldImg) || !strings.Contains(diff, "+image: "+newImg) || strings.Contains(diff, "sidecar") {
 				t.Errorf("dry-run diff:\n%s", diff)
 			}
+		}
+	}
+	// The CLI's dry run prints the same diff.
+	c, _ := cluster(t)
+	out, err := exec.Command(drydockBinary(t), "deploy", newImg, "--kubeconfig", c.Kubeconfig, "--dry-run",
+		"-n", "roll-ok", "--replaces", oldImg).Output()
+	if err != nil {
+		t.Fatalf("drydock deploy --dry-run: %v\n%s", err, exitStderr(err))
+	}
+	for _, s := range []string{"--- deployment/roll-ok/web", "-image: " + oldImg, "+image: " + newImg, "deployment/manual", "skipped"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("dry-run output lacks %q:\n%s", s, out)
 		}
 	}
 	if got := containerImages(t, cs, "roll-ok", "web")["app"]; got != oldImg {
@@ -235,14 +248,19 @@ func TestRolloutStuckIsRolledBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAvailable(t, cs, "roll-stuck", "slow")
-	rep, err = deploy.Rollout(ctx, cs, image(t, "reg.example/stuck/slow@"+newDigest), deploy.RolloutOptions{
-		Namespaces: []string{"roll-stuck"}, Wait: true, Timeout: 2 * time.Second, PollInterval: 200 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
+	// This time through the CLI: exit code 1, and the table says why.
+	c, _ := cluster(t)
+	cmd := exec.Command(drydockBinary(t), "deploy", "reg.example/stuck/slow@"+newDigest, "--kubeconfig", c.Kubeconfig,
+		"-n", "roll-stuck", "--timeout", "2s")
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("drydock deploy: %v, want exit 1\n%s%s", err, out, exitStderr(err))
 	}
-	if r := rep.Results[0]; r.Status != deploy.StatusRolledBack || !strings.Contains(r.Reason, "timed out") {
-		t.Fatalf("status %q reason %q", r.Status, r.Reason)
+	if !strings.Contains(string(out), "deployment/slow") || !strings.Contains(string(out), "rolled back") || !strings.Contains(string(out), "timed out after 2s") {
+		t.Errorf("drydock deploy output:\n%s", out)
+	}
+	if got := containerImages(t, cs, "roll-stuck", "slow")["app"]; got != "reg.example/stuck/slow@"+oldDigest {
+		t.Errorf("image after rollback %s", got)
 	}
 }
 
