@@ -136,9 +136,16 @@ type lookup struct {
 	semver version.Comparer
 	// problem, when set, says why the package cannot be matched.
 	problem string
+	// skip is set for packages that have nothing to match and are not a
+	// failure either: the main module of a Go binary built outside version
+	// control has no version ("(devel)"), and no advisory names it.
+	skip bool
 }
 
 func (m *matcher) prepare(os *inventory.OS, p inventory.Package) lookup {
+	if p.Type == inventory.TypeGolang && p.Version == "" {
+		return lookup{skip: true}
+	}
 	eco, ok := Ecosystem(os, p)
 	if !ok {
 		distro := "no detected OS"
@@ -180,7 +187,7 @@ func (m *matcher) prefetch(ctx context.Context, br BatchReader, pkgs []lookup) e
 	names := map[string][]string{}
 	var ecos []string
 	for _, l := range pkgs {
-		if l.problem != "" {
+		if l.problem != "" || l.skip {
 			continue
 		}
 		key := [2]string{l.eco, l.name}
@@ -222,6 +229,9 @@ func (m *matcher) problem(p inventory.Package, msg string) {
 }
 
 func (m *matcher) pkg(ctx context.Context, r Reader, p inventory.Package, l lookup) error {
+	if l.skip {
+		return nil
+	}
 	if l.problem != "" {
 		m.problem(p, l.problem)
 		return nil

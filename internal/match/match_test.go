@@ -173,6 +173,9 @@ func TestMatch(t *testing.T) {
 				{Name: "requests", Version: "not a version", Type: inventory.TypePyPI, Path: "usr/lib/python3/dist-packages/requests.dist-info/METADATA"},
 				{Name: "bash", Version: "5.1-6", Type: inventory.TypeDeb},
 				{Name: "thing", Version: "1", Type: "swift"},
+				// The main module of a Go binary built outside version
+				// control: nothing to match, and not a failure.
+				{Name: "example.com/hello", Version: "", Type: inventory.TypeGolang, Path: "app/bin/hello"},
 			},
 			wantErr: []string{`version "not a version" does not parse in PyPI`, "no vulnerability ecosystem for linuxmint 21", "no vulnerability ecosystem"},
 		},

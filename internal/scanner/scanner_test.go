@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -363,8 +364,10 @@ func TestPreferInstalled(t *testing.T) {
 	npmPkg := func(name, p string) inventory.Package {
 		return inventory.Package{Name: name, Version: "1.0.0", Type: inventory.TypeNPM, Path: p}
 	}
+	devPkg := npmPkg("a", "app/package-lock.json")
+	devPkg.Dev = true
 	in := []inventory.Package{
-		npmPkg("a", "app/package-lock.json"),
+		devPkg,
 		npmPkg("a", "app/node_modules/a/package.json"),
 		npmPkg("b", "other/yarn.lock"),
 		npmPkg("c", "package-lock.json"),
@@ -373,9 +376,9 @@ func TestPreferInstalled(t *testing.T) {
 	}
 	var got []string
 	for _, p := range preferInstalled(in) {
-		got = append(got, p.Name+" "+p.Path)
+		got = append(got, fmt.Sprintf("%s %s dev=%v", p.Name, p.Path, p.Dev))
 	}
-	want := []string{"a app/node_modules/a/package.json", "b other/yarn.lock", "c node_modules/c/package.json", "zlib1g var/lib/dpkg/status"}
+	want := []string{"a app/node_modules/a/package.json dev=true", "b other/yarn.lock dev=false", "c node_modules/c/package.json dev=false", "zlib1g var/lib/dpkg/status dev=false"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
