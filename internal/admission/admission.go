@@ -24,6 +24,10 @@
 // never cached. The Evaluator runs on every request, cache hit or not, so
 // rules that depend on the namespace, labels or kind are never skipped.
 //
+// On UPDATE only images that are new or changed since the old object are
+// checked: the others were admitted before, and re-checking them would let
+// an expired verdict block unrelated updates (finalizers, labels, scale).
+//
 // Failure is closed by default: an image whose verdict cannot be checked
 // (registry unreachable, a verification error) is denied with a message
 // saying why; FailOpen admits it with a warning instead.

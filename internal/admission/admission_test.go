@@ -291,6 +291,33 @@ func TestValidateDecisions(t *testing.T) {
 	}
 }
 
+func TestUpdateChecksOnlyChangedImages(t *testing.T) {
+	s, _, ver := newTestServer(t, nil)
+	unsigned := "registry.test/app@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+	update := func(oldImages, newImages []string) *admissionv1.AdmissionRequest {
+		r := reviewOf("default", "Pod", podJSON("p", map[string]string{"new": "label"}, newImages...))
+		r.Operation, r.OldObject = admissionv1.Update, runtime.RawExtension{Raw: podJSON("p", nil, oldImages...)}
+		return r
+	}
+	// A label change on a pod whose (now unverifiable) image is unchanged.
+	if r := s.Validate(context.Background(), update([]string{unsigned}, []string{unsigned})); !r.Allowed {
+		t.Errorf("unchanged image denied on update: %+v", r.Result)
+	}
+	if n := ver.calls.Load(); n != 0 {
+		t.Errorf("unchanged image verified %d times", n)
+	}
+	// A changed image is checked.
+	if r := s.Validate(context.Background(), update([]string{"registry.test/app@" + digestA}, []string{unsigned})); r.Allowed {
+		t.Error("new unsigned image admitted on update")
+	}
+	if r := s.Validate(context.Background(), update([]string{unsigned}, []string{unsigned, "registry.test/app:good"})); !r.Allowed {
+		t.Errorf("added signed image denied: %+v", r.Result)
+	}
+	if r := s.Mutate(context.Background(), update([]string{"registry.test/app:good"}, []string{"registry.test/app:good"})); r.Patch != nil {
+		t.Errorf("unchanged tag re-pinned on update: %s", r.Patch)
+	}
+}
+
 func TestNamespaceSelection(t *testing.T) {
 	labels := fakeLabeler{
 		"plain":    {},

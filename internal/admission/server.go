@@ -206,6 +206,28 @@ func (s *Server) scopeOf(ctx context.Context, req *admissionv1.AdmissionRequest)
 	if err != nil {
 		return scope{errMsg: err.Error()}
 	}
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		// Images the object had already were admitted then; checking them
+		// again would let an expired verdict block unrelated updates (a
+		// finalizer removed, a label changed, a scale). New pods are
+		// CREATEs and are checked in full.
+		if old, err := ExtractImages(req.Kind.Kind, req.OldObject.Raw); err == nil {
+			had := map[string]bool{}
+			for _, ci := range old.Images {
+				had[ci.Image] = true
+			}
+			changed := obj.Images[:0:0]
+			for _, ci := range obj.Images {
+				if !had[ci.Image] {
+					changed = append(changed, ci)
+				}
+			}
+			obj.Images = changed
+		}
+		if len(obj.Images) == 0 {
+			return scope{skip: true}
+		}
+	}
 	sc := scope{mode: s.cfg.Mode, obj: obj, k8s: Kubernetes{
 		Namespace: req.Namespace, Kind: obj.Kind, Name: obj.Name, Operation: string(req.Operation),
 		Labels: obj.Labels, User: req.UserInfo.Username, Groups: req.UserInfo.Groups,
