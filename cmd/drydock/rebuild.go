@@ -10,12 +10,16 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/deploy"
 	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/rebuild"
@@ -30,6 +34,12 @@ type freshFlags struct {
 	noScan bool
 	key    string
 	policy string
+
+	deploy         bool
+	kubeconfig     string
+	kubeContext    string
+	excludeNS      []string
+	rolloutTimeout time.Duration
 }
 
 func (f *freshFlags) register(cmd *cobra.Command, storeHelp string) {
@@ -39,6 +49,11 @@ func (f *freshFlags) register(cmd *cobra.Command, storeHelp string) {
 	fl.BoolVar(&f.noScan, "no-scan", false, "do not scan rebuilt images")
 	fl.StringVar(&f.key, "key", "", "sign a verdict for each rebuilt image with this private key (see drydock attest)")
 	fl.StringVar(&f.policy, "policy", "", "evaluate this drydock policy on each rebuilt image; the verdict records the decision")
+	fl.BoolVar(&f.deploy, "deploy", false, "roll each rebuilt image that passed the policy out to the workloads that opted in (label drydock.dev/auto-deploy=true)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --deploy (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context for --deploy")
+	fl.StringSliceVar(&f.excludeNS, "exclude-namespace", []string{"kube-system"}, "namespaces --deploy never touches")
+	fl.DurationVar(&f.rolloutTimeout, "rollout-timeout", 5*time.Minute, "how long --deploy waits for each rollout before rolling it back")
 }
 
 // newReconciler wires the configuration to the registry, the executors of
@@ -91,6 +106,19 @@ func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath str
 	} else if f.key != "" || f.policy != "" {
 		st.Close()
 		return nil, errors.New("--key and --policy need the scan: drop --no-scan")
+	}
+	if f.deploy {
+		rc, err := deploy.RESTConfig(f.kubeconfig, f.kubeContext)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		cs, err := deploy.NewClient(rc, "drydock/"+version)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		r.Deployer = &cliDeployer{client: cs, opts: deploy.RolloutOptions{Wait: true, Timeout: f.rolloutTimeout, ExcludeNamespaces: f.excludeNS}}
 	}
 	if err := r.CheckExecutors(); err != nil {
 		st.Close()
@@ -188,6 +216,44 @@ func (a *cliAttester) Attest(ctx context.Context, ref string, _ freshness.ScanRe
 		return "", err
 	}
 	return fmt.Sprintf("verdict %s: %s", pred.Policy.Result, strings.Join(pushed, ", ")), nil
+}
+
+// cliDeployer rolls a rebuilt image out with internal/deploy, as
+// `drydock deploy` does: every opted-in workload running another image of
+// the same repository moves to the new digest, and is rolled back if its
+// rollout fails.
+type cliDeployer struct {
+	client kubernetes.Interface
+	opts   deploy.RolloutOptions
+}
+
+func (d *cliDeployer) Deploy(ctx context.Context, ref string) (string, bool, error) {
+	dg, err := name.NewDigest(ref)
+	if err != nil {
+		return "", false, fmt.Errorf("deploy %s: %w", ref, err)
+	}
+	rep, err := deploy.Rollout(ctx, d.client, dg, d.opts)
+	if err != nil {
+		return "", false, err
+	}
+	counts := map[string]int{}
+	for _, res := range rep.Results {
+		counts[res.Status]++
+	}
+	var parts []string
+	for _, k := range []string{deploy.StatusUpdated, deploy.StatusRolledBack, deploy.StatusFailed, deploy.StatusSkipped} {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+			delete(counts, k)
+		}
+	}
+	for k, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	if len(parts) == 0 {
+		parts = []string{"no workload runs this repository"}
+	}
+	return strings.Join(parts, ", "), rep.Failed() == 0, nil
 }
 
 func newRebuildCommand(g *globals) *cobra.Command {

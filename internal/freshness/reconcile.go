@@ -46,14 +46,17 @@ type Item struct {
 	LatestBase string `json:"latestBase,omitempty"`
 
 	// Filled by Reconcile.
-	RebuildID string        `json:"rebuildId,omitempty"`
-	State     State         `json:"state,omitempty"`
-	Result    string        `json:"result,omitempty"`
-	Log       string        `json:"log,omitempty"`
-	Scan      string        `json:"scan,omitempty"`
-	Signed    string        `json:"signed,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Duration  time.Duration `json:"durationNs,omitempty"`
+	RebuildID string `json:"rebuildId,omitempty"`
+	State     State  `json:"state,omitempty"`
+	Result    string `json:"result,omitempty"`
+	Log       string `json:"log,omitempty"`
+	Scan      string `json:"scan,omitempty"`
+	Signed    string `json:"signed,omitempty"`
+	// Deployed summarises the rollout of the rebuilt image, when a
+	// Deployer is set.
+	Deployed string        `json:"deployed,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"durationNs,omitempty"`
 }
 
 // ScanResult summarises the scan of a rebuilt image.
@@ -73,6 +76,12 @@ type Attester interface {
 	Attest(ctx context.Context, image string, scan ScanResult) (string, error)
 }
 
+// Deployer rolls a rebuilt image out to the workloads that opted in and
+// says what happened. It runs only for images the policy passed.
+type Deployer interface {
+	Deploy(ctx context.Context, image string) (summary string, ok bool, err error)
+}
+
 // ExecutorFactory makes an executor (rebuild.New).
 type ExecutorFactory func(kind string, cfg map[string]string) (rebuild.Executor, error)
 
@@ -88,6 +97,7 @@ type Reconciler struct {
 	NewExecutor ExecutorFactory
 	Scanner     Scanner  // optional
 	Attester    Attester // optional
+	Deployer    Deployer // optional
 	Log         *slog.Logger
 	Getenv      func(string) string
 
@@ -405,6 +415,22 @@ func (r *Reconciler) finish(ctx context.Context, im *ImageConfig, rec *RebuildRe
 		if err := r.Store.Transition(ctx, rec.ID, StateSigned, "", ""); err != nil {
 			fail("store", err)
 			return
+		}
+	}
+	if r.Deployer != nil {
+		// A rollout that fails is rolled back by the deployer and recorded;
+		// the rebuild itself stays done, so it is not repeated.
+		switch {
+		case !scan.Passed:
+			it.Deployed = "not deployed: the policy denied the image"
+			_ = r.Store.RecordResult(ctx, rec.ID, "deploy", false, it.Deployed)
+		default:
+			summary, ok, err := r.Deployer.Deploy(ctx, result)
+			if err != nil {
+				summary, ok = err.Error(), false
+			}
+			it.Deployed = summary
+			_ = r.Store.RecordResult(ctx, rec.ID, "deploy", ok, summary)
 		}
 	}
 	if err := r.Store.Transition(ctx, rec.ID, StateDone, "", ""); err != nil {
