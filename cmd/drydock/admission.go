@@ -250,6 +250,12 @@ func (v *attestVerifier) Verify(ctx context.Context, d name.Digest) (*admission.
 		p := st.Predicate
 		out.Result, out.Policy, out.Findings, out.Counts = p.Policy.Result, p.Policy.Name, p.Findings, p.Counts
 		out.BaseName, out.BaseDigest = p.Image.BaseName, p.Image.BaseDigest
+		for _, f := range p.Details {
+			out.Details = append(out.Details, admission.FindingDetail{
+				ID: f.ID, Severity: f.Severity, FixPath: f.FixPath, Aliases: f.Aliases, FixedVersions: f.Fixed,
+				Score: f.Score, Package: f.Package, Version: f.Version, PkgType: f.Type,
+			})
+		}
 	}
 	return out, nil
 }

@@ -7,11 +7,12 @@ import (
 	"github.com/drydock/drydock/internal/policy"
 )
 
-// admissionPolicy adapts a policy to admission.Evaluator. The verdict
-// carries finding ids but not their severities, so at admission the
-// severity rules (maxSeverity, CEL rules over severities) see findings of
-// unknown severity; the verdict's own pass/fail (requireVerdict) is what
-// carries the CI policy's judgement of severities.
+// admissionPolicy adapts a policy to admission.Evaluator. Findings come
+// from the verified verdict: with their severities, fixes and packages when
+// the verdict records them, so severity and fixability rules apply at
+// admission too; a verdict that lists bare ids (an older drydock) gives
+// findings of unknown severity, and its own pass/fail (requireVerdict)
+// carries the CI policy's judgement.
 type admissionPolicy struct{ p *policy.Policy }
 
 func loadAdmissionPolicy(path string) (*admissionPolicy, error) {
@@ -37,8 +38,18 @@ func (e *admissionPolicy) Evaluate(ctx context.Context, req admission.Request) (
 	if v := req.Verdict; v != nil {
 		in.Verdict = &policy.VerdictFacts{Passed: v.Result == "pass", Created: v.Created, Signer: v.KeyID, Policy: v.Policy}
 		in.Image.Base = policy.BaseFacts{Name: v.BaseName, Digest: v.BaseDigest}
-		for _, id := range v.Findings {
-			in.Findings = append(in.Findings, policy.Finding{ID: id})
+		if len(v.Details) > 0 {
+			for _, f := range v.Details {
+				in.Findings = append(in.Findings, policy.Finding{
+					ID: f.ID, Aliases: f.Aliases, Severity: f.Severity, Score: f.Score,
+					Fixable: len(f.FixedVersions) > 0, FixedVersions: f.FixedVersions, FixPath: f.FixPath,
+					Package: policy.Package{Name: f.Package, Version: f.Version, Type: f.PkgType},
+				})
+			}
+		} else {
+			for _, id := range v.Findings {
+				in.Findings = append(in.Findings, policy.Finding{ID: id})
+			}
 		}
 	}
 	d, err := e.p.Evaluate(ctx, in)

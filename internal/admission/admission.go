@@ -124,10 +124,21 @@ type Verdict struct {
 	Policy string
 	// Findings are the finding ids the verdict records.
 	Findings []string
+	// Details are the findings with severity, fix and package, when the
+	// verdict records them (verdicts from older drydock versions do not).
+	Details []FindingDetail
 	// Counts are findings by severity rating.
 	Counts map[string]int
 	// BaseName and BaseDigest identify the image's base, when known.
 	BaseName, BaseDigest string
+}
+
+// FindingDetail is one finding recorded in a verdict.
+type FindingDetail struct {
+	ID, Severity, FixPath     string
+	Aliases, FixedVersions    []string
+	Score                     float64
+	Package, Version, PkgType string
 }
 
 // Verifier finds and verifies the signed verdict of an image digest.

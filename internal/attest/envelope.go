@@ -42,10 +42,27 @@ type Predicate struct {
 	// Fixable counts the findings with a known fixed version.
 	Fixable int `json:"fixable"`
 	// Findings are the finding ids, sorted and unique.
-	Findings []string  `json:"findings"`
-	Policy   Policy    `json:"policy"`
-	Time     time.Time `json:"time"`
-	Image    Image     `json:"image"`
+	Findings []string `json:"findings"`
+	// Details carry each finding's severity, fix and package, so that a
+	// policy evaluated at admission (from the verdict alone, without a new
+	// scan) can apply severity and fixability rules.
+	Details []FindingDetail `json:"details,omitempty"`
+	Policy  Policy          `json:"policy"`
+	Time    time.Time       `json:"time"`
+	Image   Image           `json:"image"`
+}
+
+// FindingDetail is one finding as recorded in a verdict.
+type FindingDetail struct {
+	ID       string   `json:"id"`
+	Aliases  []string `json:"aliases,omitempty"`
+	Severity string   `json:"severity"`
+	Score    float64  `json:"score,omitempty"`
+	Fixed    []string `json:"fixedVersions,omitempty"`
+	FixPath  string   `json:"fixPath,omitempty"`
+	Package  string   `json:"package"`
+	Version  string   `json:"version"`
+	Type     string   `json:"type"`
 }
 
 // Scanner names the tool that made the verdict.

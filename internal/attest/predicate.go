@@ -65,6 +65,11 @@ func PredicateFor(ctx context.Context, rep *report.ScanReport, ev Evaluator, ref
 			p.Fixable++
 		}
 		p.Findings = append(p.Findings, f.ID)
+		p.Details = append(p.Details, FindingDetail{
+			ID: f.ID, Aliases: f.Aliases, Severity: r, Score: f.Severity.Score,
+			Fixed: f.FixedVersions, FixPath: f.FixPath,
+			Package: f.Package.Name, Version: f.InstalledVersion, Type: f.Package.Type,
+		})
 	}
 	slices.Sort(p.Findings)
 	p.Findings = slices.Compact(p.Findings)

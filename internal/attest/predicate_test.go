@@ -23,7 +23,8 @@ func TestPredicateFor(t *testing.T) {
 	rep := &report.ScanReport{
 		Inventory: &inventory.Inventory{Source: inventory.Source{Digest: "sha256:aa", BaseName: "debian:12", BaseDigest: "sha256:bb"}},
 		Findings: []match.Finding{
-			{ID: "CVE-2", Severity: match.Severity{Rating: match.RatingHigh}, FixedVersions: []string{"1.1"}},
+			{ID: "CVE-2", Severity: match.Severity{Rating: match.RatingHigh, Score: 7.5}, FixedVersions: []string{"1.1"}, FixPath: "app",
+				InstalledVersion: "1.0", Package: inventory.Package{Name: "requests", Type: inventory.TypePyPI}},
 			{ID: "CVE-1", Severity: match.Severity{Rating: match.RatingCritical}},
 			{ID: "CVE-2", Severity: match.Severity{Rating: match.RatingHigh}, FixedVersions: []string{"1.1"}},
 			{ID: "X-3", Severity: match.Severity{Rating: "weird"}},
@@ -41,9 +42,15 @@ func TestPredicateFor(t *testing.T) {
 		Counts:   map[string]int{"CRITICAL": 1, "HIGH": 2, "MEDIUM": 0, "LOW": 0, "NONE": 0, "UNKNOWN": 1},
 		Fixable:  2,
 		Findings: []string{"CVE-1", "CVE-2", "X-3"},
-		Policy:   Policy{Name: "no-critical", Result: ResultFail, Violations: []string{"CVE-1 is critical"}},
-		Time:     time.Date(2026, 1, 2, 5, 0, 0, 7000000, time.UTC),
-		Image:    Image{Ref: "reg/app:1", Digest: "sha256:aa", BaseName: "debian:12", BaseDigest: "sha256:bb"},
+		Details: []FindingDetail{
+			{ID: "CVE-2", Severity: "HIGH", Score: 7.5, Fixed: []string{"1.1"}, FixPath: "app", Package: "requests", Version: "1.0", Type: "pypi"},
+			{ID: "CVE-1", Severity: "CRITICAL"},
+			{ID: "CVE-2", Severity: "HIGH", Fixed: []string{"1.1"}},
+			{ID: "X-3", Severity: "UNKNOWN"},
+		},
+		Policy: Policy{Name: "no-critical", Result: ResultFail, Violations: []string{"CVE-1 is critical"}},
+		Time:   time.Date(2026, 1, 2, 5, 0, 0, 7000000, time.UTC),
+		Image:  Image{Ref: "reg/app:1", Digest: "sha256:aa", BaseName: "debian:12", BaseDigest: "sha256:bb"},
 	}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("predicate (-want +got):\n%s", diff)
