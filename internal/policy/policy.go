@@ -1,19 +1,16 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"github.com/drydock/drydock/internal/configfile"
 )
 
 // APIVersion and Kind identify a policy document.
@@ -144,15 +141,15 @@ func parse(b []byte, name string) (*Policy, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidPolicy, fmt.Sprintf(format, args...))
 	}
-	j, err := yaml.YAMLToJSONStrict(b)
+	j, empty, err := configfile.ToJSON(b)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	if bytes.Equal(bytes.TrimSpace(j), []byte("null")) {
+	if empty {
 		return nil, fail("empty document")
 	}
 	var raw rawPolicy
-	if err := strictJSON(j, &raw); err != nil {
+	if err := configfile.DecodeJSON(j, &raw); err != nil {
 		return nil, fail("%v", err)
 	}
 	if raw.APIVersion != APIVersion || raw.Kind != Kind {
@@ -315,7 +312,7 @@ func (p *Policy) compileException(i int, re rawException) (*exception, error) {
 	if strings.TrimSpace(re.Expires) == "" {
 		return nil, errors.New("expires is required (YYYY-MM-DD or RFC 3339)")
 	}
-	t, err := parseExpiry(re.Expires)
+	t, err := configfile.ParseExpiry(re.Expires)
 	if err != nil {
 		return nil, fmt.Errorf("expires: %v", err)
 	}
@@ -343,60 +340,4 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q: must be positive", s)
 	}
 	return d, nil
-}
-
-// parseExpiry reads YYYY-MM-DD (the end of that day, UTC: an exception
-// written to expire on a date still applies during it) or an RFC 3339
-// instant.
-func parseExpiry(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t.AddDate(0, 0, 1), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither YYYY-MM-DD nor RFC 3339", s)
-	}
-	return t, nil
-}
-
-// strictJSON decodes with unknown fields rejected, and words type errors
-// in YAML terms rather than Go's.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			want := "a string"
-			switch te.Type.Kind() {
-			case reflect.Struct, reflect.Map:
-				want = "a mapping"
-			case reflect.Slice:
-				want = "a list"
-			case reflect.Bool:
-				want = "true or false"
-			}
-			got := map[string]string{"array": "list", "object": "mapping"}[te.Value]
-			if got == "" {
-				got = te.Value
-			}
-			if te.Field == "" {
-				return fmt.Errorf("got %s %s, want %s", article(got), got, want)
-			}
-			return fmt.Errorf("%s: got %s %s, want %s", te.Field, article(got), got, want)
-		}
-		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if d.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
-		return "an"
-	}
-	return "a"
 }

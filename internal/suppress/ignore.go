@@ -1,17 +1,16 @@
 package suppress
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-	"sigs.k8s.io/yaml"
+
+	"github.com/drydock/drydock/internal/configfile"
 )
 
 // ErrInvalidIgnoreFile is wrapped by every error about the content of an
@@ -105,18 +104,18 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	// YAMLToJSONStrict rejects duplicate keys; the JSON decoders below
+	// ToJSON rejects duplicate keys; the JSON decoders below
 	// reject unknown fields.
-	j, err := yaml.YAMLToJSONStrict(b)
+	j, empty, err := configfile.ToJSON(b)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
 	ig := &IgnoreFile{Entries: []Entry{}}
-	if bytes.Equal(bytes.TrimSpace(j), []byte("null")) {
+	if empty {
 		return ig, nil // an empty file (or only comments) ignores nothing
 	}
 	var rf rawFile
-	if err := strictJSON(j, &rf); err != nil {
+	if err := configfile.DecodeJSON(j, &rf); err != nil {
 		return nil, fail("%v", err)
 	}
 	for i, raw := range rf.Ignore {
@@ -125,7 +124,7 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 			e.Line = lines[i]
 		}
 		var re rawEntry
-		if err := strictJSON(raw, &re); err != nil {
+		if err := configfile.DecodeJSON(raw, &re); err != nil {
 			return nil, fail("%s: %v", e.where(), err)
 		}
 		e.ID = strings.TrimSpace(re.ID)
@@ -143,66 +142,13 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 			}
 		}
 		if re.Expires != "" {
-			if e.Expires, err = parseExpiry(re.Expires); err != nil {
+			if e.Expires, err = configfile.ParseExpiry(re.Expires); err != nil {
 				return nil, fail("%s: expires: %v", e.where(), err)
 			}
 		}
 		ig.Entries = append(ig.Entries, e)
 	}
 	return ig, nil
-}
-
-// strictJSON decodes with unknown fields rejected, and words type errors
-// in YAML terms rather than Go's.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			want := "a string"
-			switch te.Type.Kind() {
-			case reflect.Struct:
-				want = "a mapping"
-			case reflect.Slice:
-				want = "a list"
-			}
-			got := map[string]string{"array": "list", "object": "mapping"}[te.Value]
-			if got == "" {
-				got = te.Value
-			}
-			if te.Field == "" {
-				return fmt.Errorf("got %s %s, want %s", article(got), got, want)
-			}
-			return fmt.Errorf("%s: got %s %s, want %s", te.Field, article(got), got, want)
-		}
-		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if d.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
-		return "an"
-	}
-	return "a"
-}
-
-// parseExpiry reads YYYY-MM-DD (the end of that day, UTC: an entry written
-// to expire on a date still applies during it) or an RFC 3339 instant.
-func parseExpiry(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t.AddDate(0, 0, 1), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither YYYY-MM-DD nor RFC 3339", s)
-	}
-	return t, nil
 }
 
 // entryLines returns the line of each item of the top-level "ignore"
