@@ -150,17 +150,18 @@ func (PEP440) parse(v string) (pep440.Version, error) {
 // Valid reports whether v is a PEP 440 version.
 func (p PEP440) Valid(v string) bool { _, err := p.parse(v); return err == nil }
 
-// Compare orders two PEP 440 versions.
+// Compare orders two PEP 440 versions (as the library orders them, without
+// its per-call formatting: see pepKey).
 func (p PEP440) Compare(a, b string) (int, error) {
-	pa, err := p.parse(a)
+	ka, err := pep440Key(a)
 	if err != nil {
 		return 0, err
 	}
-	pb, err := p.parse(b)
+	kb, err := pep440Key(b)
 	if err != nil {
 		return 0, err
 	}
-	return sign(pa.Compare(pb)), nil
+	return ka.compare(kb), nil
 }
 
 // Maven orders Maven versions as ComparableVersion does: alpha < beta <

@@ -2,7 +2,6 @@ package version
 
 import (
 	"github.com/Masterminds/semver/v3"
-	pep440 "github.com/aquasecurity/go-pep440-version"
 	mvn "github.com/masahiro331/go-mvn-version"
 	gosemver "golang.org/x/mod/semver"
 
@@ -125,10 +124,14 @@ func pep440Lead(v string) (epoch, first string, ok bool) {
 	return "", d, true
 }
 
-func (p PEP440) parseAny(v string) (any, error) { return p.parse(v) }
-func (PEP440) compareParsed(a, b any) int {
-	return sign(a.(pep440.Version).Compare(b.(pep440.Version)))
+func (PEP440) parseAny(v string) (any, error) {
+	k, err := pep440Key(v)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
 }
+func (PEP440) compareParsed(a, b any) int { return a.(*pepKey).compare(b.(*pepKey)) }
 
 func (s SemVer) parseAny(v string) (any, error) { return s.parse(v) }
 func (SemVer) compareParsed(a, b any) int {
