@@ -11,24 +11,22 @@
 #   CACHE/.complete    marker written last
 #
 # Built under flock into a temporary directory and renamed into place only when
-# complete. The security archive is the one apt on this machine names for
-# bookworm-security (or DRYDOCK_DEBIAN_SECURITY_MIRROR); no host name is written
-# here. Fails when the upgrade changes nothing: the tests need a newer base.
+# complete (scripts/lib/cache.sh, shared with debian-rootfs.sh). The security
+# archive is the one apt on this machine names for bookworm-security (or
+# DRYDOCK_DEBIAN_SECURITY_MIRROR); no host name is written here. Fails when the
+# upgrade changes nothing: the tests need a newer base.
 #
 # stdout: the rootfs directory.  stderr: progress.
 set -euo pipefail
 
 SUITE=bookworm
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-parent="${XDG_CACHE_HOME:-$HOME/.cache}/drydock-test"
-cache="$parent/debian-bookworm-upgraded"
-
 log() { echo "debian-rootfs-upgraded: $*" >&2; }
+# shellcheck source=lib/cache.sh
+source "$root/scripts/lib/cache.sh"
+cache_init debian-bookworm-upgraded
 
-if [[ -f "$cache/.complete" ]]; then
-	echo "$cache/rootfs"
-	exit 0
-fi
+cache_exit_if_complete
 [[ $(id -u) -eq 0 ]] || { log "chroot needs root"; exit 1; }
 
 base=$("$root/scripts/debian-rootfs.sh")
@@ -39,74 +37,12 @@ security_uri() {
 		echo "$DRYDOCK_DEBIAN_SECURITY_MIRROR"
 		return
 	fi
-	local f uri want="$SUITE-security"
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[[ -f "$f" ]] || continue
-		uri=$(awk -v suite="$want" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && suites ~ ("(^| )" suite "( |$)") && uris != "" && enabled != "no") {
-					split(uris, u, " "); print u[1]; found = 1; exit
-				}
-				types = ""; suites = ""; uris = ""; enabled = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			{
-				key = tolower($1); sub(/:$/, "", key)
-				val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "suites") suites = val
-				else if (key == "uris") uris = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { if (!found) flush() }
-		' "$f")
-		if [[ -n "$uri" ]]; then echo "$uri"; return; fi
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[[ -f "$f" ]] || continue
-		uri=$(awk -v suite="$want" '
-			$1 != "deb" { next }
-			{
-				i = 2
-				if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-				if ($(i+1) == suite) { print $i; exit }
-			}
-		' "$f")
-		if [[ -n "$uri" ]]; then echo "$uri"; return; fi
-	done
-	return 1
+	apt_source_uri "$SUITE-security"
 }
 
-unmount_under() {
-	local dir m
-	dir=$(readlink -f "$1")
-	awk '{print $2}' /proc/mounts | sed 's/\\040/ /g' | sort -r | while IFS= read -r m; do
-		case "$m" in "$dir"/*) umount -l "$m" 2>/dev/null || true ;; esac
-	done
-}
-remove_tree() {
-	[[ -e "$1" ]] || return 0
-	unmount_under "$1"
-	rm -rf --one-file-system "$1"
-}
-
-mkdir -p "$parent"
-exec 9>"$parent/debian-bookworm-upgraded.lock"
-log "waiting for lock $parent/debian-bookworm-upgraded.lock"
-flock 9
-if [[ -f "$cache/.complete" ]]; then
-	echo "$cache/rootfs"
-	exit 0
-fi
-remove_tree "$cache"
-for d in "$parent"/.debian-bookworm-upgraded.tmp.*; do
-	remove_tree "$d"
-done
-
+cache_lock
 sec=$(security_uri) || { log "no apt source for $SUITE-security in /etc/apt (set DRYDOCK_DEBIAN_SECURITY_MIRROR)"; exit 1; }
-tmp=$(mktemp -d "$parent/.debian-bookworm-upgraded.tmp.XXXXXX")
-trap 'remove_tree "$tmp"' EXIT
+cache_mktemp
 
 mkdir "$tmp/rootfs"
 tar --numeric-owner -C "$tmp/rootfs" -xf "$(dirname "$base")/rootfs.tar"
@@ -133,8 +69,5 @@ if [[ ! -s "$tmp/upgraded.txt" ]]; then
 fi
 log "upgraded $(wc -l <"$tmp/upgraded.txt") packages"
 tar --numeric-owner -C "$r" -cf "$tmp/rootfs.tar" .
-chmod 755 "$tmp"
-date -u +%Y-%m-%dT%H:%M:%SZ >"$tmp/.complete"
-mv -T "$tmp" "$cache"
-trap - EXIT
+cache_commit
 echo "$cache/rootfs"

@@ -9,7 +9,8 @@
 #
 # The build runs under flock into a temporary directory beside CACHE and is
 # renamed into place only when complete, so a killed run never leaves a half
-# cache. The mirror is the one apt on this machine is configured with (or
+# cache (scripts/lib/cache.sh, shared with debian-rootfs-upgraded.sh). The
+# mirror is the one apt on this machine is configured with (or
 # DRYDOCK_DEBIAN_MIRROR when set); no host name is written here.
 #
 # stdout: the rootfs directory (the tarball is its sibling rootfs.tar).
@@ -17,15 +18,12 @@
 set -euo pipefail
 
 SUITE=bookworm
-parent="${XDG_CACHE_HOME:-$HOME/.cache}/drydock-test"
-cache="$parent/debian-bookworm-minbase"
-
 log() { echo "debian-rootfs: $*" >&2; }
+# shellcheck source=lib/cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cache.sh"
+cache_init debian-bookworm-minbase
 
-if [[ -f "$cache/.complete" ]]; then
-	echo "$cache/rootfs"
-	exit 0
-fi
+cache_exit_if_complete
 
 if [[ $(id -u) -ne 0 ]]; then
 	log "debootstrap needs root"
@@ -41,83 +39,12 @@ mirror() {
 		echo "$DRYDOCK_DEBIAN_MIRROR"
 		return
 	fi
-	local f uri
-	# deb822 .sources files: a stanza with Types: deb and Suites containing $SUITE.
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[[ -f "$f" ]] || continue
-		uri=$(awk -v suite="$SUITE" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && suites ~ ("(^| )" suite "( |$)") && uris != "" && enabled != "no") {
-					split(uris, u, " "); print u[1]; found = 1; exit
-				}
-				types = ""; suites = ""; uris = ""; enabled = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			{
-				key = tolower($1); sub(/:$/, "", key)
-				val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "suites") suites = val
-				else if (key == "uris") uris = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { if (!found) flush() }
-		' "$f")
-		if [[ -n "$uri" ]]; then echo "$uri"; return; fi
-	done
-	# One-line format: deb [options] URI SUITE COMPONENTS...
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[[ -f "$f" ]] || continue
-		uri=$(awk -v suite="$SUITE" '
-			$1 != "deb" { next }
-			{
-				i = 2
-				if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-				if ($(i+1) == suite) { print $i; exit }
-			}
-		' "$f")
-		if [[ -n "$uri" ]]; then echo "$uri"; return; fi
-	done
-	return 1
+	apt_source_uri "$SUITE"
 }
 
-# unmount_under unmounts anything mounted below $1 (debootstrap mounts proc and
-# sys inside the target; a killed run can leave them).
-unmount_under() {
-	local dir m
-	dir=$(readlink -f "$1")
-	awk '{print $2}' /proc/mounts | sed 's/\\040/ /g' | sort -r | while IFS= read -r m; do
-		case "$m" in "$dir"/*) umount -l "$m" 2>/dev/null || true ;; esac
-	done
-}
-
-remove_tree() {
-	[[ -e "$1" ]] || return 0
-	unmount_under "$1"
-	rm -rf --one-file-system "$1"
-}
-
-mkdir -p "$parent"
-exec 9>"$parent/debian-bookworm-minbase.lock"
-log "waiting for lock $parent/debian-bookworm-minbase.lock"
-flock 9
-
-# Another run may have finished while we waited.
-if [[ -f "$cache/.complete" ]]; then
-	echo "$cache/rootfs"
-	exit 0
-fi
-
-# Leftovers of killed runs (we hold the lock, so nobody else is building).
-remove_tree "$cache"
-for d in "$parent"/.debian-bookworm-minbase.tmp.*; do
-	remove_tree "$d"
-done
-
+cache_lock
 url=$(mirror) || { log "no apt source for $SUITE found in /etc/apt (set DRYDOCK_DEBIAN_MIRROR)"; exit 1; }
-tmp=$(mktemp -d "$parent/.debian-bookworm-minbase.tmp.XXXXXX")
-trap 'remove_tree "$tmp"' EXIT
+cache_mktemp
 
 log "debootstrap --variant=minbase $SUITE from $url (about 3 minutes)"
 start=$SECONDS
@@ -133,9 +60,6 @@ unmount_under "$tmp/rootfs"
 find "$tmp/rootfs/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -delete
 log "debootstrap done in $((SECONDS - start))s; writing rootfs.tar"
 tar --numeric-owner -C "$tmp/rootfs" -cf "$tmp/rootfs.tar" .
-chmod 755 "$tmp"
-date -u +%Y-%m-%dT%H:%M:%SZ >"$tmp/.complete"
-mv -T "$tmp" "$cache"
-trap - EXIT
+cache_commit
 log "cached in $cache ($(du -sh "$cache" | cut -f1))"
 echo "$cache/rootfs"
