@@ -108,9 +108,27 @@ func Match(ctx context.Context, r Reader, inv *inventory.Inventory) (*Result, er
 			return nil, err
 		}
 	}
-	findings := merge(m.found)
-	slices.SortStableFunc(findings, compareFindings)
-	return &Result{Findings: findings, Problems: m.problems}, nil
+	return &Result{Findings: sortFindings(merge(m.found)), Problems: m.problems}, nil
+}
+
+// sortFindings sorts stably by compareFindings. It sorts pointers and then
+// copies: a Finding is large (it holds the whole inventory.Package), and
+// moving the values themselves through the stable sort's rotations was a
+// sixth of the matching time.
+func sortFindings(fs []Finding) []Finding {
+	if fs == nil {
+		return nil
+	}
+	ps := make([]*Finding, len(fs))
+	for i := range fs {
+		ps[i] = &fs[i]
+	}
+	slices.SortStableFunc(ps, func(a, b *Finding) int { return compareFindings(*a, *b) })
+	out := make([]Finding, len(fs))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
 }
 
 type matcher struct {

@@ -2,7 +2,6 @@ package match
 
 import (
 	"cmp"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -10,15 +9,34 @@ import (
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
-// cveInID finds the CVE inside distribution ids such as DEBIAN-CVE-2024-1234
-// or UBUNTU-CVE-2024-6387, and a bare CVE id.
-var cveInID = regexp.MustCompile(`(?:^|-)(CVE-\d{4}-\d{4,})$`)
-
+// cveOf finds the CVE inside distribution ids such as DEBIAN-CVE-2024-1234
+// or UBUNTU-CVE-2024-6387, and a bare CVE id: the match of
+// `(?:^|-)(CVE-\d{4}-\d{4,})$`, written out by hand because the regexp was
+// a tenth of the matching time (it runs on every alias of every hit).
 func cveOf(id string) string {
-	if m := cveInID.FindStringSubmatch(id); m != nil {
-		return m[1]
+	// The number after the last dash: four or more digits.
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 || len(id)-i-1 < 4 || !asciiDigits(id[i+1:]) {
+		return ""
 	}
-	return ""
+	// Before it, "CVE-" and a four-digit year, at the start or after a dash.
+	start := i - 8
+	if start < 0 || id[start:start+4] != "CVE-" || !asciiDigits(id[start+4:i]) {
+		return ""
+	}
+	if start > 0 && id[start-1] != '-' {
+		return ""
+	}
+	return id[start:]
+}
+
+func asciiDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // aliasesOf gathers an advisory's other ids: all of aliases (the same
