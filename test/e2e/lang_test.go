@@ -10,9 +10,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"debug/buildinfo"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,16 +77,6 @@ Requires-Dist: certifi (>=2017.4.17)
 Requests: HTTP for Humans
 `
 
-// skipOrFail skips when a tool or a network source is missing, except in
-// CI, where a skip would hide that the test never ran.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // goHello builds a real Go binary from a tiny program that requires
 // golang.org/x/text v0.3.5 (fetched through the module proxy), as the
 // gobinary extractor's tests do, and returns its path.
@@ -96,7 +84,7 @@ func goHello(t testing.TB) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		skipOrFail(t, "the go command is needed to build the test binary: %v", err)
+		testenv.SkipOrFail(t, "the go command is needed to build the test binary: %v", err)
 	}
 	dir := t.TempDir()
 	files := map[string]string{
@@ -118,7 +106,7 @@ func goHello(t testing.TB) string {
 		cmd := exec.CommandContext(ctx, gobin, args...)
 		cmd.Dir, cmd.Env = dir, env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			skipOrFail(t, "go %s (is the module proxy reachable?): %v\n%s", strings.Join(args, " "), err, out)
+			testenv.SkipOrFail(t, "go %s (is the module proxy reachable?): %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	return bin
@@ -133,65 +121,12 @@ var (
 	npmInstallDev  = []string{"tough-cookie@4.1.2"}
 )
 
-// testCacheDir returns ~/.cache/drydock-test (XDG_CACHE_HOME honoured).
-func testCacheDir(t testing.TB) string {
-	t.Helper()
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Fatalf("no cache directory: %v", err)
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "drydock-test")
-}
-
 // npmTree returns a project directory into which npm really installed
 // npmInstallProd and (as dev dependencies) npmInstallDev, cached under
-// ~/.cache/drydock-test. It is built in a temporary directory and renamed
-// into place only when complete.
+// ~/.cache/drydock-test.
 func npmTree(t testing.TB) string {
 	t.Helper()
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		skipOrFail(t, "npm is not installed (needed to build a real node_modules tree): %v", err)
-	}
-	h := sha256.Sum256([]byte(strings.Join(npmInstallProd, "\n") + "\n--dev\n" + strings.Join(npmInstallDev, "\n")))
-	parent := testCacheDir(t)
-	dir := filepath.Join(parent, "npm-"+hex.EncodeToString(h[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "package-lock.json")); err == nil {
-		return dir
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(parent, "npm-build-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(`{"name":"drydock-npm-fixture","version":"1.0.0","private":true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{
-		append([]string{"install", "--no-audit", "--no-fund", "--ignore-scripts"}, npmInstallProd...),
-		append([]string{"install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-dev"}, npmInstallDev...),
-	} {
-		cmd := exec.CommandContext(ctx, npm, args...)
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			skipOrFail(t, "npm %s failed (is the npm registry reachable?): %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, "package-lock.json")); serr != nil {
-			t.Fatalf("rename npm tree into the cache: %v", err)
-		}
-	}
-	return dir
+	return testenv.NPMTree(t, npmInstallProd, npmInstallDev)
 }
 
 // npmInstalled asks npm which packages are installed where (an oracle

@@ -2,8 +2,6 @@ package npm
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -13,9 +11,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drydock/drydock/internal/testenv"
 )
 
 // Known-vulnerable versions, so that the tree doubles as matcher input.
@@ -26,70 +25,12 @@ var (
 	installDev  = []string{"tough-cookie@4.1.2"}
 )
 
-// skipOrFail skips when a tool or the registry is missing, except in CI,
-// where a skip would hide that the test never ran.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // npmTree returns a project directory into which npm installed installProd
-// and installDev, cached under the user's cache directory by a hash of the
-// package lists. It is built in a temporary directory and renamed into
-// place only when complete, so an interrupted run never leaves a half tree.
+// and installDev, cached under ~/.cache/drydock-test (shared with test/e2e,
+// which asks for the same lists).
 func npmTree(t *testing.T) string {
 	t.Helper()
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		skipOrFail(t, "npm is not installed (needed to build a real node_modules tree): %v", err)
-	}
-	h := sha256.Sum256([]byte(strings.Join(installProd, "\n") + "\n--dev\n" + strings.Join(installDev, "\n")))
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Fatalf("no cache directory: %v", err)
-		}
-		cache = filepath.Join(home, ".cache")
-	}
-	parent := filepath.Join(cache, "drydock-test")
-	dir := filepath.Join(parent, "npm-"+hex.EncodeToString(h[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "package-lock.json")); err == nil {
-		return dir
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(parent, "npm-build-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(`{"name":"drydock-npm-fixture","version":"1.0.0","private":true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{
-		append([]string{"install", "--no-audit", "--no-fund", "--ignore-scripts"}, installProd...),
-		append([]string{"install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-dev"}, installDev...),
-	} {
-		cmd := exec.CommandContext(ctx, npm, args...)
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			skipOrFail(t, "npm %s failed (is the npm registry reachable?): %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Another test run may have finished the same tree first.
-		if _, serr := os.Stat(filepath.Join(dir, "package-lock.json")); serr != nil {
-			t.Fatalf("rename npm tree into the cache: %v", err)
-		}
-	}
-	return dir
+	return testenv.NPMTree(t, installProd, installDev)
 }
 
 // lsNode is one node of "npm ls --all --json --long".
