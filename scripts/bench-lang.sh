@@ -27,19 +27,13 @@ runs=${BENCH_RUNS:-3}
 warm_runs=${BENCH_WARM_RUNS:-5}
 
 log() { echo "bench-lang: $*" >&2; }
+# shellcheck source=lib/bench.sh
+source "$root/scripts/lib/bench.sh"
 
-sudo_cmd=()
-[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-if [[ ! -x /usr/bin/time ]]; then
-	log "installing time (for /usr/bin/time -v)"
-	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1 ||
-		{ "${sudo_cmd[@]}" apt-get update -q >/dev/null && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null; }
-fi
+ensure_gnu_time
 command -v npm >/dev/null || { log "npm is needed to install the node_modules tree"; exit 1; }
 
 rootfs=$("$root/scripts/debian-rootfs.sh")
-cache_root=$(dirname "$rootfs")
-rootfs_tar="$cache_root/rootfs.tar"
 test_cache="${XDG_CACHE_HOME:-$HOME/.cache}/drydock-test"
 vulndata=${DRYDOCK_VULNDATA:-$root/../shared/vulndata}
 guava="$vulndata/fixtures/java/guava-31.1-jre.jar"
@@ -58,15 +52,7 @@ fi
 
 # The Debian base as an OCI layout, shared with scripts/bench.sh (same path,
 # same stamp), rebuilt when the rootfs cache changes.
-base_layout="$bench/debian-bookworm-layout"
-base_stamp="$(cat "$cache_root/.complete") $(stat -c %s "$rootfs_tar")"
-if [[ ! -f "$base_layout/index.json" || "$(cat "$base_layout.stamp" 2>/dev/null || true)" != "$base_stamp" ]]; then
-	log "writing the Debian image as an OCI layout ($base_layout)"
-	rm -rf "$base_layout" "$base_layout.stamp"
-	go run ./test/e2e/mkimage -rootfs-tar "$rootfs_tar" -layout "$work/base-layout" >/dev/null
-	mv "$work/base-layout" "$base_layout"
-	echo "$base_stamp" >"$base_layout.stamp"
-fi
+debian_layout "$rootfs"
 
 # A large real node_modules tree. --legacy-peer-deps: these tools' peer
 # ranges conflict with each other; --ignore-scripts: nothing is built or run.
@@ -132,56 +118,13 @@ if [[ ! -f "$layout/index.json" || "$(cat "$layout.stamp" 2>/dev/null || true)" 
 	echo "$stamp" >"$layout.stamp"
 fi
 
-# Layer blobs of the (single) image in the layout.
-blob() { echo "$layout/blobs/${1%%:*}/${1#*:}"; }
-digests() { grep -oE '"digest": *"sha256:[0-9a-f]{64}"' | grep -oE 'sha256:[0-9a-f]{64}'; }
-manifest_digest=$(digests <"$layout/index.json" | head -n1)
-layer_digests=$(tr -d '\n' <"$(blob "$manifest_digest")" | sed 's/.*"layers": *\[//' | digests)
-layers=()
-compressed=0
-for d in $layer_digests; do
-	layers+=("$(blob "$d")")
-	compressed=$((compressed + $(stat -c %s "$(blob "$d")")))
-done
+layer_blobs "$layout" # also warms the page cache for the decompress and cold runs
 [[ ${#layers[@]} -eq 2 ]] || { log "want 2 layers in $layout, found ${#layers[@]}"; exit 1; }
-uncompressed=0
-for l in "${layers[@]}"; do
-	uncompressed=$((uncompressed + $(gzip -dc "$l" | wc -c)))
-done # also warms the page cache for the decompress and cold runs
 
 tree_pkgs=$(find "$npm_dir/node_modules" -name package.json -path '*/node_modules/*/package.json' | wc -l)
 jars=$(find "$jar_dir/usr/share/java" -name '*.jar' -type f | wc -l)
 
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
-ms() { awk -v ns="$1" 'BEGIN {printf "%.1f", ns/1e6}'; }
-rss_kb() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
-mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b/1048576}'; }
-kib_mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k/1024}'; }
-maxof() { sort -n | tail -n1; }
-
-# timed OUT TIMEFILE drydock-args...: one timed drydock run; prints wall ns.
-timed() {
-	local out=$1 tf=$2 t0 t1
-	shift 2
-	t0=$(now_ns)
-	if ! /usr/bin/time -v -o "$tf" "$drydock" "$@" >"$out" 2>"$out.err"; then
-		log "drydock $* failed:"
-		cat "$out.err" >&2
-		exit 1
-	fi
-	t1=$(now_ns)
-	echo $((t1 - t0))
-}
-
-log "decompress: $runs runs"
-dec=()
-for ((i = 0; i < runs; i++)); do
-	t0=$(now_ns)
-	for l in "${layers[@]}"; do gzip -dc "$l" >/dev/null; done
-	t1=$(now_ns)
-	dec+=($((t1 - t0)))
-done
+time_decompress "$runs"
 
 log "cold drydock sbom: $runs runs, each with an empty cache"
 cold=() cold_rss=()

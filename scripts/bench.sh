@@ -20,18 +20,12 @@ runs=${BENCH_RUNS:-3}
 warm_runs=${BENCH_WARM_RUNS:-5}
 
 log() { echo "bench: $*" >&2; }
+# shellcheck source=lib/bench.sh
+source "$root/scripts/lib/bench.sh"
 
-if [[ ! -x /usr/bin/time ]]; then
-	log "installing time (for /usr/bin/time -v)"
-	sudo_cmd=()
-	[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1 ||
-		{ "${sudo_cmd[@]}" apt-get update -q >/dev/null && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null; }
-fi
+ensure_gnu_time
 
 rootfs=$("$root/scripts/debian-rootfs.sh")
-cache_root=$(dirname "$rootfs")
-rootfs_tar="$cache_root/rootfs.tar"
 
 bench="$root/.bench"
 mkdir -p "$bench"
@@ -46,59 +40,16 @@ if [[ -z ${DRYDOCK_BIN:-} ]]; then
 fi
 
 # The OCI layout is rebuilt when the rootfs cache changes.
-layout="$bench/debian-bookworm-layout"
-stamp="$(cat "$cache_root/.complete") $(stat -c %s "$rootfs_tar")"
-if [[ ! -f "$layout/index.json" || "$(cat "$layout.stamp" 2>/dev/null || true)" != "$stamp" ]]; then
-	log "writing the Debian image as an OCI layout ($layout)"
-	rm -rf "$layout" "$layout.stamp"
-	go run ./test/e2e/mkimage -rootfs-tar "$rootfs_tar" -layout "$work/layout" >/dev/null
-	mv "$work/layout" "$layout"
-	echo "$stamp" >"$layout.stamp"
-fi
+debian_layout "$rootfs"
+layout=$base_layout
 
-# Layer blobs of the (single) image in the layout.
-blob() { echo "$layout/blobs/${1%%:*}/${1#*:}"; }
-digests() { grep -oE '"digest": *"sha256:[0-9a-f]{64}"' | grep -oE 'sha256:[0-9a-f]{64}'; }
-manifest_digest=$(digests <"$layout/index.json" | head -n1)
-layer_digests=$(tr -d '\n' <"$(blob "$manifest_digest")" | sed 's/.*"layers": *\[//' | digests)
-layers=()
-compressed=0
-for d in $layer_digests; do
-	layers+=("$(blob "$d")")
-	compressed=$((compressed + $(stat -c %s "$(blob "$d")")))
-done
+layer_blobs "$layout" # also warms the page cache for the decompress and cold runs
 [[ ${#layers[@]} -gt 0 ]] || { log "no layers found in $layout"; exit 1; }
-uncompressed=0
-for l in "${layers[@]}"; do
-	uncompressed=$((uncompressed + $(gzip -dc "$l" | wc -c)))
-done # also warms the page cache for the decompress and cold runs
-
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'; }
-ms() { awk -v ns="$1" 'BEGIN {printf "%.1f", ns/1e6}'; }
 
 # run_sbom CACHE OUT TIMEFILE: one timed drydock sbom; prints wall ns.
-run_sbom() {
-	local t0 t1
-	t0=$(now_ns)
-	if ! /usr/bin/time -v -o "$3" "$drydock" sbom --format json --cache-dir "$1" "$layout" >"$2" 2>"$2.err"; then
-		log "drydock sbom failed:"
-		cat "$2.err" >&2
-		exit 1
-	fi
-	t1=$(now_ns)
-	echo $((t1 - t0))
-}
-rss_kb() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+run_sbom() { timed "$2" "$3" sbom --format json --cache-dir "$1" "$layout"; }
 
-log "decompress: $runs runs"
-dec=()
-for ((i = 0; i < runs; i++)); do
-	t0=$(now_ns)
-	for l in "${layers[@]}"; do gzip -dc "$l" >/dev/null; done
-	t1=$(now_ns)
-	dec+=($((t1 - t0)))
-done
+time_decompress "$runs"
 
 log "cold drydock sbom: $runs runs, each with an empty cache"
 cold=() cold_rss=()
@@ -119,15 +70,14 @@ done
 dec_ns=$(printf '%s\n' "${dec[@]}" | median)
 cold_ns=$(printf '%s\n' "${cold[@]}" | median)
 warm_ns=$(printf '%s\n' "${warm[@]}" | median)
-cold_rss_kb=$(printf '%s\n' "${cold_rss[@]}" | sort -n | tail -n1)
-warm_rss_kb=$(printf '%s\n' "${warm_rss[@]}" | sort -n | tail -n1)
+cold_rss_kb=$(printf '%s\n' "${cold_rss[@]}" | maxof)
+warm_rss_kb=$(printf '%s\n' "${warm_rss[@]}" | maxof)
 ratio=$(awk -v c="$cold_ns" -v d="$dec_ns" 'BEGIN {printf "%.2f", c/d}')
 pkgs=$(grep -oE '"type": *"deb"' "$work/cold.json" | wc -l || true)
 nlayers_out=$(grep -oE '"diffId": *"' "$work/warm.json" | wc -l || true)
 cached_out=$(grep -oE '"cached": *true' "$work/warm.json" | wc -l || true)
 
 verdict() { if awk "BEGIN {exit !($1)}"; then echo pass; else echo MISS; fi; }
-mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b/1048576}'; }
 
 echo
 echo "drydock sbom benchmark: Debian bookworm minbase as an OCI layout ($layout)"
@@ -141,8 +91,8 @@ printf '%-36s %14s %12s  %s\n' "decompress all layers (gzip -dc)" "$(ms "$dec_ns
 printf '%-36s %14s %12s  %s\n' "cold drydock sbom (empty cache)" "$(ms "$cold_ns") ms" "" ""
 printf '%-36s %14s %12s  %s\n' "cold / decompress" "$ratio" "<= 1.5" "$(verdict "$ratio <= 1.5")"
 printf '%-36s %14s %12s  %s\n' "warm rescan" "$(ms "$warm_ns") ms" "< 100 ms" "$(verdict "$warm_ns < 100000000")"
-printf '%-36s %14s %12s  %s\n' "peak RSS, cold (max of runs)" "$(awk -v k="$cold_rss_kb" 'BEGIN {printf "%.1f MiB", k/1024}')" "< 150 MB" "$(verdict "$cold_rss_kb * 1024 < 150000000")"
-printf '%-36s %14s %12s  %s\n' "peak RSS, warm (max of runs)" "$(awk -v k="$warm_rss_kb" 'BEGIN {printf "%.1f MiB", k/1024}')" "< 150 MB" "$(verdict "$warm_rss_kb * 1024 < 150000000")"
+printf '%-36s %14s %12s  %s\n' "peak RSS, cold (max of runs)" "$(kib_mib "$cold_rss_kb")" "< 150 MB" "$(verdict "$cold_rss_kb * 1024 < 150000000")"
+printf '%-36s %14s %12s  %s\n' "peak RSS, warm (max of runs)" "$(kib_mib "$warm_rss_kb")" "< 150 MB" "$(verdict "$warm_rss_kb * 1024 < 150000000")"
 
 # drydock scan on the same image: the database import of the four real OSV
 # sets, then a cold scan (empty layer cache) and warm scans. The Debian image
@@ -155,14 +105,7 @@ if [[ -d $vulndata/osv-bucket-layout ]]; then
 	"$drydock" db import --data-dir "$data" "$vulndata"/osv-bucket-layout/*/all.zip >/dev/null
 	imp_ns=$(($(now_ns) - t0))
 	dbsize=$(stat -c %s "$data/vulndb.sqlite")
-	run_scan() {
-		local t0
-		t0=$(now_ns)
-		if ! /usr/bin/time -v -o "$3" "$drydock" scan --format json --data-dir "$data" --cache-dir "$1" "$layout" >"$2" 2>"$2.err"; then
-			log "drydock scan failed:"; cat "$2.err" >&2; exit 1
-		fi
-		echo $(($(now_ns) - t0))
-	}
+	run_scan() { timed "$2" "$3" scan --format json --data-dir "$data" --cache-dir "$1" "$layout"; }
 	scold=() swarm=()
 	for ((i = 0; i < runs; i++)); do
 		mkdir -p "$work/scache.$i"
