@@ -70,15 +70,7 @@ func (*Extractor) Version() int { return 1 }
 // nothing. Every executable within the size bounds is therefore captured and
 // read, which is the price of finding renamed and vendored binaries.
 func (*Extractor) Required(_ string, fi fs.FileInfo) bool {
-	if fi == nil {
-		return false
-	}
-	m := fi.Mode()
-	if !m.IsRegular() || m&0o111 == 0 {
-		return false
-	}
-	size := fi.Size()
-	return size >= MinFileSize && size <= MaxFileSize
+	return extract.IsExecutableCandidate(fi, MinFileSize, MaxFileSize)
 }
 
 // Extract implements extract.Extractor.

@@ -80,15 +80,7 @@ func (*Extractor) Version() int { return 1 }
 // and live anywhere, so only the mode and size decide: every executable
 // regular file within the bounds is captured.
 func (*Extractor) Required(_ string, fi fs.FileInfo) bool {
-	if fi == nil {
-		return false
-	}
-	m := fi.Mode()
-	if !m.IsRegular() || m&0o111 == 0 {
-		return false
-	}
-	size := fi.Size()
-	return size >= MinFileSize && size <= MaxFileSize
+	return extract.IsExecutableCandidate(fi, MinFileSize, MaxFileSize)
 }
 
 // Extract implements extract.Extractor.
