@@ -293,7 +293,7 @@ func TestSBOMDebianFromRegistry(t *testing.T) {
 			t.Fatal(err)
 		}
 		var doc struct {
-			SPDXVersion string `json:"spdxVersion"`
+			SPDXVersion       string   `json:"spdxVersion"`
 			DocumentDescribes []string `json:"documentDescribes"`
 			Packages          []struct {
 				SPDXID       string    `json:"SPDXID"`
