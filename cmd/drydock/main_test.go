@@ -243,3 +243,24 @@ func TestScanCorruptDatabase(t *testing.T) {
 		t.Errorf("db status on a corrupt db: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// On a terminal, sbom draws progress on stderr and defaults to the table.
+// script(1) gives the binary a real pseudo-terminal.
+func TestSBOMOnTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) from bsdutils is not installed")
+	}
+	e := newEnv(t)
+	layout := demoLayout(t)
+	cmd := exec.Command("script", "-qec", binary+" sbom oci:"+layout+":app", "/dev/null")
+	cmd.Env = append(os.Environ(), "DRYDOCK_CACHE_DIR="+e.cache, "DRYDOCK_DATA_DIR="+e.data, "TERM=dumb")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sbom on a terminal: %v\n%s", err, out)
+	}
+	for _, want := range []string{"layers: 2/2 analysed", "NAME", "requests", "5 packages"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("terminal output lacks %q:\n%s", want, out)
+		}
+	}
+}
