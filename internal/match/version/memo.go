@@ -6,7 +6,6 @@ import (
 	gosemver "golang.org/x/mod/semver"
 
 	deb "github.com/knqyf263/go-deb-version"
-	rpm "github.com/knqyf263/go-rpm-version"
 )
 
 // parsing is implemented by the comparers whose Compare parses both sides
@@ -162,9 +161,9 @@ func (r RPM) parseAny(v string) (any, error) {
 	if !r.Valid(v) {
 		return nil, invalid("rpm", v, nil)
 	}
-	return rpm.NewVersion(v), nil
+	return newRPMKey(v), nil
 }
-func (RPM) compareParsed(a, b any) int { return sign(a.(rpm.Version).Compare(b.(rpm.Version))) }
+func (RPM) compareParsed(a, b any) int { return a.(*rpmKey).compare(b.(*rpmKey)) }
 
 func (m Maven) parseAny(v string) (any, error) {
 	if !m.Valid(v) {

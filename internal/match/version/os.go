@@ -7,7 +7,6 @@ import (
 
 	apk "github.com/knqyf263/go-apk-version"
 	deb "github.com/knqyf263/go-deb-version"
-	rpm "github.com/knqyf263/go-rpm-version"
 )
 
 var (
@@ -93,7 +92,7 @@ func (r RPM) Compare(a, b string) (int, error) {
 	if !r.Valid(b) {
 		return 0, invalid("rpm", b, nil)
 	}
-	return sign(rpm.NewVersion(a).Compare(rpm.NewVersion(b))), nil
+	return newRPMKey(a).compare(newRPMKey(b)), nil
 }
 
 // APK orders Alpine apk versions as apk-tools does: "_rc" and other pre

@@ -48,9 +48,15 @@ type localSeg struct {
 	word  string
 }
 
-// pep440Key parses v with the library (which decides validity and the
-// error) and builds its key.
+// pep440Key parses v and builds its key. Versions already in the canonical
+// form (what the library's String prints, without a local part) are read
+// directly: the library accepts every one of them, and reading the key from
+// v or from its String is the same. Everything else goes through the
+// library, which decides validity and the error.
 func pep440Key(v string) (*pepKey, error) {
+	if k, ok := canonicalKey(v); ok {
+		return k, nil
+	}
 	p, err := PEP440{}.parse(v)
 	if err != nil {
 		return nil, err
@@ -119,6 +125,83 @@ func keyOf(p pep440.Version) *pepKey {
 		}
 	}
 	return k
+}
+
+// canonicalKey reads v when it is exactly
+// [N!]N(.N)*[{a|b|rc}N][.postN][.devN], each N one to 19 ASCII digits (so
+// it fits in a uint64 as the library requires).
+func canonicalKey(v string) (*pepKey, bool) {
+	s := v
+	num := func() (uint64, bool) {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 19 {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(s[:i], 10, 64)
+		s = s[i:]
+		return n, err == nil
+	}
+	k := &pepKey{preKind: 1}
+	first, ok := num()
+	if !ok {
+		return nil, false
+	}
+	if strings.HasPrefix(s, "!") {
+		s = s[1:]
+		k.epoch = first
+		if first, ok = num(); !ok {
+			return nil, false
+		}
+	}
+	k.release = append(make([]uint64, 0, 4), first)
+	for len(s) > 1 && s[0] == '.' && s[1] >= '0' && s[1] <= '9' {
+		s = s[1:]
+		n, ok := num()
+		if !ok {
+			return nil, false
+		}
+		k.release = append(k.release, n)
+	}
+	for len(k.release) > 0 && k.release[len(k.release)-1] == 0 {
+		k.release = k.release[:len(k.release)-1]
+	}
+	switch {
+	case strings.HasPrefix(s, "rc"):
+		k.preKind, k.preL, s = 0, "rc", s[2:]
+	case strings.HasPrefix(s, "a"):
+		k.preKind, k.preL, s = 0, "a", s[1:]
+	case strings.HasPrefix(s, "b"):
+		k.preKind, k.preL, s = 0, "b", s[1:]
+	}
+	if k.preKind == 0 {
+		if k.preN, ok = num(); !ok {
+			return nil, false
+		}
+	}
+	if strings.HasPrefix(s, ".post") {
+		s = s[len(".post"):]
+		k.hasPost = true
+		if k.postN, ok = num(); !ok {
+			return nil, false
+		}
+	}
+	if strings.HasPrefix(s, ".dev") {
+		s = s[len(".dev"):]
+		k.hasDev = true
+		if k.devN, ok = num(); !ok {
+			return nil, false
+		}
+	}
+	if s != "" {
+		return nil, false
+	}
+	if k.preKind == 1 && !k.hasPost && k.hasDev {
+		k.preKind = -1
+	}
+	return k, true
 }
 
 func boolCmp(a, b bool) int {

@@ -43,6 +43,14 @@ func checkPEP440Pair(t *testing.T, m Comparer, a, b string) {
 	if !ok {
 		return
 	}
+	// The canonical fast path reads the same key the library's parse gives.
+	for _, v := range []string{a, b} {
+		if k, fast := canonicalKey(v); fast {
+			if lk := keyOf(pep440.MustParse(v)); k.compare(lk) != 0 || lk.compare(k) != 0 {
+				t.Fatalf("canonicalKey(%q) = %+v, library key %+v", v, k, lk)
+			}
+		}
+	}
 	if got != want {
 		t.Fatalf("Compare(%q, %q) = %d, library says %d", a, b, got, want)
 	}
@@ -53,9 +61,13 @@ func checkPEP440Pair(t *testing.T, m Comparer, a, b string) {
 
 // pypiVersions returns every distinct version string the real PyPI export
 // names (range events and enumerated versions), sorted.
-func pypiVersions(t *testing.T) []string {
+func pypiVersions(t *testing.T) []string { return osvVersions(t, "PyPI") }
+
+// osvVersions returns every distinct version string of the real OSV export
+// of ecosystem (range events and enumerated versions), sorted.
+func osvVersions(t *testing.T, ecosystem string) []string {
 	t.Helper()
-	zr, err := zip.OpenReader(filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "PyPI", "all.zip"))
+	zr, err := zip.OpenReader(filepath.Join(testenv.VulnData(t), "osv-bucket-layout", ecosystem, "all.zip"))
 	if err != nil {
 		t.Fatal(err)
 	}
