@@ -37,6 +37,17 @@ type BatchReader interface {
 	AffectingMany(ctx context.Context, ecosystem string, names []string) (map[string][]*vulndb.Advisory, error)
 }
 
+// TrimmedBatchReader is a BatchReader that can leave out of each advisory
+// what matching never reads: the affected entries of other packages and
+// the references (the vulndb store). Match prefers it; evaluate only reads
+// the entries that apply to the package, so the result is the same.
+type TrimmedBatchReader interface {
+	// AffectingManyTrimmed is AffectingMany, except that each advisory
+	// may hold only its affected entries for one of names (at least every
+	// entry naming one of them) and no references.
+	AffectingManyTrimmed(ctx context.Context, ecosystem string, names []string) (map[string][]*vulndb.Advisory, error)
+}
+
 // ProblemStage is the inventory.Problem stage of matching problems.
 const ProblemStage = "match"
 
@@ -222,7 +233,13 @@ func (m *matcher) prefetch(ctx context.Context, br BatchReader, pkgs []lookup) e
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("match: %w", err)
 		}
-		res, err := br.AffectingMany(ctx, eco, names[eco])
+		var res map[string][]*vulndb.Advisory
+		var err error
+		if tr, ok := br.(TrimmedBatchReader); ok {
+			res, err = tr.AffectingManyTrimmed(ctx, eco, names[eco])
+		} else {
+			res, err = br.AffectingMany(ctx, eco, names[eco])
+		}
 		if err != nil {
 			return fmt.Errorf("match %s: %w", eco, err)
 		}

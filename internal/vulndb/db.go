@@ -200,7 +200,7 @@ func (d *DB) Close() error { return d.sql.Close() }
 // still has to check versions against the affected entries: an advisory may
 // name several packages and releases.
 func (d *DB) Affecting(ctx context.Context, ecosystem, name string) ([]*Advisory, error) {
-	m, err := d.affecting(ctx, ecosystem, []string{name})
+	m, err := d.affecting(ctx, ecosystem, []string{name}, false)
 	if err != nil {
 		return nil, fmt.Errorf("look up %s %s: %w", ecosystem, name, err)
 	}
@@ -215,14 +215,30 @@ func (d *DB) Affecting(ctx context.Context, ecosystem, name string) ([]*Advisory
 // are absent. An advisory naming several of the names is one value shared
 // by their lists: callers must not modify the advisories.
 func (d *DB) AffectingMany(ctx context.Context, ecosystem string, names []string) (map[string][]*Advisory, error) {
-	m, err := d.affecting(ctx, ecosystem, names)
+	m, err := d.affecting(ctx, ecosystem, names, false)
 	if err != nil {
 		return nil, fmt.Errorf("look up %d %s packages: %w", len(names), ecosystem, err)
 	}
 	return m, nil
 }
 
-func (d *DB) affecting(ctx context.Context, ecosystem string, names []string) (map[string][]*Advisory, error) {
+// AffectingManyTrimmed is AffectingMany for a matcher, which reads only
+// the affected entries of the package it evaluates: each advisory holds
+// only its affected entries for one of names (compared in the lookup's
+// normalised form, in any ecosystem), and no References; every other field
+// is as AffectingMany gives it. AlmaLinux and other distribution
+// advisories list dozens of subpackages each, and building all of their
+// entries was most of the decoding time. Callers must not modify the
+// advisories.
+func (d *DB) AffectingManyTrimmed(ctx context.Context, ecosystem string, names []string) (map[string][]*Advisory, error) {
+	m, err := d.affecting(ctx, ecosystem, names, true)
+	if err != nil {
+		return nil, fmt.Errorf("look up %d %s packages: %w", len(names), ecosystem, err)
+	}
+	return m, nil
+}
+
+func (d *DB) affecting(ctx context.Context, ecosystem string, names []string, trim bool) (map[string][]*Advisory, error) {
 	out := map[string][]*Advisory{}
 	if len(names) == 0 {
 		return out, nil
@@ -289,6 +305,13 @@ func (d *DB) affecting(ctx context.Context, ecosystem string, names []string) (m
 	if err != nil {
 		return nil, err
 	}
+	var keep func(string) bool
+	if trim {
+		keep = func(name string) bool {
+			_, ok := byNorm[normalizeName(ecosystem, name)]
+			return ok
+		}
+	}
 	rows, err = d.sql.QueryContext(ctx, `SELECT id, data FROM advisories WHERE id IN (SELECT value FROM json_each(?1))`, string(idsJSON))
 	if err != nil {
 		return nil, sqlErr(err)
@@ -300,7 +323,7 @@ func (d *DB) affecting(ctx context.Context, ecosystem string, names []string) (m
 		if err := rows.Scan(&id, &blob); err != nil {
 			return nil, sqlErr(err)
 		}
-		adv, err := decodeRecord(blob)
+		adv, err := decodeRecordKeep(blob, keep)
 		if err != nil {
 			return nil, fmt.Errorf("advisory %s: %w: %w", id, ErrCorrupt, err)
 		}

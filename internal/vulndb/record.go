@@ -243,9 +243,17 @@ type recordDecoder struct {
 	ranges   []Range
 	events   []Event
 	versions []string
+	// keep, when set, selects the affected entries to decode.
+	keep func(name string) bool
 }
 
-func decodeRecord(blob []byte) (*Advisory, error) {
+func decodeRecord(blob []byte) (*Advisory, error) { return decodeRecordKeep(blob, nil) }
+
+// decodeRecordKeep decodes a record; when keep is not nil it decodes only
+// the affected entries whose package name keep accepts, and no references,
+// stepping over the rest with the same checks but without building them
+// (see DB.AffectingManyTrimmed).
+func decodeRecordKeep(blob []byte, keep func(name string) bool) (*Advisory, error) {
 	if len(blob) == 0 || blob[0] != recordFormat {
 		return nil, fmt.Errorf("%w: unknown format", errRecord)
 	}
@@ -280,6 +288,13 @@ func decodeRecord(blob []byte) (*Advisory, error) {
 	// Each range, event and version takes at least one byte of the body.
 	if d.err != nil || nr > uint64(len(d.b)) || ne > uint64(len(d.b)) || nv > uint64(len(d.b)) {
 		return nil, fmt.Errorf("%w: totals", errRecord)
+	}
+	d.keep = keep
+	if keep != nil {
+		// A trimmed decode keeps few entries: their slices are made one
+		// by one instead of cut from pools sized for the whole record
+		// (empty, not nil, pools: an empty list still decodes non-nil).
+		nr, ne, nv = 0, 0, 0
 	}
 	d.ranges = make([]Range, 0, nr)
 	d.events = make([]Event, 0, ne)
@@ -459,7 +474,29 @@ func (d *recordDecoder) advisory() *Advisory {
 	a.Summary = d.str()
 	a.Details = d.str()
 	a.Severity = d.severities()
-	if n, isNil := d.length(); !isNil {
+	if n, isNil := d.length(); !isNil && d.keep != nil {
+		a.Affected = []Affected{}
+		for range n {
+			pkg := Package{Ecosystem: d.str(), Name: d.str(), PURL: d.str()}
+			if d.err != nil {
+				return nil
+			}
+			if !d.keep(pkg.Name) {
+				d.skipAffected()
+				continue
+			}
+			af := Affected{Package: pkg}
+			af.Severity = d.severities()
+			af.Ranges = d.rangeList()
+			af.Versions = d.stringList(&d.versions)
+			af.EcosystemSpecific = d.object()
+			af.DatabaseSpecific = d.object()
+			if d.err != nil {
+				return nil
+			}
+			a.Affected = append(a.Affected, af)
+		}
+	} else if !isNil {
 		a.Affected = make([]Affected, n)
 		for i := range a.Affected {
 			af := &a.Affected[i]
@@ -475,6 +512,14 @@ func (d *recordDecoder) advisory() *Advisory {
 		}
 	}
 	a.DatabaseSpecific = d.object()
+	if d.keep != nil {
+		if n, isNil := d.length(); !isNil {
+			for range 2 * n {
+				d.str()
+			}
+		}
+		return a
+	}
 	if n, isNil := d.length(); !isNil {
 		a.References = make([]Reference, n)
 		for i := range a.References {
@@ -524,4 +569,101 @@ func (d *recordDecoder) rangeList() []Range {
 		}
 	}
 	return rs
+}
+
+// skipAffected steps over the rest of an affected entry (after its
+// package), reading it as the decoder would but keeping nothing.
+func (d *recordDecoder) skipAffected() {
+	d.skipPairs() // severity
+	if n, isNil := d.length(); !isNil {
+		for range n {
+			d.str() // type
+			d.str() // repo
+			if m, isNil := d.length(); !isNil {
+				for range 4 * m {
+					d.str()
+				}
+			}
+		}
+	}
+	if n, isNil := d.length(); !isNil { // versions
+		for range n {
+			d.str()
+		}
+	}
+	d.skipObject()
+	d.skipObject()
+}
+
+// skipPairs steps over a list of string pairs (severities).
+func (d *recordDecoder) skipPairs() {
+	if n, isNil := d.length(); !isNil {
+		for range 2 * n {
+			d.str()
+		}
+	}
+}
+
+func (d *recordDecoder) skipObject() {
+	n, isNil := d.length()
+	if isNil {
+		return
+	}
+	for range n {
+		d.str()
+		d.skipValue(0)
+		if d.err != nil {
+			return
+		}
+	}
+}
+
+// skipValue is value without building the value.
+func (d *recordDecoder) skipValue(depth int) {
+	if depth > maxDepth {
+		d.fail()
+		return
+	}
+	switch d.uint() {
+	case tagNull, tagFalse, tagTrue:
+		return
+	case tagNumber:
+		if len(d.b) < 8 {
+			d.fail()
+			return
+		}
+		d.b = d.b[8:]
+		return
+	case tagString:
+		d.str()
+		return
+	case tagArray:
+		n := d.uint()
+		if n > uint64(len(d.b)) {
+			d.fail()
+			return
+		}
+		for range n {
+			d.skipValue(depth + 1)
+			if d.err != nil {
+				return
+			}
+		}
+		return
+	case tagObject:
+		n := d.uint()
+		if n > uint64(len(d.b)) {
+			d.fail()
+			return
+		}
+		for range n {
+			d.str()
+			d.skipValue(depth + 1)
+			if d.err != nil {
+				return
+			}
+		}
+		return
+	}
+	d.fail()
 }

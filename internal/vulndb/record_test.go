@@ -137,3 +137,61 @@ func TestAffectingMany(t *testing.T) {
 		t.Errorf("kernel and kernel-headers share no advisory value")
 	}
 }
+
+// TestAffectingManyTrimmed checks the matcher's lookup against the full
+// one: the same advisories in the same order, each equal to the full
+// advisory with References dropped and Affected cut to the entries naming
+// one of the names, in their order.
+func TestAffectingManyTrimmed(t *testing.T) {
+	db := openT(t, realDB(t))
+	ctx := context.Background()
+	for eco, names := range map[string][]string{
+		"PyPI":        {"Django", "django", "requests", "Pillow", "Jinja2", "no-such-package"},
+		"AlmaLinux:9": {"kernel", "kernel-headers", "openssl", "openssl-libs", "bpftool"},
+		"Go":          {"stdlib", "golang.org/x/net"},
+		"crates.io":   {"tokio", "openssl"},
+	} {
+		full, err := db.AffectingMany(ctx, eco, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trimmed, err := db.AffectingManyTrimmed(ctx, eco, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(full) != len(trimmed) {
+			t.Fatalf("%s: %d names with advisories, trimmed %d", eco, len(full), len(trimmed))
+		}
+		norms := map[string]bool{}
+		for _, n := range names {
+			norms[normalizeName(eco, n)] = true
+		}
+		entries := 0
+		for n, advs := range full {
+			got := trimmed[n]
+			if len(got) != len(advs) {
+				t.Fatalf("%s %s: %d advisories, trimmed %d", eco, n, len(advs), len(got))
+			}
+			for i, a := range advs {
+				want := *a
+				want.References = nil
+				want.Affected = nil
+				if a.Affected != nil {
+					want.Affected = []Affected{}
+				}
+				for _, af := range a.Affected {
+					if norms[normalizeName(eco, af.Package.Name)] {
+						want.Affected = append(want.Affected, af)
+					}
+				}
+				entries += len(want.Affected)
+				if !reflect.DeepEqual(got[i], &want) {
+					t.Errorf("%s %s: trimmed %s differs from the full record cut down", eco, n, a.ID)
+				}
+			}
+		}
+		if entries == 0 {
+			t.Errorf("%s: no affected entries kept", eco)
+		}
+	}
+}
