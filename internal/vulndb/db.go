@@ -312,6 +312,7 @@ func (d *DB) affecting(ctx context.Context, ecosystem string, names []string, tr
 			return ok
 		}
 	}
+	var scratch recordScratch
 	rows, err = d.sql.QueryContext(ctx, `SELECT id, data FROM advisories WHERE id IN (SELECT value FROM json_each(?1))`, string(idsJSON))
 	if err != nil {
 		return nil, sqlErr(err)
@@ -323,7 +324,7 @@ func (d *DB) affecting(ctx context.Context, ecosystem string, names []string, tr
 		if err := rows.Scan(&id, &blob); err != nil {
 			return nil, sqlErr(err)
 		}
-		adv, err := decodeRecordKeep(blob, keep)
+		adv, err := decodeRecordKeep(blob, keep, &scratch)
 		if err != nil {
 			return nil, fmt.Errorf("advisory %s: %w: %w", id, ErrCorrupt, err)
 		}

@@ -247,13 +247,21 @@ type recordDecoder struct {
 	keep func(name string) bool
 }
 
-func decodeRecord(blob []byte) (*Advisory, error) { return decodeRecordKeep(blob, nil) }
+func decodeRecord(blob []byte) (*Advisory, error) { return decodeRecordKeep(blob, nil, nil) }
+
+// recordScratch holds the string table index between the records of one
+// lookup, which decodes hundreds: the index only points into each record's
+// own copy of its strings, and no decoded value keeps it.
+type recordScratch struct {
+	lens []int
+	strs []string
+}
 
 // decodeRecordKeep decodes a record; when keep is not nil it decodes only
 // the affected entries whose package name keep accepts, and no references,
 // stepping over the rest with the same checks but without building them
-// (see DB.AffectingManyTrimmed).
-func decodeRecordKeep(blob []byte, keep func(name string) bool) (*Advisory, error) {
+// (see DB.AffectingManyTrimmed). scratch, when not nil, is reused.
+func decodeRecordKeep(blob []byte, keep func(name string) bool, scratch *recordScratch) (*Advisory, error) {
 	if len(blob) == 0 || blob[0] != recordFormat {
 		return nil, fmt.Errorf("%w: unknown format", errRecord)
 	}
@@ -262,7 +270,14 @@ func decodeRecordKeep(blob []byte, keep func(name string) bool) (*Advisory, erro
 	if n > uint64(len(d.b)) { // every length takes at least a byte
 		return nil, fmt.Errorf("%w: string table of %d", errRecord, n)
 	}
-	lens := make([]int, n)
+	if scratch == nil {
+		scratch = &recordScratch{}
+	}
+	if uint64(cap(scratch.lens)) < n {
+		scratch.lens = make([]int, n)
+		scratch.strs = make([]string, n)
+	}
+	lens := scratch.lens[:n]
 	total := 0
 	for i := range lens {
 		l := d.uint()
@@ -278,7 +293,7 @@ func decodeRecordKeep(blob []byte, keep func(name string) bool) (*Advisory, erro
 	// One copy of all the strings; each field is a substring of it.
 	all := string(d.b[:total])
 	d.b = d.b[total:]
-	d.strs = make([]string, n)
+	d.strs = scratch.strs[:n]
 	off := 0
 	for i, l := range lens {
 		d.strs[i] = all[off : off+l]
