@@ -18,8 +18,8 @@ bin/drydock sbom --format table "oci:$demo/layout:app"
 # beside the checkout (or a mirror's zips named by DRYDOCK_VULNDATA).
 vulndata=${DRYDOCK_VULNDATA:-../shared/vulndata}
 if [[ -d $vulndata/osv-bucket-layout ]]; then
-	echo "== drydock db import $vulndata/osv-bucket-layout/*/all.zip"
-	bin/drydock db import --fresh "$vulndata"/osv-bucket-layout/*/all.zip
+	echo "== drydock db import (OSV exports and Debian security tracker data from $vulndata)"
+	bin/drydock db import --fresh "$vulndata"/osv-bucket-layout/*/all.zip "$vulndata"/debian/security-tracker-annotations
 	echo "== drydock scan oci:$demo/layout:app"
 	bin/drydock scan --format table "oci:$demo/layout:app"
 else
