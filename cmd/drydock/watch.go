@@ -60,9 +60,10 @@ store, so a restart resumes interrupted rebuilds with the same rebuild ID.`,
 				return err
 			}
 			w := &freshness.Watcher{
-				R:      r,
-				Token:  token,
-				Header: &freshness.HTTPHeader{Config: r.Config, Keychain: authn.DefaultKeychain, UserAgent: "drydock/" + version},
+				R:       r,
+				Token:   token,
+				Header:  &freshness.HTTPHeader{Config: r.Config, Keychain: authn.DefaultKeychain, UserAgent: "drydock/" + version},
+				Metrics: freshness.NewMetrics(),
 			}
 			if token == "" {
 				slog.Warn("no watch.events.tokenEnv configured: push events are refused, polling only")

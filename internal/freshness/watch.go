@@ -19,8 +19,11 @@ type Watcher struct {
 	Header Header // nil disables polling
 	// Token authenticates push events.
 	Token string
-	// OnReconcile, when set, gets each reconcile's items (tests, metrics).
+	// OnReconcile, when set, gets each reconcile's items (tests).
 	OnReconcile func(tags []string, items []Item)
+	// Metrics, when set, is updated as events arrive and rebuilds end, and
+	// served on /metrics.
+	Metrics *Metrics
 
 	mu      sync.Mutex
 	pending map[string]bool // normalised base tags waiting; "" = everything
@@ -61,6 +64,9 @@ func (w *Watcher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/events/", &EventHandler{Token: w.Token, OnPush: w.onPush})
 	mux.HandleFunc("/healthz", func(rw http.ResponseWriter, r *http.Request) { rw.Write([]byte("ok\n")) })
+	if w.Metrics != nil {
+		mux.Handle("/metrics", w.Metrics.Handler())
+	}
 	return mux
 }
 
@@ -88,6 +94,7 @@ func (w *Watcher) onPush(source string, evs []PushEvent) {
 		tags := w.tracked(ev)
 		for _, t := range tags {
 			w.log().Info("push event", "source", source, "tag", t, "digest", ev.Digest)
+			w.Metrics.detected("event:" + source)
 			if w.R.Store != nil {
 				_ = w.R.Store.RecordDetection(context.Background(), Detection{BaseTag: t, Digest: ev.Digest, Source: "event:" + source})
 			}
@@ -102,8 +109,11 @@ func (w *Watcher) onPush(source string, evs []PushEvent) {
 func (w *Watcher) Run(ctx context.Context) error {
 	w.init()
 	defer w.deb.Stop()
-	if items := w.R.Resume(ctx); len(items) > 0 && w.OnReconcile != nil {
-		w.OnReconcile([]string{"resume"}, items)
+	if items := w.R.Resume(ctx); len(items) > 0 {
+		w.Metrics.finished(items)
+		if w.OnReconcile != nil {
+			w.OnReconcile([]string{"resume"}, items)
+		}
 	}
 	w.enqueue("")
 
@@ -129,6 +139,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 						}
 						_ = w.R.Store.RecordDetection(ctx, Detection{BaseTag: tag, Digest: d, Source: "poll"})
 					}
+					w.Metrics.detected("poll")
 					w.log().Info("base moved (poll)", "tag", tag, "digest", d)
 					w.enqueue(tag)
 				},
@@ -172,6 +183,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 		w.log().Info("reconciled", "tags", tags, "images", len(items), "rebuilt", rebuilt, "took", time.Since(start).Round(time.Millisecond))
+		w.Metrics.finished(items)
 		if w.OnReconcile != nil {
 			w.OnReconcile(tags, items)
 		}
