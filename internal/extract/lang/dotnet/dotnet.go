@@ -18,6 +18,7 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/drydock/drydock/internal/extract"
+	"github.com/drydock/drydock/internal/extract/jsontok"
 	"github.com/drydock/drydock/internal/inventory"
 )
 
@@ -150,52 +151,12 @@ func readLibraries(ctx context.Context, dec *json.Decoder, pkgs []inventory.Pack
 	return pkgs, expectDelim(dec, '}')
 }
 
+// The streaming token helpers are shared by the JSON extractors; these
+// bind them to this package's sentinel.
 func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, unexpectedEOF(err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("%w: want %q, got %v", ErrMalformed, want, tok)
-	}
-	return nil
+	return jsontok.ExpectDelim(dec, want, ErrMalformed)
 }
 
-func readKey(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrMalformed, unexpectedEOF(err))
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("%w: want an object key, got %v", ErrMalformed, tok)
-	}
-	return s, nil
-}
+func readKey(dec *json.Decoder) (string, error) { return jsontok.Key(dec, ErrMalformed) }
 
-// skipValue skips one value token by token, never holding it whole.
-func skipValue(dec *json.Decoder) error {
-	for depth := 0; ; {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrMalformed, unexpectedEOF(err))
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
-}
-
-func unexpectedEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
+func skipValue(dec *json.Decoder) error { return jsontok.Skip(dec, ErrMalformed) }

@@ -3,11 +3,11 @@ package npm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/drydock/drydock/internal/extract/jsontok"
 	"github.com/drydock/drydock/internal/inventory"
 )
 
@@ -185,35 +185,12 @@ func readDependencies(ctx context.Context, dec *json.Decoder, pkgs []inventory.P
 	return pkgs, nil
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, eofIsUnexpected(err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("%w: want %q, got %v", ErrMalformed, want, tok)
-	}
-	return nil
-}
-
-func readKey(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrMalformed, eofIsUnexpected(err))
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("%w: want an object key, got %v", ErrMalformed, tok)
-	}
-	return s, nil
-}
-
 // readString reads a string value; other scalars and containers are
 // skipped and read as "".
 func readString(dec *json.Decoder) (string, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrMalformed, eofIsUnexpected(err))
+		return "", fmt.Errorf("%w: %w", ErrMalformed, jsontok.UnexpectedEOF(err))
 	}
 	switch v := tok.(type) {
 	case string:
@@ -227,7 +204,7 @@ func readString(dec *json.Decoder) (string, error) {
 func readBool(dec *json.Decoder) (bool, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", ErrMalformed, eofIsUnexpected(err))
+		return false, fmt.Errorf("%w: %w", ErrMalformed, jsontok.UnexpectedEOF(err))
 	}
 	switch v := tok.(type) {
 	case bool:
@@ -238,44 +215,16 @@ func readBool(dec *json.Decoder) (bool, error) {
 	return false, nil
 }
 
-// skipValue skips one value token by token, so that skipping a large
-// subtree never holds it in memory (Decode into json.RawMessage would).
-func skipValue(dec *json.Decoder) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, eofIsUnexpected(err))
-	}
-	if d, ok := tok.(json.Delim); ok {
-		return skipRest(dec, d)
-	}
-	return nil
+// The streaming token helpers are shared by the JSON extractors; these
+// bind them to this package's sentinel.
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	return jsontok.ExpectDelim(dec, want, ErrMalformed)
 }
 
-// skipRest skips to the end of the container opened by open. The decoder
-// itself checks that delimiters match, so counting depth is enough.
+func readKey(dec *json.Decoder) (string, error) { return jsontok.Key(dec, ErrMalformed) }
+
+func skipValue(dec *json.Decoder) error { return jsontok.Skip(dec, ErrMalformed) }
+
 func skipRest(dec *json.Decoder, open json.Delim) error {
-	if open != '{' && open != '[' {
-		return fmt.Errorf("%w: unexpected %q", ErrMalformed, open)
-	}
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrMalformed, eofIsUnexpected(err))
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-	}
-	return nil
-}
-
-func eofIsUnexpected(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+	return jsontok.SkipRest(dec, open, ErrMalformed)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/drydock/drydock/internal/extract"
+	"github.com/drydock/drydock/internal/extract/jsontok"
 	"github.com/drydock/drydock/internal/inventory"
 )
 
@@ -94,7 +95,7 @@ func Parse(ctx context.Context, r io.Reader) ([]inventory.Package, error) {
 	dec := json.NewDecoder(r)
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, fmt.Errorf("parse installed.json: %w: %w", ErrMalformed, unexpectedEOF(err))
+		return nil, fmt.Errorf("parse installed.json: %w: %w", ErrMalformed, jsontok.UnexpectedEOF(err))
 	}
 	switch tok {
 	case json.Delim('['):
@@ -115,7 +116,7 @@ func Parse(ctx context.Context, r io.Reader) ([]inventory.Package, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return pkgs, fmt.Errorf("parse installed.json: %w: %w", ErrMalformed, unexpectedEOF(err))
+			return pkgs, fmt.Errorf("parse installed.json: %w: %w", ErrMalformed, jsontok.UnexpectedEOF(err))
 		}
 		switch tok {
 		case "packages":
@@ -223,40 +224,10 @@ func licenses(raw json.RawMessage) []string {
 	return out
 }
 
+// The streaming token helpers are shared by the JSON extractors; these
+// bind them to this package's sentinel.
 func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, unexpectedEOF(err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("%w: want %q, got %v", ErrMalformed, want, tok)
-	}
-	return nil
+	return jsontok.ExpectDelim(dec, want, ErrMalformed)
 }
 
-// skipValue skips one value token by token, never holding it whole.
-func skipValue(dec *json.Decoder) error {
-	for depth := 0; ; {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrMalformed, unexpectedEOF(err))
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
-}
-
-func unexpectedEOF(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
+func skipValue(dec *json.Decoder) error { return jsontok.Skip(dec, ErrMalformed) }
