@@ -28,7 +28,7 @@ var rules = []rule{
 	{"internal/match", []string{"internal/image", "internal/layerfs", "internal/scanner", "internal/extract", "internal/store"},
 		"matching works on inventories so stored ones can be re-matched without images", nil},
 	{"internal/vulndb", []string{"internal/image", "internal/layerfs", "internal/scanner", "internal/extract", "internal/match"},
-		"the database knows nothing of images or matching", []string{"internal/match/version"}}, // version ordering is a leaf: the Debian importer orders fixes with it
+		"the database knows nothing of images or matching", []string{"internal/version"}}, // version ordering is a leaf: the Debian importer orders fixes with it
 	{"internal/policy", []string{"internal/image", "internal/vulndb", "internal/attest", "internal/admission", "internal/server"},
 		"policy is pure", nil},
 	{"internal/rebuild", []string{"internal/deploy"}, "rebuild and deploy are orchestrated above them", nil},

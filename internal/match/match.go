@@ -1,7 +1,7 @@
 // Package match finds the vulnerabilities of an inventory: it maps each
 // package to its OSV ecosystem, asks a Reader for the advisories naming it,
 // and evaluates their affected ranges with the ecosystem's version order
-// (package match/version). It works on inventories, never on images, so a
+// (package version). It works on inventories, never on images, so a
 // stored inventory can be re-matched whenever the database changes; and it
 // depends on the database only through the small Reader interface below.
 package match
@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match/version"
+	"github.com/drydock/drydock/internal/version"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 

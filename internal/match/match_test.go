@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match/version"
+	"github.com/drydock/drydock/internal/version"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/drydock/drydock/internal/match/version"
+	"github.com/drydock/drydock/internal/version"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match/version"
 	"github.com/drydock/drydock/internal/testenv"
+	"github.com/drydock/drydock/internal/version"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 

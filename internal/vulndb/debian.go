@@ -42,7 +42,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drydock/drydock/internal/match/version"
+	"github.com/drydock/drydock/internal/version"
 )
 
 // debianReleases maps codenames to the release numbers OSV's "Debian:<n>"

@@ -26,7 +26,7 @@ import (
 
 	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match/version"
+	"github.com/drydock/drydock/internal/version"
 	"github.com/drydock/drydock/test/e2e/e2eimage"
 )
 
