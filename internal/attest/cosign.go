@@ -72,12 +72,12 @@ func checkCosignTag(ctx context.Context, ref name.Digest, v Verifier, o *options
 		if l.MediaType != simpleSigningMediaType {
 			continue
 		}
-		if len(out) >= maxCandidates {
+		if len(out) >= maxCosignLayers {
 			break
 		}
 		vd := &Verdict{Kind: KindCosignSignature, Location: fmt.Sprintf("%s (layer %d)", tag, i)}
 		out = append(out, vd)
-		blob, err := layerBlob(ctx, ref.Context(), []v1.Descriptor{l}, simpleSigningMediaType, o)
+		blob, err := layerBlob(ctx, ref.Context(), []v1.Descriptor{l}, simpleSigningMediaType, o, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -93,8 +93,18 @@ type Image struct {
 	BaseDigest string `json:"baseDigest,omitempty"`
 }
 
-// Passed reports whether the policy passed.
-func (p *Predicate) Passed() bool { return p.Policy.Result == ResultPass }
+// Outcome is the recorded result, ResultPass, ResultFail or ResultNone; a
+// "pass" recorded under the legacy policy "none" (earlier drydock signing
+// without any decision) is ResultNone.
+func (p *Predicate) Outcome() string {
+	if p.Policy.Result == ResultPass && p.Policy.Name == legacyPolicyNone {
+		return ResultNone
+	}
+	return p.Policy.Result
+}
+
+// Passed reports whether a policy decided and passed.
+func (p *Predicate) Passed() bool { return p.Outcome() == ResultPass }
 
 // Envelope is a DSSE envelope.
 type Envelope = dsse.Envelope
@@ -210,7 +220,7 @@ func DecodeStatement(payloadType string, payload []byte) (*Statement, error) {
 	if len(st.Subject) == 0 {
 		return nil, fmt.Errorf("attest: statement: %w: no subject", ErrMalformed)
 	}
-	if r := st.Predicate.Policy.Result; r != ResultPass && r != ResultFail {
+	if r := st.Predicate.Policy.Result; r != ResultPass && r != ResultFail && r != ResultNone {
 		return nil, fmt.Errorf("attest: statement: %w: policy result %q", ErrMalformed, r)
 	}
 	return &st, nil

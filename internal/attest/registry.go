@@ -2,14 +2,14 @@ package attest
 
 import (
 	"bytes"
-	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // emptyJSON is the OCI empty descriptor's content.
@@ -49,6 +50,13 @@ type Verdict struct {
 	// no trusted time).
 	Created time.Time
 	Err     error
+
+	// valid is set when the signature, subject and statement checked out,
+	// before the verdicts are judged against each other.
+	valid bool
+	// signed is the SHA-256 of the signed payload: copies of one signed
+	// statement re-attached under other manifests count once.
+	signed [32]byte
 }
 
 // Passed reports whether the verdict records a passing policy.
@@ -177,24 +185,30 @@ func descriptorOf(l v1.Layer, mt types.MediaType) (v1.Descriptor, error) {
 	return v1.Descriptor{MediaType: mt, Digest: d, Size: sz}, nil
 }
 
-// VerifyImage returns the newest accepted verdict for the image digest:
-// signed by a key v trusts, about this digest, within WithMaxAge, passing if
-// WithRequirePass. With WithCosign, a valid cosign key-based signature is
-// accepted too when neither a maximum age nor a pass is required.
+// VerifyImage returns the verdict that decides for the image digest (see
+// the package documentation, "Which verdict counts"): the newest verdict
+// of each trusted key is that key's word; when one of them fails, that
+// failing verdict decides, otherwise the newest passing one does. It is
+// returned when it is accepted: signed by a key v trusts, about this
+// digest, not dated in the future, within WithMaxAge, and passing if
+// WithRequirePass. Without WithRequirePass a failing verdict that decides is
+// returned (its Passed is false), for the caller to judge. With WithCosign,
+// a valid cosign key-based signature is accepted when no drydock verdict
+// exists and neither a maximum age nor a pass is required.
 //
-// Errors: ErrNoVerdict (wrapping every rejection reason, so errors.Is also
-// finds ErrExpired, ErrBadSignature, ErrUntrustedKey, ErrSubjectMismatch,
-// ErrPolicyFailed or ErrMalformed) when nothing was accepted; any other
-// error is a registry or transport failure, and the caller should fail
-// closed.
+// Errors: ErrNoVerdict (wrapping the rejection reasons, so errors.Is also
+// finds ErrExpired, ErrPolicyFailed, ErrBadSignature, ErrUntrustedKey,
+// ErrSubjectMismatch, ErrMalformed or ErrTooManyReferrers) when nothing was
+// accepted; any other error is a registry or transport failure, and the
+// caller should fail closed.
 //
-// Cost: one referrers request (two on a registry using the tag schema), then
-// one manifest fetch per candidate, newest first, stopping at the first
-// accepted; at most 50 candidates are examined. v should be built once and
-// reused (Keys precomputes key ids).
+// Cost: one referrers request (two on a registry using the tag schema),
+// then one manifest fetch per verdict-typed referrer (up to MaxExamined,
+// fetchConcurrency at a time). v should be built once and reused (Keys
+// precomputes key ids).
 func VerifyImage(ctx context.Context, ref name.Digest, v Verifier, opts ...Option) (*Verdict, error) {
 	o := makeOptions(opts)
-	all, err := collect(ctx, ref, v, &o, true)
+	all, err := collect(ctx, ref, v, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +217,12 @@ func VerifyImage(ctx context.Context, ref name.Digest, v Verifier, opts ...Optio
 		if vd.Err == nil {
 			return vd, nil
 		}
-		reasons = append(reasons, fmt.Errorf("%s: %w", vd.Location, vd.Err))
+		if len(reasons) < maxReasons {
+			reasons = append(reasons, fmt.Errorf("%s: %w", vd.Location, vd.Err))
+		}
+	}
+	if len(all) > maxReasons {
+		reasons = append(reasons, fmt.Errorf("and %d more rejected", len(all)-maxReasons))
 	}
 	if len(reasons) == 0 {
 		return nil, fmt.Errorf("attest: %s: %w: none found", ref, ErrNoVerdict)
@@ -211,66 +230,50 @@ func VerifyImage(ctx context.Context, ref name.Digest, v Verifier, opts ...Optio
 	return nil, fmt.Errorf("attest: %s: %w: %w", ref, ErrNoVerdict, errors.Join(reasons...))
 }
 
+// maxReasons is how many rejections an ErrNoVerdict message names.
+const maxReasons = 5
+
 // VerifyAll checks every verdict (and, with WithCosign, every cosign
-// signature) found for the image and reports each with its outcome, newest
-// first. The error is for registry failures only.
+// signature) found for the image and reports each with its outcome under
+// the same judgement as VerifyImage: at most the deciding verdict is
+// accepted (Err nil); older verdicts wrap ErrSuperseded. They are ordered
+// deciding first, then newest first by signed time. The error is for
+// registry failures, and ErrNoVerdict with ErrTooManyReferrers when the
+// digest has more verdict referrers than are examined.
 func VerifyAll(ctx context.Context, ref name.Digest, v Verifier, opts ...Option) ([]*Verdict, error) {
 	o := makeOptions(opts)
-	return collect(ctx, ref, v, &o, false)
+	return collect(ctx, ref, v, &o)
 }
 
-func collect(ctx context.Context, ref name.Digest, v Verifier, o *options, firstOnly bool) ([]*Verdict, error) {
-	ropts := o.remoteOpts(ctx)
-	idx, err := remote.Referrers(ref, ropts...)
-	if err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("attest: list referrers of %s: %w", ref, err)
+// collect lists the referrers, skips cheaply what cannot be a verdict,
+// checks every remaining candidate and judges them.
+func collect(ctx context.Context, ref name.Digest, v Verifier, o *options) ([]*Verdict, error) {
+	cands, err := listCandidates(ctx, ref, o)
+	if err != nil {
+		return nil, err
 	}
-	var cands []v1.Descriptor
-	if idx != nil {
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return nil, fmt.Errorf("attest: list referrers of %s: %w", ref, err)
-		}
-		for _, d := range im.Manifests {
-			if d.MediaType != types.OCIManifestSchema1 {
-				continue
-			}
-			switch d.ArtifactType {
-			case ArtifactType, "", string(types.OCIEmptyJSON):
-				// Some registries (go-containerregistry's own) list the
-				// config media type rather than the manifest's
-				// artifactType: look inside.
-			case bundleArtifactType:
-				if !o.cosign {
-					continue
-				}
-			default:
-				continue
-			}
-			cands = append(cands, d)
-		}
+	if len(cands) > o.maxExamined {
+		return nil, fmt.Errorf("attest: %s: %w: %w: %d verdict referrers, at most %d are examined (delete stale ones)",
+			ref, ErrNoVerdict, ErrTooManyReferrers, len(cands), o.maxExamined)
 	}
-	slices.SortStableFunc(cands, func(a, b v1.Descriptor) int {
-		return cmp.Or(
-			createdAt(b).Compare(createdAt(a)),
-			cmp.Compare(b.Digest.String(), a.Digest.String()), // a stable order for equal times
-		)
-	})
-	if len(cands) > maxCandidates {
-		cands = cands[:maxCandidates]
+	results := make([]*Verdict, len(cands))
+	var blobs atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fetchConcurrency)
+	for i, d := range cands {
+		g.Go(func() error {
+			vd, err := checkReferrer(gctx, ref, d, v, o, &blobs)
+			results[i] = vd
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	var out []*Verdict
-	for _, d := range cands {
-		vd, err := checkReferrer(ctx, ref, d, v, o)
-		if err != nil {
-			return nil, err
-		}
-		if vd == nil {
-			continue
-		}
-		out = append(out, vd)
-		if firstOnly && vd.Err == nil {
-			return out, nil
+	for _, vd := range results {
+		if vd != nil {
+			out = append(out, vd)
 		}
 	}
 	if o.cosign {
@@ -280,27 +283,65 @@ func collect(ctx context.Context, ref name.Digest, v Verifier, o *options, first
 		}
 		out = append(out, sigs...)
 	}
+	judge(out, o)
 	return out, nil
 }
 
-// createdFormat is RFC 3339 with a fixed number of fractional digits, so
-// that verdicts made within one second still sort in order.
-const createdFormat = "2006-01-02T15:04:05.000000000Z07:00"
-
-// createdAt is a referrer's creation annotation; zero (oldest) when absent
-// or not RFC 3339. It only orders the checks: the signed time is what counts.
-func createdAt(d v1.Descriptor) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, d.Annotations[AnnotationCreated])
+// listCandidates reads the referrers listing (the API, or the tag schema's
+// index) and keeps the entries that may be verdicts: an image manifest of a
+// verdict's artifact type (or of the empty config's, which some registries
+// list instead), of a listed size a verdict can have, each digest once.
+func listCandidates(ctx context.Context, ref name.Digest, o *options) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(ref, o.remoteOpts(ctx)...)
 	if err != nil {
-		return time.Time{}
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("attest: list referrers of %s: %w", ref, err)
 	}
-	return t
+	if idx == nil {
+		return nil, nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("attest: list referrers of %s: %w", ref, err)
+	}
+	seen := map[v1.Hash]bool{}
+	var cands []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.MediaType != types.OCIManifestSchema1 || seen[d.Digest] {
+			continue
+		}
+		switch d.ArtifactType {
+		case ArtifactType, "", string(types.OCIEmptyJSON):
+			// Some registries (go-containerregistry's own) list the
+			// config media type rather than the manifest's
+			// artifactType: look inside.
+		case bundleArtifactType:
+			if !o.cosign {
+				continue
+			}
+		default:
+			continue
+		}
+		if d.Size <= 0 || d.Size > MaxReferrerManifestSize {
+			continue
+		}
+		seen[d.Digest] = true
+		cands = append(cands, d)
+	}
+	return cands, nil
 }
+
+// createdFormat is RFC 3339 with a fixed number of fractional digits. The
+// annotation it formats is informational: nothing reads it to order
+// verdicts.
+const createdFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // checkReferrer fetches one referrer manifest and checks what it holds. It
 // returns nil for referrers of other kinds, and an error only for registry
-// failures.
-func checkReferrer(ctx context.Context, ref name.Digest, d v1.Descriptor, v Verifier, o *options) (*Verdict, error) {
+// failures and an exhausted blob budget.
+func checkReferrer(ctx context.Context, ref name.Digest, d v1.Descriptor, v Verifier, o *options, blobs *atomic.Int64) (*Verdict, error) {
 	loc := ref.Context().Digest(d.Digest.String())
 	desc, err := remote.Get(loc, o.remoteOpts(ctx)...)
 	if err != nil {
@@ -310,6 +351,11 @@ func checkReferrer(ctx context.Context, ref name.Digest, d v1.Descriptor, v Veri
 		return nil, fmt.Errorf("attest: fetch referrer %s: %w", loc, err)
 	}
 	vd := &Verdict{Location: loc.String()}
+	if len(desc.Manifest) > MaxReferrerManifestSize {
+		vd.Kind = KindVerdict
+		vd.Err = fmt.Errorf("%w: manifest of %d bytes, over the %d-byte limit", ErrMalformed, len(desc.Manifest), MaxReferrerManifestSize)
+		return vd, nil
+	}
 	var m v1.Manifest
 	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
 		vd.Kind = KindVerdict
@@ -322,7 +368,7 @@ func checkReferrer(ctx context.Context, ref name.Digest, d v1.Descriptor, v Veri
 	switch m.ArtifactType {
 	case ArtifactType:
 		vd.Kind = KindVerdict
-		blob, err := layerBlob(ctx, ref.Context(), m.Layers, EnvelopeMediaType, o)
+		blob, err := layerBlob(ctx, ref.Context(), m.Layers, EnvelopeMediaType, o, blobs)
 		if err != nil {
 			return nil, err
 		}
@@ -330,14 +376,14 @@ func checkReferrer(ctx context.Context, ref name.Digest, d v1.Descriptor, v Veri
 			vd.Err = fmt.Errorf("%w: no intact %s layer", ErrMalformed, EnvelopeMediaType)
 			return vd, nil
 		}
-		checkVerdictEnvelope(vd, blob, ref, v, o)
+		checkVerdictEnvelope(vd, blob, ref, v)
 		return vd, nil
 	case bundleArtifactType:
 		if !o.cosign {
 			return nil, nil
 		}
 		vd.Kind = KindSigstoreBundle
-		blob, err := layerBlob(ctx, ref.Context(), m.Layers, bundleArtifactType, o)
+		blob, err := layerBlob(ctx, ref.Context(), m.Layers, bundleArtifactType, o, blobs)
 		if err != nil {
 			return nil, err
 		}
@@ -351,9 +397,11 @@ func checkReferrer(ctx context.Context, ref name.Digest, d v1.Descriptor, v Veri
 	return nil, nil
 }
 
-// checkVerdictEnvelope runs the checks in order: envelope, signature,
-// statement types, subject, age, policy.
-func checkVerdictEnvelope(vd *Verdict, blob []byte, ref name.Digest, v Verifier, o *options) {
+// checkVerdictEnvelope runs the checks that need no other verdict, cheapest
+// first: envelope, signature, statement types, subject, a signed time. The
+// statement is decoded only once the signature verified. Age, the future
+// and the policy result are judged afterwards, over all verdicts.
+func checkVerdictEnvelope(vd *Verdict, blob []byte, ref name.Digest, v Verifier) {
 	env, err := DecodeEnvelope(blob)
 	if err != nil {
 		vd.Err = err
@@ -365,34 +413,22 @@ func checkVerdictEnvelope(vd *Verdict, blob []byte, ref name.Digest, v Verifier,
 		return
 	}
 	vd.KeyID = keyID
+	vd.signed = sha256.Sum256(payload)
 	st, err := DecodeStatement(env.PayloadType, payload)
 	if err != nil {
 		vd.Err = err
 		return
 	}
 	vd.Statement, vd.PredicateType, vd.Created = st, st.PredicateType, st.Predicate.Time
-	vd.Err = acceptStatement(st, ref, o)
-}
-
-func acceptStatement(st *Statement, ref name.Digest, o *options) error {
 	if !st.HasSubject(ref.DigestStr()) {
-		return fmt.Errorf("%w: statement is about %s", ErrSubjectMismatch, subjectDigests(st.Subject))
+		vd.Err = fmt.Errorf("%w: statement is about %s", ErrSubjectMismatch, subjectDigests(st.Subject))
+		return
 	}
-	now := o.now()
-	t := st.Predicate.Time
-	if t.IsZero() {
-		return fmt.Errorf("%w: verdict has no time", ErrMalformed)
+	if st.Predicate.Time.IsZero() {
+		vd.Err = fmt.Errorf("%w: verdict has no time", ErrMalformed)
+		return
 	}
-	if t.After(now.Add(clockSkew)) {
-		return fmt.Errorf("%w: verdict dated in the future (%s)", ErrExpired, t.Format(time.RFC3339))
-	}
-	if o.maxAge > 0 && now.Sub(t) > o.maxAge {
-		return fmt.Errorf("%w: made %s, older than %s", ErrExpired, t.Format(time.RFC3339), o.maxAge)
-	}
-	if o.requirePass && !st.Predicate.Passed() {
-		return fmt.Errorf("%w (policy %q)", ErrPolicyFailed, st.Predicate.Policy.Name)
-	}
-	return nil
+	vd.valid = true
 }
 
 func subjectDigests(subs []Subject) []string {
@@ -407,7 +443,10 @@ func subjectDigests(subs []Subject) []string {
 // checked against its digest: the embedded data when present, else the blob
 // (bounded). It returns nil, nil when no layer matches or the content does
 // not match its digest.
-func layerBlob(ctx context.Context, repo name.Repository, layers []v1.Descriptor, mt types.MediaType, o *options) ([]byte, error) {
+//
+// blobs counts the blob fetches for one digest (nil: not counted); past
+// MaxBlobFetches it fails with ErrTooManyReferrers.
+func layerBlob(ctx context.Context, repo name.Repository, layers []v1.Descriptor, mt types.MediaType, o *options, blobs *atomic.Int64) ([]byte, error) {
 	for _, l := range layers {
 		if l.MediaType != mt {
 			continue
@@ -420,6 +459,10 @@ func layerBlob(ctx context.Context, repo name.Repository, layers []v1.Descriptor
 				return l.Data, nil
 			}
 			return nil, nil
+		}
+		if blobs != nil && blobs.Add(1) > MaxBlobFetches {
+			return nil, fmt.Errorf("attest: %w: %w: more than %d verdicts keep their envelope in a blob, at most %d are fetched",
+				ErrNoVerdict, ErrTooManyReferrers, MaxBlobFetches, MaxBlobFetches)
 		}
 		b, err := fetchBlob(ctx, repo, l, o)
 		if err != nil {
