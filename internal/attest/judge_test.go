@@ -515,4 +515,3 @@ func TestListedSizeLie(t *testing.T) {
 		t.Errorf("results: %+v", all)
 	}
 }
-
