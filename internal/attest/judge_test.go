@@ -515,3 +515,24 @@ func TestListedSizeLie(t *testing.T) {
 		t.Errorf("results: %+v", all)
 	}
 }
+
+// BenchmarkVerifyJunk is the referrer-flood row of the admission
+// benchmark: one VerifyImage of a digest with 100 junk referrers (20 each of
+// another artifact type, oversized, unsigned, an untrusted key and a bad
+// signature) beside one valid verdict, against the in-process registry.
+// Compare with BenchmarkVerify (one verdict alone) in the same run.
+func BenchmarkVerifyJunk(b *testing.B) {
+	ctx := context.Background()
+	host := testRegistry(b, true)
+	d := pushImage(b, host, "team/app")
+	s, keys := newKey(b)
+	at := time.Now()
+	reattach(b, d, signAt(b, s, d, ResultPass, at), at.Add(-time.Hour), ResultPass)
+	pushJunk(b, d, s, 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := VerifyImage(ctx, d, keys, WithRequirePass(true), WithMaxAge(time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
