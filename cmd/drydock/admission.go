@@ -49,6 +49,7 @@ type admissionServeFlags struct {
 	cacheTTL, negativeTTL, tagTTL         time.Duration
 	requestTimeout, tlsCheck              time.Duration
 	maxRequestBytes                       int64
+	maxVerdictAge, clockSkew              time.Duration
 }
 
 func newAdmissionServeCommand(g *globals) *cobra.Command {
@@ -74,6 +75,16 @@ admits and logs and counts. A namespace label drydock.dev/mode overrides
 --namespace (drydock's own) is always exempt. Namespace labels are read with
 --kubeconfig, or in-cluster credentials when running in a pod.
 
+Which verdict counts: only signed times order verdicts (never the referrer's
+annotations). The newest verdict of each --key decides for that key; if any
+key's newest verdict failed, recorded no policy decision (attest --no-policy)
+or is signed more than --max-clock-skew in the future, the image is denied,
+whatever older or other verdicts say. The deciding verdict must be younger
+than --max-verdict-age (default 7d, with or without --policy; 0 turns the
+limit off): it bounds how long a verdict made against an old vulnerability
+database, or left behind when someone deletes a newer one, keeps admitting.
+Re-attest running images at least weekly (daily is better).
+
 Failures close: an image whose verdict cannot be checked (registry
 unreachable, timeout) is denied with the reason, unless --failure-policy
 ignore, which admits it with a warning. An unsigned or failing image is
@@ -81,6 +92,12 @@ denied either way.
 
 The TLS certificate and key are re-read when the files change (checked at
 most every --tls-check-interval, on new connections).`,
+		Example: `  # The webhook with the cluster's trusted key, verdicts at most 3 days old
+  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub --max-verdict-age 72h
+
+  # Two trusted keys (a key rotation): either may sign, and a failing newest
+  # verdict from either denies
+  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key old.pub --key new.pub --policy policy.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAdmissionServe(cmd.Context(), g, f) },
 	}
@@ -104,6 +121,8 @@ most every --tls-check-interval, on new connections).`,
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 9*time.Second, "time limit of one review (keep it under the webhook's timeoutSeconds)")
 	fl.DurationVar(&f.tlsCheck, "tls-check-interval", time.Second, "how often the TLS files are checked for changes")
 	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", admission.DefaultMaxRequestBytes, "largest AdmissionReview accepted")
+	fl.DurationVar(&f.maxVerdictAge, "max-verdict-age", admission.DefaultMaxVerdictAge, "deny images whose deciding verdict was signed longer ago (0: no limit)")
+	fl.DurationVar(&f.clockSkew, "max-clock-skew", attest.DefaultClockSkew, "how far in the future a verdict's signed time may be")
 	return cmd
 }
 
@@ -150,9 +169,17 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	if err != nil {
 		return fmt.Errorf("--key: %w", err)
 	}
+	if f.maxVerdictAge < 0 || f.clockSkew < 0 {
+		return errors.New("--max-verdict-age and --max-clock-skew cannot be negative")
+	}
+	maxAge := f.maxVerdictAge
+	if maxAge == 0 {
+		maxAge = -1 // admission.Config: negative is "no limit", zero the default
+	}
 	ropts := attest.WithRemoteOptions(image.RemoteOptions(ctx, image.WithInsecure(f.insecure), image.WithUserAgent("drydock/"+version+" admission"))...)
 	cfg := admission.Config{
-		Verifier:         &attestVerifier{keys: keys, opts: []attest.Option{ropts}},
+		Verifier:         &admission.AttestVerifier{Keys: keys, Options: []attest.Option{ropts, attest.WithClockSkew(f.clockSkew)}},
+		MaxVerdictAge:    maxAge,
 		Resolver:         attestResolver{opts: []attest.Option{ropts}},
 		Mode:             mode,
 		Selection:        sel,
@@ -227,37 +254,6 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 		defer cancel()
 		return hs.Shutdown(sctx)
 	}
-}
-
-// attestVerifier adapts attest.VerifyImage to admission.Verifier.
-type attestVerifier struct {
-	keys *attest.Keys
-	opts []attest.Option
-}
-
-func (v *attestVerifier) Verify(ctx context.Context, d name.Digest) (*admission.Verdict, error) {
-	vd, err := attest.VerifyImage(ctx, d, v.keys, v.opts...)
-	if err != nil {
-		if errors.Is(err, attest.ErrNoVerdict) {
-			// The webhook names the image already: drop attest's prefix.
-			msg := strings.TrimPrefix(err.Error(), "attest: "+d.String()+": ")
-			return nil, fmt.Errorf("%w: %s", admission.ErrNotVerified, msg)
-		}
-		return nil, err
-	}
-	out := &admission.Verdict{Digest: d.DigestStr(), KeyID: vd.KeyID, Created: vd.Created, Result: attest.ResultFail}
-	if st := vd.Statement; st != nil {
-		p := st.Predicate
-		out.Result, out.Policy, out.Findings, out.Counts = p.Policy.Result, p.Policy.Name, p.Findings, p.Counts
-		out.BaseName, out.BaseDigest = p.Image.BaseName, p.Image.BaseDigest
-		for _, f := range p.Details {
-			out.Details = append(out.Details, admission.FindingDetail{
-				ID: f.ID, Severity: f.Severity, FixPath: f.FixPath, Aliases: f.Aliases, FixedVersions: f.Fixed,
-				Score: f.Score, Package: f.Package, Version: f.Version, PkgType: f.Type,
-			})
-		}
-	}
-	return out, nil
 }
 
 // attestResolver resolves tags with one HEAD request.

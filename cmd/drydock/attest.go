@@ -24,6 +24,7 @@ func newAttestCommand(g *globals) *cobra.Command {
 		failOn       string
 		policyResult string
 		policyPath   string
+		noPolicy     bool
 		pushTo       string
 	)
 	cmd := &cobra.Command{
@@ -43,17 +44,35 @@ The verdict is pushed to the scanned image's repository, or to --push-to REPO
 multi-arch index, the verdict is attached to both the platform image and the
 index.
 
-Policy: --policy FILE evaluates a drydock policy (as "drydock policy check")
-and records its name, result and violations; --fail-on SEVERITY fails the
-verdict when a finding at or above it remains (as "drydock scan --fail-on");
---policy-result pass|fail records an outcome decided elsewhere. Without any of
-them the verdict passes.
+A decision is required, one of:
+  --policy FILE          evaluate a drydock policy (as "drydock policy check") and
+                         record its name, result and violations;
+  --fail-on SEVERITY     fail when a finding at or above it remains (as "drydock scan
+                         --fail-on");
+  --policy-result R      record pass or fail, decided elsewhere;
+  --no-policy            record the scan with no decision: the verdict's policy is
+                         "no policy", its result "none", and "drydock verify" and the
+                         admission webhook never treat it as passing.
+Without one, attest refuses to sign (exit 2): an unconfigured pipeline must not
+produce verdicts that admit anything.
 
-Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an error.`,
+Exit codes: 0 verdict pushed and passing (or recorded with --no-policy); 1 verdict
+pushed and failing; 2 an error, or no decision given.`,
+		Example: `  # In CI after the push: fail (exit 1, verdict still pushed) on a HIGH or CRITICAL finding
+  DRYDOCK_KEY_PASSWORD=... drydock attest --key ci.key --fail-on high registry.example.com/team/app:1.2
+
+  # Decide with a policy file
+  drydock attest --key ci.key --policy policy.yaml registry.example.com/team/app:1.2
+
+  # Record an inventory for information only; such a verdict never admits
+  drydock attest --key ci.key --no-policy registry.example.com/team/app:1.2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ev, err := policyEvaluator(policyPath, failOn, policyResult)
+			if policyPath == "" && failOn == "" && policyResult == "" && !noPolicy {
+				return errNoDecision("attest")
+			}
+			ev, err := policyEvaluator(policyPath, failOn, policyResult, noPolicy)
 			if err != nil {
 				return err
 			}
@@ -77,6 +96,10 @@ Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an err
 			for i, p := range pushed {
 				fmt.Fprintf(out, "verdict %s for %s: pushed %s\n", pred.Policy.Result, subjects[i], p)
 			}
+			if pred.Outcome() == attest.ResultNone {
+				fmt.Fprintln(cmd.ErrOrStderr(), "drydock: the verdict records no policy decision (--no-policy): verify and admission will not accept it as passing")
+				return nil
+			}
 			if !pred.Passed() {
 				msg := fmt.Sprintf("policy %q failed", pred.Policy.Name)
 				if n := len(pred.Policy.Violations); n > 0 {
@@ -93,15 +116,24 @@ Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an err
 	fl.StringVar(&policyPath, "policy", "", "drydock policy file whose decision the verdict records")
 	fl.StringVar(&failOn, "fail-on", "", "the verdict fails when a finding at or above this severity remains: critical, high, medium, low, unknown")
 	fl.StringVar(&policyResult, "policy-result", "", "record this outcome, decided elsewhere: pass or fail")
+	fl.BoolVar(&noPolicy, "no-policy", false, "sign without a decision: the verdict records \"no policy\" and never passes")
 	fl.StringVar(&pushTo, "push-to", "", "repository to push the verdict to (default: the scanned image's)")
 	cmd.MarkFlagRequired("key")
-	cmd.MarkFlagsMutuallyExclusive("policy", "fail-on", "policy-result")
+	cmd.MarkFlagsMutuallyExclusive("policy", "fail-on", "policy-result", "no-policy")
 	return cmd
 }
 
+// errNoDecision is the refusal to sign a verdict nobody decided.
+func errNoDecision(command string) error {
+	return fmt.Errorf("%s: no decision to sign: give --policy FILE, --fail-on SEVERITY or --policy-result pass|fail, "+
+		"or --no-policy to record a verdict that never passes", command)
+}
+
 // policyEvaluator picks how the verdict's policy outcome is decided.
-func policyEvaluator(policyPath, failOn, result string) (attest.Evaluator, error) {
+func policyEvaluator(policyPath, failOn, result string, noPolicy bool) (attest.Evaluator, error) {
 	switch {
+	case noPolicy:
+		return attest.NoPolicy{}, nil
 	case policyPath != "":
 		p, err := policy.Load(policyPath)
 		if err != nil {
@@ -121,7 +153,7 @@ func policyEvaluator(policyPath, failOn, result string) (attest.Evaluator, error
 		}
 		return failOnEvaluator{threshold: t}, nil
 	}
-	return fixedResult{passed: true, name: "none"}, nil
+	return nil, errNoDecision("drydock")
 }
 
 // failOnEvaluator fails on a finding at or above the threshold, as

@@ -181,8 +181,13 @@ func TestAttestVerify(t *testing.T) {
 				len(doc.Verdicts[0].Violations) == 0 || !strings.Contains(doc.Verdicts[0].Error, "failed policy") {
 				t.Fatalf("verify JSON: %v\n%s", err, out)
 			}
-			if _, _, code := e.run(t, "verify", "--key", prefix+".pub", src); code != 0 {
-				t.Errorf("verify without --require-pass: exit %d, want 0", code)
+			// A pass is required by default (issue 10, attack 7): exit 1
+			// unless --allow-failing.
+			if out, _, code := e.run(t, "verify", "--key", prefix+".pub", src); code != 1 || !strings.Contains(out, "failed policy") {
+				t.Errorf("verify of a failing verdict without --allow-failing: exit %d, want 1\n%s", code, out)
+			}
+			if _, _, code := e.run(t, "verify", "--key", prefix+".pub", "--allow-failing", src); code != 0 {
+				t.Errorf("verify --allow-failing: exit %d, want 0", code)
 			}
 
 			// A passing verdict decided elsewhere.
@@ -226,10 +231,10 @@ func TestAttestVerify(t *testing.T) {
 		host := startRegistry(t, true)
 		src := pushLayoutImage(t, lay, "app", host+"/team/app:1").String()
 		t.Setenv("DRYDOCK_KEY_PASSWORD", "xyzzy-not-it")
-		if _, errOut, code := e.run(t, "attest", "--key", prefix+".key", src); code != 2 || !strings.Contains(errOut, "passphrase") || strings.Contains(errOut, "xyzzy") {
+		if _, errOut, code := e.run(t, "attest", "--key", prefix+".key", "--fail-on", "high", src); code != 2 || !strings.Contains(errOut, "passphrase") || strings.Contains(errOut, "xyzzy") {
 			t.Errorf("wrong passphrase: exit %d: %s", code, errOut)
 		}
-		if _, errOut, code := e.run(t, "attest", "--key", prefix+".key", "oci:"+lay+":app"); code != 2 {
+		if _, errOut, code := e.run(t, "attest", "--key", prefix+".key", "--fail-on", "high", "oci:"+lay+":app"); code != 2 {
 			t.Errorf("attest of a layout without --push-to: exit %d: %s", code, errOut)
 		}
 		if _, errOut, code := e.run(t, "verify", src); code != 2 || !strings.Contains(errOut, "key") {
@@ -275,7 +280,9 @@ func TestVerifyCosign(t *testing.T) {
 	if _, _, code := e.run(t, "verify", "--key", prefix+".pub", d.String()); code != 1 {
 		t.Errorf("without --cosign: exit %d, want 1", code)
 	}
-	out, errOut, code := e.run(t, "verify", "--cosign", "--key", prefix+".pub", host+"/team/signed:1")
+	// cosign signatures carry no time or result: they count only when
+	// neither is asked for.
+	out, errOut, code := e.run(t, "verify", "--cosign", "--allow-failing", "--max-age", "0", "--key", prefix+".pub", host+"/team/signed:1")
 	if code != 0 || !strings.Contains(out, `"kind": "cosign-signature"`) {
 		t.Fatalf("--cosign: exit %d\n%s%s", code, out, errOut)
 	}
@@ -286,7 +293,7 @@ func TestVerifyCosign(t *testing.T) {
 	// A signature for another image under this one's tag.
 	d2 := pushRandom(t, host+"/team/signed:2")
 	signTag(t, d2, k, d)
-	out, _, code = e.run(t, "verify", "--cosign", "--key", prefix+".pub", d2.String())
+	out, _, code = e.run(t, "verify", "--cosign", "--allow-failing", "--max-age", "0", "--key", prefix+".pub", d2.String())
 	if code != 1 || !strings.Contains(out, "subject does not match") {
 		t.Errorf("moved signature: exit %d\n%s", code, out)
 	}

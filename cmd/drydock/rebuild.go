@@ -32,8 +32,10 @@ type freshFlags struct {
 	config string
 	store  string
 	noScan bool
-	key    string
-	policy string
+	key      string
+	policy   string
+	failOn   string
+	noPolicy bool
 
 	deploy         bool
 	kubeconfig     string
@@ -49,12 +51,21 @@ func (f *freshFlags) register(cmd *cobra.Command, storeHelp string) {
 	fl.BoolVar(&f.noScan, "no-scan", false, "do not scan rebuilt images")
 	fl.StringVar(&f.key, "key", "", "sign a verdict for each rebuilt image with this private key (see drydock attest)")
 	fl.StringVar(&f.policy, "policy", "", "evaluate this drydock policy on each rebuilt image; the verdict records the decision")
+	fl.StringVar(&f.failOn, "fail-on", "", "a rebuilt image fails when a finding at or above this severity remains (critical, high, medium, low, unknown)")
+	fl.BoolVar(&f.noPolicy, "no-policy", false, "with --key, sign verdicts without a decision (recorded as \"no policy\"; they never pass, so --deploy rolls nothing out)")
+	cmd.MarkFlagsMutuallyExclusive("policy", "fail-on", "no-policy")
 	fl.BoolVar(&f.deploy, "deploy", false, "roll each rebuilt image that passed the policy out to the workloads that opted in (label drydock.dev/auto-deploy=true)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for --deploy (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context for --deploy")
 	fl.StringSliceVar(&f.excludeNS, "exclude-namespace", []string{"kube-system"}, "namespaces --deploy never touches")
 	fl.DurationVar(&f.rolloutTimeout, "rollout-timeout", 5*time.Minute, "how long --deploy waits for each rollout before rolling it back")
 }
+
+// signingHelp is the part of rebuild's and watch's help about verdicts.
+const signingHelp = `With --key, each rebuilt image gets a signed verdict (as "drydock attest"), and a
+decision is required: --policy FILE, --fail-on SEVERITY, or --no-policy (the verdict
+records "no policy" and never passes, so neither verify nor the admission webhook
+accept it, and --deploy rolls nothing out). --key without one is refused.`
 
 // newReconciler wires the configuration to the registry, the executors of
 // internal/rebuild, the scanner and the store.
@@ -84,10 +95,15 @@ func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath str
 			return rebuild.New(kind, c, imgOpts...)
 		},
 	}
+	decided := f.policy != "" || f.failOn != "" || f.noPolicy
+	if f.key != "" && !decided {
+		st.Close()
+		return nil, errNoDecision("--key")
+	}
 	if !f.noScan {
 		sc := &cliScanner{g: g, reports: map[string]*report.ScanReport{}}
-		if f.policy != "" || f.key != "" {
-			ev, err := policyEvaluator(f.policy, "", "")
+		if decided {
+			ev, err := policyEvaluator(f.policy, f.failOn, "", f.noPolicy)
 			if err != nil {
 				st.Close()
 				return nil, err
@@ -103,9 +119,9 @@ func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath str
 			}
 			r.Attester = &cliAttester{scans: sc, signer: signer, insecure: cfg.Registries.Insecure}
 		}
-	} else if f.key != "" || f.policy != "" {
+	} else if f.key != "" || decided {
 		st.Close()
-		return nil, errors.New("--key and --policy need the scan: drop --no-scan")
+		return nil, errors.New("--key, --policy, --fail-on and --no-policy need the scan: drop --no-scan")
 	}
 	if f.deploy {
 		rc, err := deploy.RESTConfig(f.kubeconfig, f.kubeContext)
@@ -167,7 +183,9 @@ func (s *cliScanner) Scan(ctx context.Context, ref string) (freshness.ScanResult
 			return freshness.ScanResult{}, err
 		}
 		res.Passed = passed
-		if !passed {
+		if name == attest.PolicyNoPolicy {
+			res.Summary += "; no policy decided (--no-policy)"
+		} else if !passed {
 			res.Summary += fmt.Sprintf("; policy %s failed (%d violation(s))", name, len(violations))
 		}
 	}
@@ -203,7 +221,9 @@ func (a *cliAttester) Attest(ctx context.Context, ref string, _ freshness.ScanRe
 	}
 	ev := a.scans.ev
 	if ev == nil {
-		ev = fixedResult{passed: true, name: "none"}
+		// newReconciler requires a decision with --key; should one be
+		// missing, the verdict must still never pass.
+		ev = attest.NoPolicy{}
 	}
 	insecure := false
 	for _, h := range a.insecure {
@@ -270,8 +290,18 @@ older base (transitively: a rebuilt intermediate base triggers its own dependent
 topological order), rebuild them with their executor (rebase, build or dispatch), scan
 them, and print what was done. --dry-run prints the plan only.
 
+` + signingHelp + `
+
 Exit codes: 0 every outdated image was rebuilt (or none was outdated); 2 an error or a
 failed rebuild.`,
+		Example: `  # Rebuild, scan, decide with a policy and sign a verdict for each rebuilt image
+  drydock rebuild --config drydock.yaml --key ci.key --policy policy.yaml
+
+  # Sign with a severity threshold instead of a policy file
+  drydock rebuild --config drydock.yaml --key ci.key --fail-on critical
+
+  # Show the plan only
+  drydock rebuild --config drydock.yaml --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "json" {

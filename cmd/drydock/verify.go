@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,9 +18,11 @@ import (
 func newVerifyCommand() *cobra.Command {
 	var (
 		keyPaths    []string
-		maxAge      time.Duration
-		requirePass bool
-		cosign      bool
+		maxAge       time.Duration
+		skew         time.Duration
+		requirePass  bool
+		allowFailing bool
+		cosign       bool
 		format      string
 		insecure    bool
 	)
@@ -27,16 +30,38 @@ func newVerifyCommand() *cobra.Command {
 		Use:   "verify <image>",
 		Short: "Check the signed verdicts of a registry image",
 		Long: `Find the verdicts attached to an image (OCI referrers, or the referrers tag on
-registries without the API), and check each: signed by a --key, about this image's
-digest (a tag is resolved to its digest first), a drydock verdict, no older than
---max-age, and passing when --require-pass is given.
+registries without the API), check each, and decide as the admission webhook does
+(a tag is resolved to its digest first):
+
+  - only verdicts signed by a --key, about this digest, count;
+  - they are ordered by their signed time, never by the registry's annotations;
+    the newest verdict of each key is that key's word, older ones are superseded;
+  - if any key's newest verdict failed, recorded no policy decision (attest
+    --no-policy) or is signed more than --max-clock-skew in the future, that verdict
+    decides and the image does not pass; otherwise the newest passing one decides;
+  - the deciding verdict must be younger than --max-age (default 7d, as the
+    webhook's --max-verdict-age; 0 for any age) and must have passed, unless
+    --allow-failing (then a failing verdict that decides is accepted).
+
+--require-pass is accepted for compatibility and changes nothing: a pass is
+required by default.
 
 With --cosign, signatures made by "cosign sign --key" are checked too (the
 "sha256-<hex>.sig" tag and Sigstore bundle referrers); they prove who signed the
-digest but carry no time or policy result, so they count only when neither
---max-age nor --require-pass is given. Transparency-log entries are not checked.
+digest but carry no time or policy result, so they count only when no drydock
+verdict exists, with --allow-failing and --max-age 0. Transparency-log entries are
+not checked.
 
-Exit codes: 0 at least one verdict is accepted; 1 none is; 2 an error.`,
+Exit codes: 0 the deciding verdict is accepted; 1 it is not (failing, too old, none
+found, too many referrers); 2 an error.`,
+		Example: `  # Before deploying: a passing verdict signed by ci.pub, at most a day old
+  drydock verify --key ci.pub --max-age 24h registry.example.com/team/app:1.2
+
+  # Show the verdicts whatever their result (exit 0 on a failing one too)
+  drydock verify --key ci.pub --allow-failing --format table registry.example.com/team/app:1.2
+
+  # cosign key-based signatures
+  drydock verify --cosign --allow-failing --max-age 0 --key cosign.pub registry.example.com/team/app@sha256:...`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -68,7 +93,8 @@ Exit codes: 0 at least one verdict is accepted; 1 none is; 2 an error.`,
 			opts := []attest.Option{
 				attest.WithRemoteOptions(image.RemoteOptions(ctx, image.WithInsecure(insecure), image.WithUserAgent("drydock/"+version))...),
 				attest.WithMaxAge(maxAge),
-				attest.WithRequirePass(requirePass),
+				attest.WithClockSkew(skew),
+				attest.WithRequirePass(!allowFailing),
 				attest.WithCosign(cosign),
 			}
 			dg, err := attest.ResolveDigest(ctx, ref, opts...)
@@ -76,6 +102,9 @@ Exit codes: 0 at least one verdict is accepted; 1 none is; 2 an error.`,
 				return err
 			}
 			all, err := attest.VerifyAll(ctx, dg, keys, opts...)
+			if errors.Is(err, attest.ErrNoVerdict) {
+				return &errGate{msg: err.Error()}
+			}
 			if err != nil {
 				return err
 			}
@@ -95,15 +124,24 @@ Exit codes: 0 at least one verdict is accepted; 1 none is; 2 an error.`,
 				return err
 			}
 			if accepted == 0 {
-				return &errGate{msg: fmt.Sprintf("no accepted verdict for %s (%d found)", dg, len(all))}
+				msg := fmt.Sprintf("no accepted verdict for %s (%d found)", dg, len(all))
+				for _, v := range all {
+					if v.Decides {
+						msg = fmt.Sprintf("%s: the deciding verdict %s is not accepted: %v", dg, v.Location, v.Err)
+					}
+				}
+				return &errGate{msg: msg}
 			}
 			return nil
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&keyPaths, "key", nil, "trusted public key file (PEM); repeat for several (required)")
-	fl.DurationVar(&maxAge, "max-age", 0, "reject verdicts older than this, e.g. 24h (default: any age)")
-	fl.BoolVar(&requirePass, "require-pass", false, "accept only verdicts whose policy passed")
+	fl.DurationVar(&maxAge, "max-age", 7*24*time.Hour, "the deciding verdict must be younger than this (0: any age)")
+	fl.DurationVar(&skew, "max-clock-skew", attest.DefaultClockSkew, "how far in the future a verdict's signed time may be")
+	fl.BoolVar(&allowFailing, "allow-failing", false, "accept a deciding verdict that failed or records no policy decision")
+	fl.BoolVar(&requirePass, "require-pass", true, "no-op, kept for compatibility: a passing verdict is required unless --allow-failing")
+	cmd.MarkFlagsMutuallyExclusive("allow-failing", "require-pass")
 	fl.BoolVar(&cosign, "cosign", false, "also check cosign key-based signatures (.sig tag, Sigstore bundles)")
 	fl.StringVarP(&format, "format", "f", "", "output format: table or json (default table on a terminal, else json)")
 	fl.BoolVar(&insecure, "insecure", false, "allow plain HTTP to the registry (localhost is always allowed)")
@@ -121,6 +159,7 @@ type verifyVerdict struct {
 	Kind          string         `json:"kind"`
 	Location      string         `json:"location"`
 	Accepted      bool           `json:"accepted"`
+	Decides       bool           `json:"decides,omitempty"`
 	Error         string         `json:"error,omitempty"`
 	KeyID         string         `json:"keyId,omitempty"`
 	PredicateType string         `json:"predicateType,omitempty"`
@@ -134,7 +173,7 @@ type verifyVerdict struct {
 func writeVerifyJSON(w io.Writer, digest string, accepted bool, all []*attest.Verdict) error {
 	doc := verifyDoc{Image: digest, Accepted: accepted, Verdicts: []verifyVerdict{}}
 	for _, v := range all {
-		vv := verifyVerdict{Kind: v.Kind, Location: v.Location, Accepted: v.Err == nil, KeyID: v.KeyID, PredicateType: v.PredicateType}
+		vv := verifyVerdict{Kind: v.Kind, Location: v.Location, Accepted: v.Err == nil, Decides: v.Decides, KeyID: v.KeyID, PredicateType: v.PredicateType}
 		if v.Err != nil {
 			vv.Error = v.Err.Error()
 		}
@@ -143,7 +182,7 @@ func writeVerifyJSON(w io.Writer, digest string, accepted bool, all []*attest.Ve
 			vv.Time = &t
 		}
 		if st := v.Statement; st != nil {
-			vv.Policy, vv.Result, vv.Violations, vv.Counts = st.Predicate.Policy.Name, st.Predicate.Policy.Result, st.Predicate.Policy.Violations, st.Predicate.Counts
+			vv.Policy, vv.Result, vv.Violations, vv.Counts = st.Predicate.Policy.Name, st.Predicate.Outcome(), st.Predicate.Policy.Violations, st.Predicate.Counts
 		}
 		doc.Verdicts = append(doc.Verdicts, vv)
 	}
@@ -161,14 +200,22 @@ func writeVerifyTable(w io.Writer, digest string, all []*attest.Verdict) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tKIND\tRESULT\tTIME\tKEY\tDETAIL")
+	decides := false
 	for _, v := range all {
 		status, detail := "accepted", v.Location
-		if v.Err != nil {
+		switch {
+		case errors.Is(v.Err, attest.ErrSuperseded):
+			status, detail = "superseded", v.Err.Error()
+		case v.Err != nil:
 			status, detail = "rejected", v.Err.Error()
+		}
+		if v.Decides {
+			status += "*"
+			decides = true
 		}
 		result, when, key := "-", "-", "-"
 		if v.Statement != nil {
-			result = v.Statement.Predicate.Policy.Result + " (" + v.Statement.Predicate.Policy.Name + ")"
+			result = v.Statement.Predicate.Outcome() + " (" + v.Statement.Predicate.Policy.Name + ")"
 		}
 		if !v.Created.IsZero() {
 			when = v.Created.UTC().Format(time.RFC3339)
@@ -178,5 +225,12 @@ func writeVerifyTable(w io.Writer, digest string, all []*attest.Verdict) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", status, v.Kind, result, when, key, detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if decides {
+		_, err := fmt.Fprintln(w, "* the verdict that decides")
+		return err
+	}
+	return nil
 }

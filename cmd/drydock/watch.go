@@ -36,7 +36,14 @@ manifest HEAD (watch.pollInterval, with jitter, exponential backoff after errors
 authenticated with the shared secret in the variable named by watch.events.tokenEnv,
 sent as "Authorization: Bearer <token>" or "?token=<token>". Pushes of one base tag are
 debounced (watch.debounce). Every detection, rebuild and result is recorded in the
-store, so a restart resumes interrupted rebuilds with the same rebuild ID.`,
+store, so a restart resumes interrupted rebuilds with the same rebuild ID.
+
+` + signingHelp,
+		Example: `  # Watch, rebuild, and sign a verdict for each rebuilt image under a policy
+  DRYDOCK_KEY_PASSWORD=... drydock watch --config drydock.yaml --key ci.key --policy policy.yaml
+
+  # Also roll passing rebuilt images out to opted-in workloads
+  drydock watch --config drydock.yaml --key ci.key --fail-on high --deploy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

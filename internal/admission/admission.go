@@ -28,6 +28,12 @@
 // checked: the others were admitted before, and re-checking them would let
 // an expired verdict block unrelated updates (finalizers, labels, scale).
 //
+// Which verdict counts is attest's rule (see AttestVerifier): only signed
+// times order verdicts, and any trusted key's newest failing verdict denies.
+// The deciding verdict must also be younger than Config.MaxVerdictAge
+// (DefaultMaxVerdictAge, a week, unless configured), with or without a
+// policy; that age is checked on every request, cache hit or not.
+//
 // Failure is closed by default: an image whose verdict cannot be checked
 // (registry unreachable, a verification error) is denied with a message
 // saying why; FailOpen admits it with a warning instead.
@@ -114,7 +120,8 @@ type Verdict struct {
 	// Digest is the image digest the verdict is about.
 	Digest string
 	// Result is the policy result recorded when the verdict was signed:
-	// "pass" or "fail".
+	// "pass", "fail" or "none" (no policy decided; never admitted by
+	// RequirePass).
 	Result string
 	// KeyID is the trusted key that verified the signature.
 	KeyID string
@@ -207,7 +214,10 @@ func (RequirePass) Evaluate(_ context.Context, req Request) (Decision, error) {
 	if req.Verdict != nil && req.Verdict.Result == "pass" {
 		return Decision{Allow: true}, nil
 	}
-	res := "none"
+	if req.Verdict != nil && req.Verdict.Result == "none" {
+		return Decision{Reasons: []string{"the verdict records no policy decision (attested with --no-policy or without a decision): a passing verdict is required"}}, nil
+	}
+	res := "missing"
 	if req.Verdict != nil {
 		res = req.Verdict.Result
 	}

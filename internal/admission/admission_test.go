@@ -94,8 +94,8 @@ func newTestServer(t testing.TB, mod func(*Config)) (*Server, *fakeResolver, *fa
 		"registry.test/app:nosign": "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
 	}}
 	ver := &fakeVerifier{verdicts: map[string]*Verdict{
-		digestA: {Digest: digestA, Result: "pass"},
-		digestB: {Digest: digestB, Result: "fail"},
+		digestA: {Digest: digestA, Result: "pass", Created: time.Now()},
+		digestB: {Digest: digestB, Result: "fail", Created: time.Now()},
 	}}
 	cfg := Config{Verifier: ver, Resolver: res, CacheSize: 100, CacheTTL: time.Minute, NegativeTTL: time.Minute,
 		Metrics: NewMetrics(prometheus.NewRegistry())}

@@ -45,6 +45,10 @@ type Config struct {
 	FailOpen bool
 	// Insecure allows plain HTTP registries in image references.
 	Insecure bool
+	// MaxVerdictAge denies images whose deciding verdict was signed longer
+	// ago, with or without a policy (0: DefaultMaxVerdictAge; negative: no
+	// limit).
+	MaxVerdictAge time.Duration
 
 	// CacheSize bounds the verification cache (0 disables it).
 	CacheSize int
@@ -466,6 +470,10 @@ func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) ou
 		}
 		o.operational = true
 		o.reason = "cannot verify the verdict: " + errText(ctx, err)
+		return o
+	}
+	if reason := s.verdictTooOld(vd); reason != "" {
+		o.reason = reason
 		return o
 	}
 	dec, err := s.cfg.Evaluator.Evaluate(ctx, Request{Image: ci.Image, Container: ci.Container, Digest: d, Verdict: vd, Kubernetes: k})

@@ -83,6 +83,9 @@ func judge(all []*Verdict, o *options) *Verdict {
 			w.Err = fmt.Errorf("%w by a newer verdict of another trusted key (%s)", ErrSuperseded, decider.Location)
 		}
 	}
+	if decider != nil {
+		decider.Decides = true
+	}
 	if decider != nil && decider.Err == nil {
 		t := decider.Created
 		switch {

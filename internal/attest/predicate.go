@@ -17,6 +17,16 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, rep *report.ScanReport) (name string, passed bool, violations []string, err error)
 }
 
+// NoPolicy is the Evaluator of a verdict made without a decision ("drydock
+// attest --no-policy"): the verdict records the scan under the policy
+// PolicyNoPolicy with ResultNone, which never passes.
+type NoPolicy struct{}
+
+// Evaluate implements Evaluator.
+func (NoPolicy) Evaluate(context.Context, *report.ScanReport) (string, bool, []string, error) {
+	return PolicyNoPolicy, false, nil, nil
+}
+
 // PredicateFor builds a verdict predicate from a scan report and the
 // evaluator's outcome. ref is the image reference to record; now is the
 // verdict time.
@@ -45,7 +55,10 @@ func PredicateFor(ctx context.Context, rep *report.ScanReport, ev Evaluator, ref
 			BaseDigest: rep.Inventory.Source.BaseDigest,
 		},
 	}
-	if passed {
+	switch {
+	case isNoPolicy(ev):
+		p.Policy.Name, p.Policy.Result = PolicyNoPolicy, ResultNone
+	case passed:
 		p.Policy.Result = ResultPass
 	}
 	if !rep.DB.UpdatedAt.IsZero() {
@@ -74,4 +87,12 @@ func PredicateFor(ctx context.Context, rep *report.ScanReport, ev Evaluator, ref
 	slices.Sort(p.Findings)
 	p.Findings = slices.Compact(p.Findings)
 	return p, nil
+}
+
+func isNoPolicy(ev Evaluator) bool {
+	switch ev.(type) {
+	case NoPolicy, *NoPolicy:
+		return true
+	}
+	return false
 }

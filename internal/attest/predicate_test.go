@@ -56,3 +56,16 @@ func TestPredicateFor(t *testing.T) {
 		t.Errorf("predicate (-want +got):\n%s", diff)
 	}
 }
+
+// --no-policy records the scan under "no policy" with result none, which
+// never passes.
+func TestPredicateForNoPolicy(t *testing.T) {
+	rep := &report.ScanReport{Inventory: &inventory.Inventory{Source: inventory.Source{Digest: "sha256:aa"}}}
+	p, err := PredicateFor(context.Background(), rep, NoPolicy{}, "reg/app:1", Scanner{Name: "drydock"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Policy.Name != PolicyNoPolicy || p.Policy.Result != ResultNone || p.Passed() || p.Outcome() != ResultNone {
+		t.Errorf("policy = %+v, passed %v", p.Policy, p.Passed())
+	}
+}

@@ -50,6 +50,9 @@ type Verdict struct {
 	// no trusted time).
 	Created time.Time
 	Err     error
+	// Decides is set on the verdict that decides for the image (accepted
+	// or not); see the package documentation, "Which verdict counts".
+	Decides bool
 
 	// valid is set when the signature, subject and statement checked out,
 	// before the verdicts are judged against each other.
