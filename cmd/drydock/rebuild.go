@@ -29,9 +29,9 @@ import (
 
 // freshFlags are the flags rebuild and watch share.
 type freshFlags struct {
-	config string
-	store  string
-	noScan bool
+	config   string
+	store    string
+	noScan   bool
 	key      string
 	policy   string
 	failOn   string

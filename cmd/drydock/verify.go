@@ -17,14 +17,14 @@ import (
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		keyPaths    []string
+		keyPaths     []string
 		maxAge       time.Duration
 		skew         time.Duration
 		requirePass  bool
 		allowFailing bool
 		cosign       bool
-		format      string
-		insecure    bool
+		format       string
+		insecure     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify <image>",
