@@ -174,9 +174,10 @@ func WithRemoteOptions(opts ...remote.Option) Option {
 	return func(o *options) { o.remote = append(o.remote, opts...) }
 }
 
-// WithMaxAge rejects verdicts older than d (0, the default, accepts any
-// age). Cosign signatures carry no trusted time, so they never satisfy a
-// maximum age.
+// WithMaxAge rejects the deciding verdict when it was signed more than d
+// ago (0, the default, accepts any age). It never changes which verdict
+// decides: an expired FAIL is not replaced by an older PASS. Cosign
+// signatures carry no trusted time, so they never satisfy a maximum age.
 func WithMaxAge(d time.Duration) Option { return func(o *options) { o.maxAge = d } }
 
 // WithClockSkew sets how far in the future a verdict's signed time may be
@@ -185,7 +186,8 @@ func WithMaxAge(d time.Duration) Option { return func(o *options) { o.maxAge = d
 // would otherwise stay "newest" and outrank every later one.
 func WithClockSkew(d time.Duration) Option { return func(o *options) { o.skew = d } }
 
-// WithRequirePass accepts only verdicts whose policy result is "pass".
+// WithRequirePass accepts the deciding verdict only when its policy result
+// is "pass" (not "fail", not "none").
 // Cosign signatures carry no policy result, so they never satisfy it.
 func WithRequirePass(b bool) Option { return func(o *options) { o.requirePass = b } }
 
