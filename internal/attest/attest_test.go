@@ -297,7 +297,7 @@ func TestTampering(t *testing.T) {
 
 // pushRawVerdict pushes a verdict manifest whose layer holds b, whatever b
 // is, without embedding it, so the verifier reads the blob.
-func pushRawVerdict(t *testing.T, d name.Digest, b []byte) {
+func pushRawVerdict(t testing.TB, d name.Digest, b []byte) {
 	t.Helper()
 	raw := rawVerdictManifest(t, d, b)
 	h, _, _ := v1.SHA256(strings.NewReader(string(raw)))
@@ -306,7 +306,7 @@ func pushRawVerdict(t *testing.T, d name.Digest, b []byte) {
 	}
 }
 
-func rawVerdictManifest(t *testing.T, d name.Digest, b []byte) []byte {
+func rawVerdictManifest(t testing.TB, d name.Digest, b []byte) []byte {
 	t.Helper()
 	sub, err := remote.Head(d)
 	if err != nil {

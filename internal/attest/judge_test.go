@@ -536,3 +536,24 @@ func BenchmarkVerifyJunk(b *testing.B) {
 		}
 	}
 }
+
+// Envelopes kept in blobs cost a blob fetch each: past MaxBlobFetches the
+// digest is not verified (failing closed), before any more are read.
+func TestBlobFetchBudget(t *testing.T) {
+	ctx := context.Background()
+	host := testRegistry(t, true)
+	d := pushImage(t, host, "team/app")
+	s, keys := newKey(t)
+	reattach(t, d, signAt(t, s, d, ResultPass, time.Now()), time.Now(), ResultPass)
+	for i := range MaxBlobFetches {
+		pushRawVerdict(t, d, []byte(`{"junk":`+itoa(i)+`}`))
+	}
+	if _, err := VerifyImage(ctx, d, keys, WithRequirePass(true)); err != nil {
+		t.Fatalf("%d blob envelopes: %v", MaxBlobFetches, err)
+	}
+	pushRawVerdict(t, d, []byte(`{"junk":"one more"}`))
+	_, err := VerifyImage(ctx, d, keys, WithRequirePass(true))
+	if !errors.Is(err, ErrNoVerdict) || !errors.Is(err, ErrTooManyReferrers) {
+		t.Errorf("%d blob envelopes: %v, want ErrNoVerdict and ErrTooManyReferrers", MaxBlobFetches+1, err)
+	}
+}
