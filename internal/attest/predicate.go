@@ -38,6 +38,9 @@ func PredicateFor(ctx context.Context, rep *report.ScanReport, ev Evaluator, ref
 	if err != nil {
 		return Predicate{}, fmt.Errorf("attest: evaluate policy: %w", err)
 	}
+	if name == legacyPolicyNone && !isNoPolicy(ev) {
+		return Predicate{}, fmt.Errorf("attest: policy name %q is reserved (earlier drydock versions recorded verdicts made without a decision under it, and they never pass): rename the policy", name)
+	}
 	p := Predicate{
 		Scanner: scanner,
 		Database: Database{

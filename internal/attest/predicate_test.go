@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,22 @@ func TestPredicateForNoPolicy(t *testing.T) {
 	}
 	if p.Policy.Name != PolicyNoPolicy || p.Policy.Result != ResultNone || p.Passed() || p.Outcome() != ResultNone {
 		t.Errorf("policy = %+v, passed %v", p.Policy, p.Passed())
+	}
+}
+
+type namedEvaluator string
+
+func (n namedEvaluator) Evaluate(context.Context, *report.ScanReport) (string, bool, []string, error) {
+	return string(n), true, nil, nil
+}
+
+// A policy named "none" would read as the legacy undecided verdict: refused.
+func TestPredicateForReservedName(t *testing.T) {
+	rep := &report.ScanReport{Inventory: &inventory.Inventory{Source: inventory.Source{Digest: "sha256:aa"}}}
+	if _, err := PredicateFor(context.Background(), rep, namedEvaluator("none"), "reg/app:1", Scanner{}, time.Now()); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("policy named none: %v, want a refusal", err)
+	}
+	if p, err := PredicateFor(context.Background(), rep, namedEvaluator("prod"), "reg/app:1", Scanner{}, time.Now()); err != nil || !p.Passed() {
+		t.Errorf("policy named prod: %+v, %v", p.Policy, err)
 	}
 }
