@@ -4,8 +4,13 @@
 # Builds drydock and test/admissionbench, then runs the cached phase (1,000
 # requests/s, target p99 < 5 ms) and the uncached phase (a new signed digest
 # per request: one registry round trip plus verification each), printing
-# p50/p90/p99/max latency and the throughput achieved. Both phases are
-# bounded in requests (--cached-n, --uncached-n) and time (--phase-timeout).
+# p50/p90/p99/max latency and the throughput achieved. Two more rows run
+# against a second webhook with its cache off: pod100 (a Pod naming 100
+# distinct signed images; the webhook's RSS before and at its peak is printed)
+# and junk100 (a digest with 100 junk verdict referrers beside one valid
+# verdict; "denied" counts requests that did not find it). Every phase is
+# bounded in requests (--cached-n, --uncached-n, --pod100-n, --junk-n) and
+# time (--phase-timeout).
 # Pass --referrers=false for a registry without the referrers API.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -46,6 +46,7 @@ type admissionServeFlags struct {
 	insecure                              bool
 	kubeconfig                            string
 	cacheSize                             int
+	maxImages, reviewConc, registryConc   int
 	cacheTTL, negativeTTL, tagTTL         time.Duration
 	requestTimeout, tlsCheck              time.Duration
 	maxRequestBytes                       int64
@@ -85,10 +86,21 @@ limit off): it bounds how long a verdict made against an old vulnerability
 database, or left behind when someone deletes a newer one, keeps admitting.
 Re-attest running images at least weekly (daily is better).
 
+Only pinned images run: /mutate rewrites each tag to the digest it names
+("repo:1.4" becomes "repo:1.4@sha256:…"), and /validate denies any image
+that reaches it without a digest (the registry failed /mutate, or the
+mutating webhook is not installed), so what was checked is what runs.
+
 Failures close: an image whose verdict cannot be checked (registry
-unreachable, timeout) is denied with the reason, unless --failure-policy
-ignore, which admits it with a warning. An unsigned or failing image is
-denied either way.
+unreachable, timeout) or whose tag could not be pinned is denied with the
+reason, unless --failure-policy ignore, which admits it with a warning. An
+unsigned or failing image is denied either way.
+
+Work per review is bounded: an object naming more than --max-images
+distinct images is denied unchecked; --review-concurrency images of one
+review are checked at once; --registry-concurrency calls run at once per
+registry host across all reviews; the whole review ends at
+--request-timeout. A denial lists 10 images and counts the rest.
 
 The TLS certificate and key are re-read when the files change (checked at
 most every --tls-check-interval, on new connections).`,
@@ -97,7 +109,11 @@ most every --tls-check-interval, on new connections).`,
 
   # Two trusted keys (a key rotation): either may sign, and a failing newest
   # verdict from either denies
-  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key old.pub --key new.pub --policy policy.yaml`,
+  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key old.pub --key new.pub --policy policy.yaml
+
+  # Tighter bounds on the work one review may cause
+  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub \
+      --max-images 32 --registry-concurrency 8`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAdmissionServe(cmd.Context(), g, f) },
 	}
@@ -119,6 +135,9 @@ most every --tls-check-interval, on new connections).`,
 	fl.DurationVar(&f.negativeTTL, "negative-cache-ttl", 30*time.Second, "how long \"no valid verdict\" is reused")
 	fl.DurationVar(&f.tagTTL, "tag-cache-ttl", 10*time.Second, "how long a tag's digest is reused (0: ask the registry every time)")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 9*time.Second, "time limit of one review (keep it under the webhook's timeoutSeconds)")
+	fl.IntVar(&f.maxImages, "max-images", admission.DefaultMaxImages, "distinct images one object may name; more are denied unchecked")
+	fl.IntVar(&f.reviewConc, "review-concurrency", admission.DefaultReviewConcurrency, "images of one review checked at once")
+	fl.IntVar(&f.registryConc, "registry-concurrency", admission.DefaultRegistryConcurrency, "registry calls at once per registry host, across all reviews")
 	fl.DurationVar(&f.tlsCheck, "tls-check-interval", time.Second, "how often the TLS files are checked for changes")
 	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", admission.DefaultMaxRequestBytes, "largest AdmissionReview accepted")
 	fl.DurationVar(&f.maxVerdictAge, "max-verdict-age", admission.DefaultMaxVerdictAge, "deny images whose deciding verdict was signed longer ago (0: no limit)")
@@ -155,6 +174,14 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	if err != nil {
 		return err
 	}
+	for _, l := range []struct {
+		flag string
+		v    int
+	}{{"--max-images", f.maxImages}, {"--review-concurrency", f.reviewConc}, {"--registry-concurrency", f.registryConc}} {
+		if l.v < 1 {
+			return fmt.Errorf("%s %d: must be at least 1", l.flag, l.v)
+		}
+	}
 	var pems [][]byte
 	h := sha256.New()
 	for _, p := range f.keyPaths {
@@ -178,23 +205,26 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	}
 	ropts := attest.WithRemoteOptions(image.RemoteOptions(ctx, image.WithInsecure(f.insecure), image.WithUserAgent("drydock/"+version+" admission"))...)
 	cfg := admission.Config{
-		Verifier:         &admission.AttestVerifier{Keys: keys, Options: []attest.Option{ropts, attest.WithClockSkew(f.clockSkew)}},
-		MaxVerdictAge:    maxAge,
-		Resolver:         attestResolver{opts: []attest.Option{ropts}},
-		Mode:             mode,
-		Selection:        sel,
-		Namespace:        f.namespace,
-		ExemptNamespaces: f.exempt,
-		FailOpen:         failOpen,
-		Insecure:         f.insecure,
-		CacheSize:        f.cacheSize,
-		CacheTTL:         f.cacheTTL,
-		NegativeTTL:      f.negativeTTL,
-		TagTTL:           f.tagTTL,
-		CacheKey:         hex.EncodeToString(h.Sum(nil)),
-		RequestTimeout:   f.requestTimeout,
-		MaxRequestBytes:  f.maxRequestBytes,
-		Logger:           slog.Default(),
+		Verifier:            &admission.AttestVerifier{Keys: keys, Options: []attest.Option{ropts, attest.WithClockSkew(f.clockSkew)}},
+		MaxVerdictAge:       maxAge,
+		Resolver:            attestResolver{opts: []attest.Option{ropts}},
+		Mode:                mode,
+		Selection:           sel,
+		Namespace:           f.namespace,
+		ExemptNamespaces:    f.exempt,
+		FailOpen:            failOpen,
+		Insecure:            f.insecure,
+		CacheSize:           f.cacheSize,
+		CacheTTL:            f.cacheTTL,
+		NegativeTTL:         f.negativeTTL,
+		TagTTL:              f.tagTTL,
+		CacheKey:            hex.EncodeToString(h.Sum(nil)),
+		RequestTimeout:      f.requestTimeout,
+		MaxImages:           f.maxImages,
+		ReviewConcurrency:   f.reviewConc,
+		RegistryConcurrency: f.registryConc,
+		MaxRequestBytes:     f.maxRequestBytes,
+		Logger:              slog.Default(),
 	}
 	if f.policyPath != "" {
 		ev, err := loadAdmissionPolicy(f.policyPath)

@@ -13,10 +13,19 @@
 //     pulls by the digest, so what was verified is what runs. It never
 //     denies (except a malformed request): deciding is /validate's job, so
 //     warnings are not reported twice.
-//   - /validate decides: for each image it resolves the digest (pinned
-//     images need no registry call), verifies the verdict, evaluates the
-//     policy with the request's facts, and allows, denies (enforce), admits
-//     with warnings (warn) or admits and counts (audit).
+//   - /validate decides: for each image it verifies the verdict of its
+//     digest, evaluates the policy with the request's facts, and allows,
+//     denies (enforce), admits with warnings (warn) or admits and counts
+//     (audit). The apiserver calls validating webhooks after all mutating
+//     ones, on the object as it will be stored, so an image still without a
+//     digest there is one /mutate could not pin: it is never allowed (what
+//     was checked might not be what runs), and the denial says why.
+//
+// Work per review is bounded: at most Config.MaxImages distinct images per
+// object, Config.ReviewConcurrency checked at once, Config.RegistryConcurrency
+// registry calls at once per registry host across all reviews, the whole
+// review within Config.RequestTimeout, and answers list a few images and
+// count the rest.
 //
 // Verification results are cached per (digest, verifier identity) in a
 // bounded LRU with a TTL, positive and negative (a definitive "no valid
@@ -35,8 +44,9 @@
 // policy; that age is checked on every request, cache hit or not.
 //
 // Failure is closed by default: an image whose verdict cannot be checked
-// (registry unreachable, a verification error) is denied with a message
-// saying why; FailOpen admits it with a warning instead.
+// (registry unreachable, a verification error) or that could not be pinned
+// is denied with a message saying why; FailOpen admits it with a warning
+// instead (an unsigned or failing image is denied either way).
 //
 // The interfaces the package depends on (Verifier, Evaluator, Resolver,
 // NamespaceLabeler) are defined here, where they are used; the command

@@ -138,6 +138,50 @@ func reviewBody(req *admissionv1.AdmissionRequest) []byte {
 	return b
 }
 
+// admit does what the apiserver does with both webhooks registered: /mutate,
+// its JSON patch applied to the object, then /validate on the result.
+func admit(t testing.TB, s *Server, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	t.Helper()
+	ctx := context.Background()
+	return admitWith(t, func(r *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse { return s.Mutate(ctx, r) },
+		func(r *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse { return s.Validate(ctx, r) }, req)
+}
+
+// admitWith is admit through any pair of webhook calls (the handlers, over
+// HTTP).
+func admitWith(t testing.TB, mutate, validate func(*admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	t.Helper()
+	m := mutate(req)
+	if !m.Allowed {
+		return m
+	}
+	if m.Patch != nil {
+		var doc any
+		if err := json.Unmarshal(req.Object.Raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var ops []PatchOp
+		if err := json.Unmarshal(m.Patch, &ops); err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range ops {
+			if op.Op != "replace" {
+				t.Fatalf("patch op %q, want replace", op.Op)
+			}
+			i := strings.LastIndex(op.Path, "/")
+			parent, ok := pointer(t, doc, op.Path[:i]).(map[string]any)
+			if !ok || parent[op.Path[i+1:]] == nil {
+				t.Fatalf("patch path %s does not exist", op.Path)
+			}
+			parent[op.Path[i+1:]] = op.Value
+		}
+		patched := *req
+		patched.Object.Raw, _ = json.Marshal(doc)
+		req = &patched
+	}
+	return validate(req)
+}
+
 // tests ----------------------------------------------------------------------
 
 func TestParseReview(t *testing.T) {
@@ -165,7 +209,7 @@ func TestParseReview(t *testing.T) {
 }
 
 // pointer resolves an RFC 6901 pointer in a decoded JSON document.
-func pointer(t *testing.T, doc any, p string) any {
+func pointer(t testing.TB, doc any, p string) any {
 	t.Helper()
 	for _, tok := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		switch v := doc.(type) {
@@ -274,10 +318,10 @@ func TestValidateDecisions(t *testing.T) {
 		{"registry.test/app:good@" + digestA, "", true},
 		{"registry.test/app:bad", "verdict result is fail", false},
 		{"registry.test/app:nosign", "no valid verdict", false},
-		{"registry.test/app:missing", "cannot resolve the tag", false},
+		{"registry.test/app:missing", "not pinned to a digest: the mutating webhook could not resolve it: MANIFEST_UNKNOWN", false},
 		{"Not A Reference", "invalid image reference", false},
 	} {
-		resp := s.Validate(context.Background(), reviewOf("default", "Pod", podJSON("web", nil, tc.image)))
+		resp := admit(t, s, reviewOf("default", "Pod", podJSON("web", nil, tc.image)))
 		if resp.Allowed != tc.allow {
 			t.Errorf("%s: allowed %v, want %v (%+v)", tc.image, resp.Allowed, tc.allow, resp.Result)
 			continue
@@ -310,7 +354,7 @@ func TestUpdateChecksOnlyChangedImages(t *testing.T) {
 	if r := s.Validate(context.Background(), update([]string{"registry.test/app@" + digestA}, []string{unsigned})); r.Allowed {
 		t.Error("new unsigned image admitted on update")
 	}
-	if r := s.Validate(context.Background(), update([]string{unsigned}, []string{unsigned, "registry.test/app:good"})); !r.Allowed {
+	if r := admit(t, s, update([]string{unsigned}, []string{unsigned, "registry.test/app:good"})); !r.Allowed {
 		t.Errorf("added signed image denied: %+v", r.Result)
 	}
 	if r := s.Mutate(context.Background(), update([]string{"registry.test/app:good"}, []string{"registry.test/app:good"})); r.Patch != nil {
@@ -380,7 +424,7 @@ func TestModes(t *testing.T) {
 		s, _, _ := newTestServer(t, func(c *Config) {
 			c.Mode, c.Namespaces, c.Metrics = tc.def, labels, NewMetrics(nil)
 		})
-		resp := s.Validate(context.Background(), reviewOf(tc.ns, "Pod", podJSON("p", nil, "registry.test/app:bad", "registry.test/app:good")))
+		resp := admit(t, s, reviewOf(tc.ns, "Pod", podJSON("p", nil, "registry.test/app:bad", "registry.test/app:good")))
 		if resp.Allowed != tc.allow || (len(resp.Warnings) > 0) != tc.warning {
 			t.Errorf("mode %s ns %s: allowed %v warnings %q", tc.def, tc.ns, resp.Allowed, resp.Warnings)
 		}
@@ -429,7 +473,7 @@ func TestFailurePolicy(t *testing.T) {
 		allow    bool
 		want     string
 	}{
-		{"registry down closed", false, errors.New("dial tcp: connection refused"), nil, "registry.test/app:good", false, "cannot resolve the tag to a digest: dial tcp: connection refused"},
+		{"registry down closed", false, errors.New("dial tcp: connection refused"), nil, "registry.test/app:good", false, "not pinned to a digest: the mutating webhook could not resolve it: dial tcp: connection refused"},
 		{"registry down open", true, errors.New("dial tcp: connection refused"), nil, "registry.test/app:good", true, "failure policy ignore"},
 		{"verify error closed", false, nil, errors.New("referrers: 500"), "registry.test/app@" + digestA, false, "cannot verify the verdict: referrers: 500"},
 		{"verify error open", true, nil, errors.New("referrers: 500"), "registry.test/app@" + digestA, true, "failure policy ignore"},
@@ -438,7 +482,7 @@ func TestFailurePolicy(t *testing.T) {
 	} {
 		s, res, ver := newTestServer(t, func(c *Config) { c.FailOpen = tc.failOpen })
 		res.err, ver.err = tc.resErr, tc.verErr
-		resp := s.Validate(context.Background(), reviewOf("default", "Pod", podJSON("p", nil, tc.image)))
+		resp := admit(t, s, reviewOf("default", "Pod", podJSON("p", nil, tc.image)))
 		text := strings.Join(resp.Warnings, "\n")
 		if resp.Result != nil {
 			text += resp.Result.Message

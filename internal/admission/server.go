@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -65,6 +64,16 @@ type Config struct {
 	// RequestTimeout bounds one review (default 9 s, under the apiserver's
 	// default 10 s webhook timeout).
 	RequestTimeout time.Duration
+	// MaxImages is how many distinct images one object may name (default
+	// DefaultMaxImages); an object naming more is denied unchecked.
+	MaxImages int
+	// ReviewConcurrency is how many images of one review are checked at
+	// once (default DefaultReviewConcurrency).
+	ReviewConcurrency int
+	// RegistryConcurrency is how many registry calls run at once per
+	// registry host, across all reviews (default
+	// DefaultRegistryConcurrency).
+	RegistryConcurrency int
 	// MaxRequestBytes bounds the body (default DefaultMaxRequestBytes).
 	MaxRequestBytes int64
 
@@ -79,13 +88,21 @@ type Config struct {
 
 // Server answers AdmissionReviews.
 type Server struct {
-	cfg    Config
-	cache  *Cache[verification]
-	tags   *Cache[name.Digest]
-	flight singleflight.Group
-	m      *Metrics
-	log    *slog.Logger
+	cfg   Config
+	cache *Cache[verification]
+	tags  *Cache[name.Digest]
+	// pinErrs remembers why /mutate could not pin an image, so that
+	// /validate, called next for the same object, can say why.
+	pinErrs *Cache[string]
+	flight  singleflight.Group
+	hosts   *hostLimiter
+	m       *Metrics
+	log     *slog.Logger
 }
+
+// pinErrsSize bounds the remembered pinning failures; they only improve a
+// denial's message.
+const pinErrsSize = 1024
 
 // verification is a cached Verifier answer: a verdict, or a definitive
 // error (wrapping ErrNotVerified).
@@ -120,6 +137,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 9 * time.Second
 	}
+	if cfg.MaxImages <= 0 {
+		cfg.MaxImages = DefaultMaxImages
+	}
+	if cfg.ReviewConcurrency <= 0 {
+		cfg.ReviewConcurrency = DefaultReviewConcurrency
+	}
+	if cfg.RegistryConcurrency <= 0 {
+		cfg.RegistryConcurrency = DefaultRegistryConcurrency
+	}
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
 	}
@@ -133,11 +159,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Server{
-		cfg:   cfg,
-		cache: NewCache[verification](cfg.CacheSize),
-		tags:  NewCache[name.Digest](cfg.CacheSize),
-		m:     cfg.Metrics,
-		log:   cfg.Logger,
+		cfg:     cfg,
+		cache:   NewCache[verification](cfg.CacheSize),
+		tags:    NewCache[name.Digest](cfg.CacheSize),
+		pinErrs: NewCache[string](pinErrsSize),
+		hosts:   newHostLimiter(cfg.RegistryConcurrency),
+		m:       cfg.Metrics,
+		log:     cfg.Logger,
 	}, nil
 }
 
@@ -269,7 +297,35 @@ func Selected(sel Selection, labels map[string]string) bool {
 	return labels[LabelIgnore] != "true"
 }
 
-// Mutate pins tag references to the digest they resolve to.
+// distinct lists each image once, in the object's order.
+func distinct(images []ContainerImage) []ContainerImage {
+	var uniq []ContainerImage
+	seen := map[string]bool{}
+	for _, ci := range images {
+		if !seen[ci.Image] {
+			seen[ci.Image] = true
+			uniq = append(uniq, ci)
+		}
+	}
+	return uniq
+}
+
+// tooMany is the denial of an object naming n distinct images, more than
+// MaxImages.
+func (s *Server) tooMany(n int) string {
+	return fmt.Sprintf("%s distinct images, more than the %d drydock checks per object (--max-images); none was checked",
+		thousands(n), s.cfg.MaxImages)
+}
+
+// pinErrTTL is how long /validate can learn why /mutate did not pin an
+// image; the apiserver calls it within one request of the other.
+func (s *Server) pinErrTTL() time.Duration {
+	return max(time.Minute, 2*s.cfg.RequestTimeout)
+}
+
+// Mutate pins tag references to the digest they resolve to. What it cannot
+// pin it leaves alone and remembers why: /validate, which the apiserver
+// calls after every mutating webhook, denies any image that is not pinned.
 func (s *Server) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	sc := s.scopeOf(ctx, req)
 	if sc.errMsg != "" {
@@ -279,31 +335,43 @@ func (s *Server) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 	if sc.skip {
 		return resp
 	}
-	var (
-		mu   sync.Mutex
-		pins []Pin
-		wg   sync.WaitGroup
-	)
-	for _, ci := range sc.obj.Images {
-		wg.Go(func() {
-			ref, err := s.parse(ci.Image)
-			if err != nil {
-				return // /validate denies it with the reason
-			}
-			if _, ok := ref.(name.Digest); ok {
-				return
-			}
-			d, err := s.resolve(ctx, ref)
-			if err != nil {
-				s.log.Info("admission: not pinning", "image", ci.Image, "err", err)
-				return
-			}
-			mu.Lock()
-			pins = append(pins, Pin{Path: ci.Path, Image: PinnedReference(ci.Image, d)})
-			mu.Unlock()
-		})
+	uniq := distinct(sc.obj.Images)
+	if len(uniq) > s.cfg.MaxImages {
+		// /validate denies the object; resolving every tag here would be
+		// the very fan-out the bound is for.
+		s.log.Info("admission: not pinning: too many images", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "images", len(uniq), "max", s.cfg.MaxImages)
+		return resp
 	}
-	wg.Wait()
+	pinned := make([]string, len(uniq))
+	forEach(len(uniq), s.cfg.ReviewConcurrency, func(i int) {
+		ci := uniq[i]
+		ref, err := s.parse(ci.Image)
+		if err != nil {
+			return // /validate denies it with the reason
+		}
+		if _, ok := ref.(name.Digest); ok {
+			return
+		}
+		d, err := s.resolve(ctx, ref)
+		if err != nil {
+			s.pinErrs.Put(ci.Image, clip(errText(ctx, err), maxMessage), s.pinErrTTL())
+			s.log.Warn("admission: cannot pin; /validate will deny", "image", ci.Image, "err", err)
+			return
+		}
+		pinned[i] = PinnedReference(ci.Image, d)
+	})
+	to := map[string]string{}
+	for i, ci := range uniq {
+		if pinned[i] != "" {
+			to[ci.Image] = pinned[i]
+		}
+	}
+	var pins []Pin
+	for _, ci := range sc.obj.Images {
+		if p, ok := to[ci.Image]; ok {
+			pins = append(pins, Pin{Path: ci.Path, Image: p})
+		}
+	}
 	if len(pins) > 0 {
 		sort.Slice(pins, func(i, j int) bool { return pins[i].Path < pins[j].Path })
 		pt := admissionv1.PatchTypeJSONPatch
@@ -318,13 +386,25 @@ func PinnedReference(image string, d name.Digest) string {
 	return image + "@" + d.DigestStr()
 }
 
-// outcome is the decision on one image.
+// outcome is the decision on one image, or on the whole object.
 type outcome struct {
 	ci          ContainerImage
+	object      bool // about the object, not one image (too many images)
 	digest      string
 	allow       bool
 	operational bool // could not decide: the failure policy applies
 	reason      string
+}
+
+func (o outcome) message() string {
+	if o.object {
+		return o.reason
+	}
+	msg := fmt.Sprintf("image %q (container %s", clip(o.ci.Image, maxMessage/2), clip(o.ci.Container, 64))
+	if o.digest != "" && !strings.Contains(o.ci.Image, o.digest) {
+		msg += ", " + o.digest
+	}
+	return msg + "): " + clip(o.reason, maxMessage)
 }
 
 // Validate decides.
@@ -337,39 +417,29 @@ func (s *Server) Validate(ctx context.Context, req *admissionv1.AdmissionRequest
 		return &admissionv1.AdmissionResponse{Allowed: true}
 	}
 	// One decision per distinct image; the order of the object is kept.
-	var uniq []ContainerImage
-	seen := map[string]bool{}
-	for _, ci := range sc.obj.Images {
-		if !seen[ci.Image] {
-			seen[ci.Image] = true
-			uniq = append(uniq, ci)
-		}
+	uniq := distinct(sc.obj.Images)
+	var outs []outcome
+	if len(uniq) > s.cfg.MaxImages {
+		outs = []outcome{{object: true, reason: s.tooMany(len(uniq))}}
+	} else {
+		outs = make([]outcome, len(uniq))
+		forEach(len(uniq), s.cfg.ReviewConcurrency, func(i int) { outs[i] = s.decide(ctx, uniq[i], sc.k8s) })
 	}
-	outs := make([]outcome, len(uniq))
-	var wg sync.WaitGroup
-	for i, ci := range uniq {
-		wg.Go(func() { outs[i] = s.decide(ctx, ci, sc.k8s) })
-	}
-	wg.Wait()
 
 	resp := &admissionv1.AdmissionResponse{Allowed: true}
-	var denials []string
+	var denials, warnings []string
 	for _, o := range outs {
-		msg := fmt.Sprintf("image %q (container %s", o.ci.Image, o.ci.Container)
-		if o.digest != "" && !strings.Contains(o.ci.Image, o.digest) {
-			msg += ", " + o.digest
-		}
-		msg += "): " + o.reason
+		msg := o.message()
 		switch {
 		case o.allow:
 			s.m.Decisions.WithLabelValues("allow", string(sc.mode)).Inc()
 		case o.operational && s.cfg.FailOpen:
 			s.m.Decisions.WithLabelValues("error", string(sc.mode)).Inc()
-			resp.Warnings = append(resp.Warnings, "drydock: admitted unchecked (failure policy ignore): "+msg)
-			s.log.Warn("admission: admitted unchecked image (fail open)", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "image", o.ci.Image, "reason", o.reason)
+			warnings = append(warnings, "drydock: admitted on error (failure policy ignore): "+msg)
+			s.log.Warn("admission: admitted on error (fail open)", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "image", o.ci.Image, "reason", o.reason)
 		case sc.mode == ModeWarn:
 			s.m.Decisions.WithLabelValues("warn", string(sc.mode)).Inc()
-			resp.Warnings = append(resp.Warnings, "drydock would deny "+msg)
+			warnings = append(warnings, "drydock would deny "+msg)
 		case sc.mode == ModeAudit:
 			s.m.Decisions.WithLabelValues("audit", string(sc.mode)).Inc()
 			s.log.Info("admission: audit deny", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "image", o.ci.Image, "digest", o.digest, "reason", o.reason)
@@ -382,12 +452,13 @@ func (s *Server) Validate(ctx context.Context, req *admissionv1.AdmissionRequest
 			denials = append(denials, msg)
 		}
 	}
+	resp.Warnings = listed(warnings, "drydock: ")
 	if len(denials) > 0 {
 		what := sc.k8s.Kind
 		if sc.k8s.Name != "" {
 			what += " " + req.Namespace + "/" + sc.k8s.Name
 		}
-		return denied(403, "drydock denied "+what+": "+strings.Join(denials, "; "))
+		return denied(403, "drydock denied "+what+": "+strings.Join(listed(denials, ""), "; "))
 	}
 	return resp
 }
@@ -406,6 +477,11 @@ func (s *Server) resolve(ctx context.Context, ref name.Reference) (name.Digest, 
 		return d, nil
 	}
 	v, err, _ := s.flight.Do("tag\x00"+key, func() (any, error) {
+		release, err := s.hosts.acquire(ctx, ref.Context().RegistryStr())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		return s.cfg.Resolver.Resolve(ctx, ref)
 	})
 	if err != nil {
@@ -424,6 +500,12 @@ func (s *Server) verify(ctx context.Context, d name.Digest) (*Verdict, error) {
 	}
 	s.m.Cache.WithLabelValues("miss").Inc()
 	v, err, _ := s.flight.Do("verify\x00"+key, func() (any, error) {
+		release, err := s.hosts.acquire(ctx, d.Context().RegistryStr())
+		if err != nil {
+			s.m.Verifications.WithLabelValues("error").Inc()
+			return nil, err
+		}
+		defer release()
 		vd, err := s.cfg.Verifier.Verify(ctx, d)
 		switch {
 		case err == nil:
@@ -441,7 +523,12 @@ func (s *Server) verify(ctx context.Context, d name.Digest) (*Verdict, error) {
 	return vd, err
 }
 
-// decide runs resolve → verify → evaluate for one image.
+// decide runs resolve → verify → evaluate for one image. An image that is
+// not pinned to a digest is never allowed: /mutate pins every tag it can
+// resolve, so a tag here means what was checked may not be what runs. It is
+// still resolved and verified, so that an unsigned or failing image is
+// denied as such, and so that --failure-policy ignore admits (with a
+// warning) only images that would otherwise have passed.
 func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) outcome {
 	o := outcome{ci: ci}
 	if ci.Image == "" {
@@ -453,11 +540,11 @@ func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) ou
 		o.reason = "invalid image reference: " + err.Error()
 		return o
 	}
-	d, ok := ref.(name.Digest)
-	if !ok {
+	d, pinned := ref.(name.Digest)
+	if !pinned {
 		if d, err = s.resolve(ctx, ref); err != nil {
 			o.operational = true
-			o.reason = "cannot resolve the tag to a digest: " + errText(ctx, err)
+			o.reason = s.notPinned(ci.Image, errText(ctx, err))
 			return o
 		}
 	}
@@ -483,14 +570,32 @@ func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) ou
 		return o
 	}
 	o.allow = dec.Allow
-	if dec.Allow {
+	switch {
+	case dec.Allow && !pinned:
+		o.allow, o.operational = false, true
+		o.reason = s.notPinned(ci.Image, "")
+	case dec.Allow:
 		o.reason = "allowed"
-	} else if len(dec.Reasons) > 0 {
+	case len(dec.Reasons) > 0:
 		o.reason = "policy denied: " + strings.Join(dec.Reasons, "; ")
-	} else {
+	default:
 		o.reason = "policy denied"
 	}
 	return o
+}
+
+// notPinned says why an image reached /validate without a digest: the
+// reason /mutate recorded, else /validate's own resolution error, else
+// that /mutate did not run for it.
+func (s *Server) notPinned(image, resolveErr string) string {
+	const p = "not pinned to a digest: "
+	if why, ok := s.pinErrs.Get(image); ok {
+		return p + "the mutating webhook could not resolve it: " + why
+	}
+	if resolveErr != "" {
+		return p + "the mutating webhook could not resolve it, and neither could /validate: cannot resolve the tag to a digest: " + resolveErr
+	}
+	return p + "the mutating webhook did not pin it (is drydock's MutatingWebhookConfiguration installed for this resource?), so what was checked may not be what runs"
 }
 
 func errText(ctx context.Context, err error) string {

@@ -5,11 +5,19 @@
 // request's scheduled time, so a stalled server cannot hide its queue), and
 // prints latency percentiles and the throughput achieved.
 //
-// Two phases:
+// Phases:
 //   - cached: one pinned, signed image; every request after the first hits
 //     the verification cache (the policy is still evaluated per request).
 //   - uncached: a new signed image digest per request, so each one costs a
 //     registry referrers listing, a manifest fetch and a signature check.
+//   - pod100: a Pod naming 100 distinct signed images, against a second
+//     webhook with its cache off (--cache-size 0), so every request verifies
+//     all 100 under the per-review and per-registry bounds; that webhook's
+//     resident memory is printed before the phase and at its peak.
+//   - junk100: one signed image whose referrers also hold 100 junk verdicts
+//     (signed by an untrusted key, or not statements at all) annotated as
+//     newer than the valid one, against the uncached webhook: the latency of
+//     finding the valid verdict among junk, and how many were admitted.
 //
 // Run it with scripts/bench-admission.sh. Everything listens on 127.0.0.1,
 // and each phase is bounded in request count and time.
@@ -66,6 +74,10 @@ func main() {
 		phaseDeadline = flag.Duration("phase-timeout", 60*time.Second, "upper bound on each phase")
 		repeat        = flag.Int("repeat", 3, "cached phase runs (the machine is shared: each is printed)")
 		h2            = flag.Bool("http2", true, "use HTTP/2 (as kube-apiserver does when the webhook offers it)")
+		podRate       = flag.Int("pod100-rate", 5, "requests per second, 100-image Pod phase")
+		podN          = flag.Int("pod100-n", 25, "requests, 100-image Pod phase")
+		junkRate      = flag.Int("junk-rate", 20, "requests per second, junk referrers phase")
+		junkN         = flag.Int("junk-n", 50, "requests, junk referrers phase")
 	)
 	flag.Parse()
 	if *drydock == "" {
@@ -86,7 +98,7 @@ func main() {
 	pub, _ := attest.MarshalPublicKey(&key.PublicKey)
 	must(os.WriteFile(filepath.Join(dir, "key.pub"), pub, 0o600))
 	t0 := time.Now()
-	digests := make([]name.Digest, *uncachedN+1)
+	digests := make([]name.Digest, max(*uncachedN, podImages)+1)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i := range digests {
@@ -99,27 +111,36 @@ func main() {
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("setup: %d signed images pushed to the in-process registry (referrers API %v) in %v\n", len(digests), *referrers, time.Since(t0).Round(time.Millisecond))
+	junk := pushJunk(host, "bench/junk:v1", signer, junkReferrers)
+	fmt.Printf("setup: %d signed images pushed to the in-process registry (referrers API %v), and one with %d junk referrers, in %v\n",
+		len(digests), *referrers, junkReferrers, time.Since(t0).Round(time.Millisecond))
 
-	// Webhook.
+	// Webhooks: the default configuration, and one with the cache off for
+	// the phases that measure verification itself.
 	caPool, certFile, keyFile := writePKI(dir)
-	port := freePort()
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
-	cmd := exec.Command(*drydock, "admission", "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--tls-cert", certFile, "--tls-key", keyFile, "--key", filepath.Join(dir, "key.pub"), "--log-level", "error")
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir, "DRYDOCK_CACHE_DIR="+filepath.Join(dir, "cache"))
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(cmd.Start())
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		cmd.Wait()
-	}()
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: caPool}, ForceAttemptHTTP2: *h2,
 		MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0,
 	}}
-	waitReady(client, url)
+	start := func(extra ...string) (string, *exec.Cmd) {
+		port := freePort()
+		url := fmt.Sprintf("https://127.0.0.1:%d", port)
+		args := append([]string{"admission", "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"--tls-cert", certFile, "--tls-key", keyFile, "--key", filepath.Join(dir, "key.pub"), "--log-level", "error"}, extra...)
+		cmd := exec.Command(*drydock, args...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dir, "DRYDOCK_CACHE_DIR="+filepath.Join(dir, "cache"))
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		must(cmd.Start())
+		waitReady(client, url)
+		return url, cmd
+	}
+	stop := func(cmd *exec.Cmd) {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		cmd.Wait()
+	}
+	url, cmd := start()
+	defer stop(cmd)
 
 	fmt.Printf("webhook: %s (GOMAXPROCS %d, %d CPUs)\n\n", url, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	// Warm the cached image and the connection.
@@ -142,7 +163,22 @@ func main() {
 	}))
 	verAfter := metric(client, url, `drydock_admission_verifications_total{result="verified"}`)
 
-	fmt.Printf("%-10s %8s %9s %7s %6s %9s %9s %9s %9s %14s  %s\n", "phase", "rate", "achieved", "n", "errors", "p50", "p90", "p99", "max", "p99 from due", "target")
+	// The uncached webhook: a Pod with 100 distinct images, then junk
+	// referrers.
+	ncURL, ncCmd := start("--cache-size", "0", "--max-images", fmt.Sprint(podImages))
+	defer stop(ncCmd)
+	var podRefs []string
+	for _, d := range digests[1 : 1+podImages] {
+		podRefs = append(podRefs, d.String())
+	}
+	podBody := review(podRefs...)
+	rssBefore, _ := rss(ncCmd.Process.Pid)
+	results = append(results, run("pod100", client, ncURL, *podRate, *podN, *phaseDeadline, func(int) []byte { return podBody }))
+	rssNow, rssPeak := rss(ncCmd.Process.Pid)
+	junkBody := review(junk.String())
+	results = append(results, run("junk100", client, ncURL, *junkRate, *junkN, *phaseDeadline, func(int) []byte { return junkBody }))
+
+	fmt.Printf("%-10s %8s %9s %7s %6s %6s %9s %9s %9s %9s %14s  %s\n", "phase", "rate", "achieved", "n", "errors", "denied", "p50", "p90", "p99", "max", "p99 from due", "target")
 	for _, r := range results {
 		target := "-"
 		if strings.HasPrefix(r.name, "cached") {
@@ -152,7 +188,7 @@ func main() {
 			}
 			target = fmt.Sprintf("p99 < %v: %s", *targetP99, verdict)
 		}
-		fmt.Printf("%-10s %6d/s %7.0f/s %7d %6d %9s %9s %9s %9s %14s  %s\n", r.name, r.rate, r.achieved, len(r.lat), r.errors,
+		fmt.Printf("%-10s %6d/s %7.0f/s %7d %6d %6d %9s %9s %9s %9s %14s  %s\n", r.name, r.rate, r.achieved, len(r.lat), r.errors, r.denied,
 			fmtDur(r.p(50)), fmtDur(r.p(90)), fmtDur(r.p(99)), fmtDur(r.max()), fmtDur(pct(r.sched, 99)), target)
 	}
 	fmt.Printf("\nlatency: from send to response, HTTPS on loopback; \"p99 from due\" counts from the scheduled send time (open loop)\n")
@@ -160,7 +196,37 @@ func main() {
 	fmt.Printf("cache lookups: hit %.0f, miss %.0f\n",
 		metric(client, url, `drydock_admission_cache_lookups_total{result="hit"}`),
 		metric(client, url, `drydock_admission_cache_lookups_total{result="miss"}`))
+	fmt.Printf("pod100: %d distinct signed images per Pod, cache off (%.0f verifications); webhook RSS %.1f MiB before, %.1f MiB after, peak %.1f MiB (%.2fx)\n",
+		podImages, metric(client, ncURL, `drydock_admission_verifications_total{result="verified"}`),
+		mib(rssBefore), mib(rssNow), mib(rssPeak), float64(rssPeak)/float64(max(rssBefore, 1)))
+	fmt.Printf("junk100: one valid verdict beside %d junk referrers annotated as newer; \"denied\" counts requests that did not find it\n", junkReferrers)
 }
+
+// Sizes of the pod100 and junk100 phases.
+const (
+	podImages     = 100
+	junkReferrers = 100
+)
+
+// rss reads a process's resident set size and its peak (bytes).
+func rss(pid int) (now, peak int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1, -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
+			now = kb << 10
+		}
+		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
+			peak = kb << 10
+		}
+	}
+	return now, peak
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 type result struct {
 	name string
@@ -169,7 +235,8 @@ type result struct {
 	// the moment it was due (it adds the generator's own lateness, and
 	// the server's queue when it falls behind).
 	lat, sched []time.Duration
-	errors     int
+	errors     int // transport errors and non-200 answers
+	denied     int // answered, not allowed
 	achieved   float64
 }
 
@@ -195,7 +262,7 @@ func run(phase string, client *http.Client, url string, rate, n int, limit time.
 	defer cancel()
 	interval := time.Second / time.Duration(rate)
 	lat, sched := make([]time.Duration, n), make([]time.Duration, n)
-	var errs atomic.Int64
+	var errs, denied atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	sent := 0
@@ -213,8 +280,11 @@ func run(phase string, client *http.Client, url string, rate, n int, limit time.
 			defer wg.Done()
 			sent := time.Now()
 			ok, err := post(client, url, body(i))
-			if err != nil || !ok {
+			switch {
+			case err != nil:
 				errs.Add(1)
+			case !ok:
+				denied.Add(1)
 			}
 			lat[i], sched[i] = time.Since(sent), time.Since(due)
 		}()
@@ -224,7 +294,7 @@ func run(phase string, client *http.Client, url string, rate, n int, limit time.
 	lat, sched = lat[:sent], sched[:sent]
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	sort.Slice(sched, func(a, b int) bool { return sched[a] < sched[b] })
-	return result{name: phase, rate: rate, lat: lat, sched: sched, errors: int(errs.Load()), achieved: float64(sent) / elapsed.Seconds()}
+	return result{name: phase, rate: rate, lat: lat, sched: sched, errors: int(errs.Load()), denied: int(denied.Load()), achieved: float64(sent) / elapsed.Seconds()}
 }
 
 // post sends one review and reports whether the image was allowed.
@@ -250,12 +320,17 @@ func post(client *http.Client, url string, body []byte) (bool, error) {
 
 var uid atomic.Int64
 
-func review(image string) []byte {
+// review is a Pod CREATE with one container per image.
+func review(images ...string) []byte {
+	var cs []any
+	for i, im := range images {
+		cs = append(cs, map[string]any{"name": fmt.Sprintf("app%d", i), "image": im,
+			"resources": map[string]any{"requests": map[string]string{"cpu": "10m"}}})
+	}
 	pod := map[string]any{
 		"apiVersion": "v1", "kind": "Pod",
 		"metadata": map[string]any{"name": "bench", "namespace": "default", "labels": map[string]string{"app": "bench"}},
-		"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": image,
-			"resources": map[string]any{"requests": map[string]string{"cpu": "10m"}}}}},
+		"spec":     map[string]any{"containers": cs},
 	}
 	b, _ := json.Marshal(map[string]any{
 		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
@@ -285,6 +360,34 @@ func pushSigned(host, repoTag string, s *attest.Signer) name.Digest {
 	must(err)
 	_, _, err = attest.Attest(context.Background(), s, st, []name.Digest{d})
 	must(err)
+	return d
+}
+
+// pushJunk pushes a signed image and, annotated as newer than its valid
+// verdict, n junk verdict referrers: half statements signed by a key the
+// webhook does not trust, half signed payloads that are not statements.
+func pushJunk(host, repoTag string, s *attest.Signer, n int) name.Digest {
+	d := pushSigned(host, repoTag, s)
+	otherKey, _ := attest.GenerateKey()
+	other, _ := attest.NewSigner(otherKey)
+	st, err := attest.NewStatement(d.Context().Name(), []string{d.DigestStr()}, attest.Predicate{
+		Scanner: attest.Scanner{Name: "drydock", Version: "bench"}, Counts: map[string]int{}, Findings: []string{},
+		Policy: attest.Policy{Name: "bench", Result: attest.ResultPass, Violations: []string{}},
+		Time:   time.Now().UTC().Truncate(time.Second), Image: attest.Image{Ref: d.String(), Digest: d.DigestStr()},
+	})
+	must(err)
+	for i := range n {
+		var env *attest.Envelope
+		if i%2 == 0 {
+			env, err = other.Sign(st)
+		} else {
+			env, err = other.SignPayload("application/vnd.in-toto+json", []byte(fmt.Sprintf(`{"junk":%d}`, i)))
+		}
+		must(err)
+		created := time.Now().Add(time.Duration(i+1) * time.Minute).UTC().Format(time.RFC3339Nano)
+		_, err = attest.PushEnvelope(context.Background(), d, env, map[string]string{attest.AnnotationCreated: created})
+		must(err)
+	}
 	return d
 }
 

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -171,7 +172,18 @@ func sign(t *testing.T, s *attest.Signer, d name.Digest, result string) {
 
 func setupImages(t *testing.T, referrers bool, dir string) *images {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0))))
+	return setupImagesWith(t, referrers, dir, nil)
+}
+
+// setupImagesWith is setupImages with the registry's handler wrapped (nil:
+// as is), for a registry that misbehaves.
+func setupImagesWith(t *testing.T, referrers bool, dir string, wrap func(http.Handler) http.Handler) *images {
+	t.Helper()
+	var h http.Handler = registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	im := &images{host: host, registry: srv}
@@ -424,6 +436,105 @@ func TestAdmissionWebhookRealCluster(t *testing.T) {
 			testAdmission(t, c, bin, referrers, label)
 		})
 	}
+	t.Run("flaky-registry", func(t *testing.T) { testUnpinnedAndFanOut(t, c, bin) })
+}
+
+// testUnpinnedAndFanOut is issue 10's attacks 3 and 5 through the real
+// apiserver. Attack 3: the registry fails the mutating webhook's
+// resolution of a tag (only that one request); the apiserver then calls
+// the validating webhook with the tag unpinned, which used to resolve it
+// again and admit the tag, so that what runs could differ from what was
+// checked. Attack 5: a Pod naming 3,000 images.
+func testUnpinnedAndFanOut(t *testing.T, c *k8stest.Cluster, bin string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	// The first HEAD of each tag's manifest fails (403), once armed; every
+	// other request is served.
+	var (
+		armed atomic.Bool
+		mu    sync.Mutex
+		seen  = map[string]int{}
+	)
+	wrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if armed.Load() && r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/manifests/") && !strings.Contains(r.URL.Path, "sha256:") {
+				mu.Lock()
+				seen[r.URL.Path]++
+				first := seen[r.URL.Path] == 1
+				mu.Unlock()
+				if first {
+					w.WriteHeader(http.StatusForbidden)
+					return
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	im := setupImagesWith(t, true, dir, wrap)
+	armed.Store(true)
+	p := newPKI(t, dir)
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "flaky"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	w := startWebhook(t, bin, p, im, c.Kubeconfig)
+	registerWebhooks(t, ctx, cs, bin, p, w, "drydock-flaky")
+	pods := cs.CoreV1().Pods(ns)
+	start := time.Now()
+	for {
+		_, err := pods.Create(ctx, pod("probe", im.unsigned.String()), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), "drydock denied") {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("webhook never became active: last result %v\n%s", err, readFile(w.log))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Attack 3: /mutate's HEAD of the tag fails, /validate's would succeed.
+	got, err := pods.Create(ctx, pod("flaky", im.good.String()), metav1.CreateOptions{})
+	if err == nil {
+		t.Errorf("admitted with the mutating webhook's resolution failed: images %q, %q", got.Spec.InitContainers[0].Image, got.Spec.Containers[0].Image)
+	}
+	mustDeny(t, "tag the mutating webhook could not pin", err, "drydock denied Pod", im.good.String(),
+		"not pinned to a digest: the mutating webhook could not resolve it", "403 Forbidden")
+	mu.Lock()
+	heads := seen["/v2/team/app/manifests/good"]
+	mu.Unlock()
+	if heads < 2 {
+		t.Errorf("the tag was resolved %d times, want /mutate's failed try and /validate's", heads)
+	}
+	// The next try is pinned and admitted: the denial was about pinning.
+	got, err = pods.Create(ctx, pod("flaky-retry", im.good.String()), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("retry with a healthy registry denied: %v", err)
+	}
+	if want := im.good.String() + "@" + im.goodDigest.DigestStr(); got.Spec.Containers[0].Image != want {
+		t.Errorf("retry image %q, want %q", got.Spec.Containers[0].Image, want)
+	}
+
+	// Attack 5: 3,000 images in one Pod are denied unchecked, briefly.
+	many := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "many"}}
+	for i := range 3000 {
+		many.Spec.Containers = append(many.Spec.Containers, corev1.Container{
+			Name: fmt.Sprintf("c%d", i), Image: fmt.Sprintf("%s/team/app%d@sha256:%064x", im.host, i, i+1)})
+	}
+	t0 := time.Now()
+	_, err = pods.Create(ctx, many, metav1.CreateOptions{})
+	mustDeny(t, "3,000 images", err, "drydock denied Pod", "3,000 distinct images, more than the 64 drydock checks per object")
+	if err != nil && len(err.Error()) > 1024 {
+		t.Errorf("denial of %d bytes", len(err.Error()))
+	}
+	t.Logf("3,000-image Pod answered in %v", time.Since(t0).Round(time.Millisecond))
+	if t.Failed() {
+		t.Logf("webhook log:\n%s", readFile(w.log))
+	}
 }
 
 func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool, label string) {
@@ -546,7 +657,7 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 	// webhook denies and says why.
 	im.registry.Close()
 	_, err = pods.Create(ctx, pod("registry-down-tag", im.host+"/team/app:never-seen"), metav1.CreateOptions{})
-	mustDeny(t, "registry down, tag", err, "drydock denied Pod", "cannot resolve the tag to a digest", "connection refused")
+	mustDeny(t, "registry down, tag", err, "drydock denied Pod", "not pinned to a digest: the mutating webhook could not resolve it", "connection refused")
 	_, err = pods.Create(ctx, pod("registry-down-digest", im.host+"/team/other@sha256:"+strings.Repeat("0", 64)), metav1.CreateOptions{})
 	mustDeny(t, "registry down, digest", err, "drydock denied Pod", "cannot verify the verdict", "connection refused")
 
