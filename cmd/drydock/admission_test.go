@@ -181,4 +181,11 @@ func TestAdmissionManifests(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want 2 with a reason", args, code, stderr)
 		}
 	}
+	// The bounds of one review must be positive: none means unbounded.
+	for _, flag := range []string{"--max-images", "--review-concurrency", "--registry-concurrency"} {
+		_, stderr, code := e.run(t, "admission", "serve", "--tls-cert", caFile, "--tls-key", caFile, "--key", caFile, flag, "0")
+		if code != 2 || !strings.Contains(stderr, flag+" 0: must be at least 1") {
+			t.Errorf("%s 0: exit %d %q, want 2 naming the flag", flag, code, stderr)
+		}
+	}
 }

@@ -423,7 +423,13 @@ func (s *Server) Validate(ctx context.Context, req *admissionv1.AdmissionRequest
 		outs = []outcome{{object: true, reason: s.tooMany(len(uniq))}}
 	} else {
 		outs = make([]outcome, len(uniq))
-		forEach(len(uniq), s.cfg.ReviewConcurrency, func(i int) { outs[i] = s.decide(ctx, uniq[i], sc.k8s) })
+		forEach(len(uniq), s.cfg.ReviewConcurrency, func(i int) {
+			o := s.decide(ctx, uniq[i], sc.k8s)
+			// Registry errors can be long (one per candidate verdict):
+			// keep enough for the log, not all of it for every image.
+			o.reason = clip(o.reason, 8*maxMessage)
+			outs[i] = o
+		})
 	}
 
 	resp := &admissionv1.AdmissionResponse{Allowed: true}

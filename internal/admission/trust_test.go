@@ -425,11 +425,18 @@ func TestMessageBounds(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
-	if got := clip("héllo wörld", 8); got != "héll…" && len(got) > 8 {
-		t.Errorf("clip: %q (%d bytes)", got, len(got))
-	}
-	if got := clip("short", 8); got != "short" {
-		t.Errorf("clip short: %q", got)
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"héllo wörld", 8, "héll…"},
+		{"ééééé", 6, "é…"}, // never cuts a rune in two
+		{"short", 8, "short"},
+	} {
+		if got := clip(tc.in, tc.n); got != tc.want || len(got) > tc.n {
+			t.Errorf("clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
 	}
 	long := strings.Repeat("x", 5000)
 	o := outcome{ci: ContainerImage{Image: long, Container: long}, reason: long}
