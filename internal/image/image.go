@@ -70,7 +70,56 @@ type Image struct {
 	// base image named by digest is often stored beside the image.
 	LayoutDir string
 
+	// layerKeys[n] is what layer n's cached analysis may be found by (see
+	// LayerKey); nil when nothing the source commits to names its layers.
+	layerKeys []LayerKey
+	// archive is a local archive file's identity when opened, checked again
+	// by Unchanged before an analysis keyed by it is stored.
+	archive *fileIdentity
+
 	cleanup func() error
+}
+
+// LayerKey is what a layer's cached analysis may be found by.
+type LayerKey struct {
+	// Space is LayerKeyBlob or LayerKeyFile.
+	Space string
+	// Digest is "sha256:<hex>".
+	Digest string
+}
+
+// Layer key spaces.
+const (
+	// LayerKeyBlob: the digest of the layer blob as the manifest names it.
+	// The manifest is checked against the image digest, and the scanner
+	// hashes the blob against this digest while reading it.
+	LayerKeyBlob = "blob"
+	// LayerKeyFile: one layer of a local archive file, by the file's
+	// identity (device, inode, size, change and modification times); the
+	// file cannot change without its change time moving.
+	LayerKeyFile = "file"
+)
+
+// LayerKey returns the key for layer n, or false when the layer has none
+// (then its analysis is neither looked up nor stored). The key never
+// comes from the config's claimed diffIDs: a config that lies about a
+// diffID must not select another layer's analysis.
+func (i *Image) LayerKey(n int) (LayerKey, bool) {
+	if n < 0 || n >= len(i.layerKeys) || i.layerKeys[n].Digest == "" {
+		return LayerKey{}, false
+	}
+	return i.layerKeys[n], true
+}
+
+// Unchanged reports whether keys of LayerKeyFile still name the bytes the
+// scan read: the archive file has the identity it had when opened. It is
+// always true for other sources.
+func (i *Image) Unchanged() bool {
+	if i.archive == nil {
+		return true
+	}
+	now, err := identify(i.archive.path)
+	return err == nil && now != nil && *now == *i.archive
 }
 
 // Close releases temporary files made while opening the source.
@@ -298,6 +347,12 @@ func fill(img *Image, i v1.Image, platform string) error {
 	img.Source.Platform = platform
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return fmt.Errorf("image %s: config lists %d diff_ids but manifest has %d layers", d, len(cf.RootFS.DiffIDs), len(m.Layers))
+	}
+	img.layerKeys = make([]LayerKey, len(m.Layers))
+	for n, l := range m.Layers {
+		if l.Digest.Algorithm == "sha256" {
+			img.layerKeys[n] = LayerKey{Space: LayerKeyBlob, Digest: l.Digest.String()}
+		}
 	}
 	return nil
 }

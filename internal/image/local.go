@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -111,12 +112,25 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 	}
 	switch {
 	case isDocker:
+		// Identify the file before anything reads it: an analysis is stored
+		// under this identity only if the file still has it afterwards.
+		id, err := identify(file)
+		if err != nil {
+			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+		}
 		i, err := tarball.ImageFromPath(file, nil)
 		if err != nil {
 			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
 		}
 		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, PreferUncompressed: true}
-		return img, fill(img, i, "")
+		if err := fill(img, i, ""); err != nil {
+			return img, err
+		}
+		img.layerKeys = archiveLayerKeys(id, img.Source.ConfigDigest, len(img.layerKeys), time.Now())
+		if img.layerKeys != nil {
+			img.archive = id
+		}
+		return img, nil
 	case isOCI:
 		dir, err := os.MkdirTemp(o.tempDir, "oci-archive-")
 		if err != nil {

@@ -234,7 +234,7 @@ func scanLayers(ctx context.Context, img *image.Image, inv *inventory.Inventory,
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				res, fromCache, err := scanLayer(ctx, img, ls[i], cf.RootFS.DiffIDs[i], sig, o)
+				res, fromCache, err := scanLayer(ctx, img, i, ls[i], cf.RootFS.DiffIDs[i], sig, o)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("layer %d (%s): %w", i, out[i].DiffID, err)
@@ -274,11 +274,23 @@ feed:
 	return out, nil
 }
 
-func scanLayer(ctx context.Context, img *image.Image, l v1.Layer, diffID v1.Hash, sig string, o *options) (*layerfs.Result, bool, error) {
-	if o.cache != nil {
-		res, _, err := o.cache.Get(diffID.String(), sig)
-		if err == nil && res != nil {
-			return res, true, nil
+// scanLayer analyses layer n, or takes its analysis from the cache. The
+// cache is looked up only by what the manifest commits to (the blob digest,
+// or a local archive's identity), never by the diffID the config claims;
+// the entry says which diffID the blob was verified to have, and a config
+// claiming another one is caught here exactly as reading the layer would
+// catch it.
+func scanLayer(ctx context.Context, img *image.Image, n int, l v1.Layer, diffID v1.Hash, sig string, o *options) (*layerfs.Result, bool, error) {
+	key, keyed := img.LayerKey(n)
+	ck := layerfs.Key{Space: key.Space, Digest: key.Digest}
+	if o.cache != nil && keyed {
+		e, _, err := o.cache.Get(ck, sig)
+		if err == nil && e != nil {
+			if e.DiffID != diffID.String() {
+				return nil, false, fmt.Errorf("%w: the layer %s uncompresses to %s (verified when it was first read), config says %s",
+					ErrDigestMismatch, keyName(key), e.DiffID, diffID)
+			}
+			return e.Result, true, nil
 		}
 	}
 	s, err := openLayer(l, diffID, !img.CompressedVerified, img.PreferUncompressed)
@@ -293,11 +305,23 @@ func scanLayer(ctx context.Context, img *image.Image, l v1.Layer, diffID v1.Hash
 	if err := s.Finish(); err != nil {
 		return nil, false, err
 	}
-	if o.cache != nil {
+	if key.Space == image.LayerKeyBlob && !s.blobVerified(key.Digest) {
+		// The bytes read were not checked against the key (a source read
+		// through its uncompressed form): do not file them under it.
+		keyed = false
+	}
+	if o.cache != nil && keyed && img.Unchanged() {
 		// A failed cache write costs a rescan later, nothing more.
-		_ = o.cache.Put(diffID.String(), sig, res)
+		_ = o.cache.Put(ck, sig, &layerfs.Entry{DiffID: diffID.String(), Result: res})
 	}
 	return res, false, nil
+}
+
+func keyName(k image.LayerKey) string {
+	if k.Space == image.LayerKeyBlob {
+		return "blob " + k.Digest
+	}
+	return "archive layer"
 }
 
 // nonEmptyHistory returns the created_by of history entries that made a
