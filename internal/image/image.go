@@ -391,6 +391,20 @@ func ParseReference(ref string, insecure bool) (name.Reference, error) {
 	return r, nil
 }
 
+// SameRegistry reports whether the references a and b name the same
+// registry host; false when either does not parse.
+func SameRegistry(a, b string) bool {
+	ra, err := name.ParseReference(strings.TrimPrefix(strings.TrimPrefix(a, "registry:"), "docker://"))
+	if err != nil {
+		return false
+	}
+	rb, err := name.ParseReference(b)
+	if err != nil {
+		return false
+	}
+	return ra.Context().RegistryStr() == rb.Context().RegistryStr()
+}
+
 func openRemote(ctx context.Context, ref string, o *options) (*Image, error) {
 	r, err := ParseReference(ref, o.insecure)
 	if err != nil {
