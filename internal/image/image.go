@@ -76,6 +76,9 @@ type Image struct {
 	// archive is a local archive file's identity when opened, checked again
 	// by Unchanged before an analysis keyed by it is stored.
 	archive *fileIdentity
+	// layoutBlobs is the layout directory (the user's, or an unpacked OCI
+	// archive) whose blob files fill checks before reading them.
+	layoutBlobs string
 
 	cleanup func() error
 }
@@ -318,12 +321,25 @@ func fill(img *Image, i v1.Image, platform string) error {
 	if err != nil {
 		return fmt.Errorf("read manifest: %w", err)
 	}
+	if err := checkBlob(img.layoutBlobs, m.Config, maxConfigBytes); err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	for n, l := range m.Layers {
+		// A missing layer fails when read (unless its analysis is cached);
+		// one that is there must be a regular file of the stated size.
+		if err := checkBlob(img.layoutBlobs, l, -1); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("layer %d: %w", n, err)
+		}
+	}
 	rawCfg, err := i.RawConfigFile()
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
 	if h, _, err := v1.SHA256(bytes.NewReader(rawCfg)); err != nil || h != m.Config.Digest {
 		return fmt.Errorf("%w: config content does not match its digest %s", ErrDigestMismatch, m.Config.Digest)
+	}
+	if m.Config.Size != int64(len(rawCfg)) {
+		return fmt.Errorf("%w: config is %d bytes, the manifest says %d", ErrDigestMismatch, len(rawCfg), m.Config.Size)
 	}
 	if img.Annotations == nil {
 		img.Annotations = map[string]string{}

@@ -25,6 +25,10 @@ const (
 	maxArchiveEntries = 100_000
 	maxArchiveBytes   = 64 << 30
 	maxIndexBytes     = 4 << 20
+	// maxManifestBytes bounds an image manifest or nested index read from a
+	// layout; maxConfigBytes an image config. Real ones are kilobytes.
+	maxManifestBytes = 4 << 20
+	maxConfigBytes   = 8 << 20
 )
 
 // openLayout opens an OCI image layout: oci:DIR, oci:DIR:NAME (by the
@@ -38,17 +42,60 @@ func openLayout(ref, src string, o *options) (*Image, error) {
 			dir, want = ref[:i], ref[i+1:]
 		}
 	}
+	if err := checkLayoutFile(filepath.Join(dir, "index.json"), -1, maxIndexBytes); err != nil {
+		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
 	img := &Image{Source: inventory.Source{Kind: KindLayout, Ref: src}, Annotations: map[string]string{}, LayoutDir: dir}
-	return img, fromIndex(img, idx, want, o, 0)
+	return img, fromIndex(img, idx, dir, want, o, 0)
+}
+
+// checkLayoutFile refuses what a layout directory must not hold where the
+// reader expects a blob or index.json: symlinks (one to /dev/zero reads
+// forever), devices, FIFOs, directories, files over limit, and files whose
+// size is not the size their descriptor states (want < 0: no descriptor).
+// Layout directories are the user's or anyone's: they are held to the
+// same bounds as archives, which are unpacked under limits.
+func checkLayoutFile(p string, want, limit int64) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(p)
+	if name != "index.json" {
+		name = filepath.Base(filepath.Dir(p)) + ":" + name
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symlink; a layout must hold regular files", ErrBadSource, name)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w: %s is not a regular file (%s)", ErrBadSource, name, fi.Mode().Type())
+	case want >= 0 && fi.Size() != want:
+		return fmt.Errorf("%w: %s is %d bytes, its descriptor says %d", ErrDigestMismatch, name, fi.Size(), want)
+	case limit >= 0 && fi.Size() > limit:
+		return fmt.Errorf("%w: %s is %d bytes, over the %d byte limit", ErrBadSource, name, fi.Size(), limit)
+	}
+	return nil
+}
+
+// checkBlob applies checkLayoutFile to the blob a descriptor names, when
+// the image comes from a layout directory (dir != "").
+func checkBlob(dir string, d v1.Descriptor, limit int64) error {
+	if dir == "" {
+		return nil
+	}
+	if d.Digest.Algorithm != "sha256" && d.Digest.Algorithm != "sha512" || !isBlobPath("blobs/"+d.Digest.Algorithm+"/"+d.Digest.Hex) {
+		return fmt.Errorf("%w: malformed digest %q", ErrBadSource, d.Digest)
+	}
+	return checkLayoutFile(filepath.Join(dir, "blobs", d.Digest.Algorithm, d.Digest.Hex), d.Size, limit)
 }
 
 // fromIndex walks nested indexes (a layout's index.json may point at an image
 // index) down to the image for the wanted platform.
-func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int) error {
+func fromIndex(img *Image, idx v1.ImageIndex, dir, want string, o *options, depth int) error {
 	if depth > 4 {
 		return fmt.Errorf("%w: image indexes nested too deep", ErrBadSource)
 	}
@@ -78,6 +125,9 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 		return err
 	}
 	if d.MediaType.IsIndex() {
+		if err := checkBlob(dir, d, maxManifestBytes); err != nil {
+			return fmt.Errorf("read index %s: %w", d.Digest, err)
+		}
 		child, err := idx.ImageIndex(d.Digest)
 		if err != nil {
 			return fmt.Errorf("read index %s: %w", d.Digest, err)
@@ -90,7 +140,10 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 		for k, v := range cim.Annotations {
 			img.Annotations[k] = v
 		}
-		return fromIndex(img, child, "", o, depth+1)
+		return fromIndex(img, child, dir, "", o, depth+1)
+	}
+	if err := checkBlob(dir, d, maxManifestBytes); err != nil {
+		return fmt.Errorf("read image %s: %w", d.Digest, err)
 	}
 	i, err := idx.Image(d.Digest)
 	if err != nil {
@@ -100,6 +153,7 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 	if d.Platform != nil {
 		platform = platformString(*d.Platform)
 	}
+	img.layoutBlobs = dir
 	return fill(img, i, platform)
 }
 
@@ -147,7 +201,7 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
 		}
 		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}, cleanup: cleanup}
-		if err := fromIndex(img, idx, "", o, 0); err != nil {
+		if err := fromIndex(img, idx, dir, "", o, 0); err != nil {
 			_ = cleanup()
 			return nil, err
 		}
