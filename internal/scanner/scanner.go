@@ -110,7 +110,7 @@ func defaults() options {
 // format and every extractor's name and version. Results made under another
 // signature are never reused.
 func Signature(exts []extract.Extractor) string {
-	parts := []string{"layerfs/1", "osrelease/" + strings.Join(osrelease.Paths(), ",")}
+	parts := []string{"layerfs/2", "osrelease/" + strings.Join(osrelease.Paths(), ",")}
 	for _, e := range exts {
 		parts = append(parts, fmt.Sprintf("%s@%d", e.Name(), e.Version()))
 	}
@@ -145,6 +145,7 @@ func Scan(ctx context.Context, img *image.Image, opts ...Option) (*inventory.Inv
 		}
 		layers = []layerfs.Layer{{Index: 0, Result: res}}
 		inv.Problems = append(inv.Problems, res.Problems...)
+		inv.Problems = appendOmitted(inv.Problems, res, "")
 	} else {
 		var err error
 		layers, err = scanLayers(ctx, img, inv, &o)
@@ -270,8 +271,19 @@ feed:
 			p.Layer = out[i].DiffID
 			inv.Problems = append(inv.Problems, p)
 		}
+		inv.Problems = appendOmitted(inv.Problems, out[i].Result, out[i].DiffID)
 	}
 	return out, nil
+}
+
+// appendOmitted says how many of a layer's problems were counted but not
+// listed.
+func appendOmitted(ps []inventory.Problem, res *layerfs.Result, layer string) []inventory.Problem {
+	if res.ProblemsOmitted == 0 {
+		return ps
+	}
+	return append(ps, inventory.Problem{Stage: "layer", Layer: layer,
+		Message: fmt.Sprintf("… and %d more problems in this layer, not listed", res.ProblemsOmitted)})
 }
 
 // scanLayer analyses layer n, or takes its analysis from the cache. The
