@@ -97,7 +97,6 @@ func (r *tempRecorder) Extract(ctx context.Context, in *extract.Input) ([]invent
 	return nil, nil
 }
 
-
 // Thousands of small wanted files (var/lib/dpkg/status.d) cost no
 // directory operations each: one scratch directory serves the whole walk,
 // and it is gone afterwards.
