@@ -158,7 +158,8 @@ func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychai
 // WithTransport sets the HTTP transport for registry access.
 func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
 
-// WithTempDir sets where archives are unpacked; it must be drydock's own.
+// WithTempDir sets drydock's scratch directory for anything Open must
+// write; it must be drydock's own. (Archives are read in place today.)
 func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
 
 // WithUserAgent sets the registry User-Agent.

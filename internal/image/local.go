@@ -15,15 +15,15 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/drydock/drydock/internal/inventory"
 )
 
-// Limits for unpacking an OCI archive. Blobs are written to drydock's temp
-// directory, so a hostile archive must not fill the disk or escape it.
+// Limits for reading an archive or a layout. Archives are read in place
+// (nothing is unpacked), so these bound what is indexed and held.
 const (
 	maxArchiveEntries = 100_000
-	maxArchiveBytes   = 64 << 30
 	maxIndexBytes     = 4 << 20
 	// maxManifestBytes bounds an image manifest or nested index read from a
 	// layout; maxConfigBytes an image config. Real ones are kilobytes.
@@ -164,8 +164,10 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 	if err != nil {
 		return nil, fmt.Errorf("open archive %s: %w", file, err)
 	}
+	// docker save since Docker 25 writes an OCI layout beside manifest.json:
+	// read that, whose manifests name every blob by digest.
 	switch {
-	case isDocker:
+	case isDocker && !isOCI:
 		// Identify the file before anything reads it: an analysis is stored
 		// under this identity only if the file still has it afterwards.
 		id, err := identify(file)
@@ -186,23 +188,17 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 		}
 		return img, nil
 	case isOCI:
-		dir, err := os.MkdirTemp(o.tempDir, "oci-archive-")
+		// Read in place; no blob is copied out of the archive.
+		ix, err := indexTar(ctx, file)
 		if err != nil {
 			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
 		}
-		cleanup := func() error { return os.RemoveAll(dir) }
-		if err := unpackLayout(ctx, file, dir); err != nil {
-			_ = cleanup()
-			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
-		}
-		idx, err := layout.ImageIndexFromPath(dir)
+		raw, err := ix.read("index.json", -1, maxIndexBytes)
 		if err != nil {
-			_ = cleanup()
 			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
 		}
-		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}, cleanup: cleanup}
-		if err := fromIndex(img, idx, dir, "", o, 0); err != nil {
-			_ = cleanup()
+		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}}
+		if err := fromIndex(img, &archiveIndex{ix: ix, raw: raw, mediaType: types.OCIImageIndex}, "", "", o, 0); err != nil {
 			return nil, err
 		}
 		return img, nil
@@ -235,59 +231,6 @@ func sniffArchive(file string) (isOCI, isDocker bool, err error) {
 	return false, false, fmt.Errorf("%w: more than %d entries", ErrBadSource, maxArchiveEntries)
 }
 
-// unpackLayout writes only the layout's own files (oci-layout, index.json,
-// blobs/<alg>/<hex>) into dir. Everything else, and any name that is not
-// exactly of that shape, is ignored, so no entry can land outside dir.
-func unpackLayout(ctx context.Context, file, dir string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	var total int64
-	for n := 0; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n >= maxArchiveEntries {
-			return fmt.Errorf("%w: more than %d entries", ErrBadSource, maxArchiveEntries)
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		var dst string
-		limit := int64(maxIndexBytes)
-		switch {
-		case name == "oci-layout" || name == "index.json":
-			dst = filepath.Join(dir, name)
-		case isBlobPath(name):
-			dst = filepath.Join(dir, filepath.FromSlash(name))
-			limit = maxArchiveBytes - total
-		default:
-			continue
-		}
-		if h.Size > limit {
-			return fmt.Errorf("%w: entry %s is %d bytes, over the limit", ErrBadSource, name, h.Size)
-		}
-		total += h.Size
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := writeFile(dst, io.LimitReader(tr, h.Size)); err != nil {
-			return err
-		}
-	}
-}
-
 func isBlobPath(name string) bool {
 	parts := strings.Split(name, "/")
 	if len(parts) != 3 || parts[0] != "blobs" {
@@ -302,18 +245,6 @@ func isBlobPath(name string) bool {
 		}
 	}
 	return parts[2] != ""
-}
-
-func writeFile(dst string, r io.Reader) error {
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // withConfigPlatforms fills in the platform of index entries that lack one

@@ -1,8 +1,11 @@
 package scanner
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,6 +187,23 @@ func TestWarmRescanKeys(t *testing.T) {
 		}
 	}
 
+	// An OCI archive is read in place: a warm rescan finds the layer by the
+	// blob digest its manifest names and reads none of the layer's bytes
+	// (here they are overwritten with zeros after the first scan, and the
+	// analysis still comes from the cache).
+	oci := tarLayout(t, writeLayout(t, clean))
+	if inv, err := scanSource(t, cache, oci); err != nil || !inv.Layers[0].Cached {
+		t.Fatalf("OCI archive of a cached layer: err %v, not served from the cache", err)
+	}
+	zeroLayerInArchive(t, oci, clean)
+	if inv, err := scanSource(t, cache, oci); err != nil || !inv.Layers[0].Cached || len(names(inv)) != 1 {
+		t.Fatalf("warm OCI archive rescan read the layer: err %v", err)
+	}
+	// A cold cache reads them, and finds the damage.
+	if _, err := scanSource(t, func() *layerfs.Cache { c, _ := layerfs.OpenCache(t.TempDir()); return c }(), oci); err == nil {
+		t.Fatalf("zeroed layer in a cold scan: want an error")
+	}
+
 	archive := writeDockerArchive(t, clean)
 	// Fresh file: its change time is too recent to key it by identity.
 	inv, err := scanSource(t, cache, archive)
@@ -223,5 +243,58 @@ func TestWarmRescanKeys(t *testing.T) {
 	}
 	if inv.Layers[0].Cached {
 		t.Errorf("a rewritten docker archive was served from the cache")
+	}
+}
+
+func tarLayout(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "oci.tar")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Typeflag: tar.TypeReg, Size: int64(len(b)), Mode: 0o644})
+		_, err = tw.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// zeroLayerInArchive overwrites the bytes of img's first layer blob inside
+// the archive, in place.
+func zeroLayerInArchive(t *testing.T, archive string, img v1.Image) {
+	t.Helper()
+	ls, _ := img.Layers()
+	d, _ := ls[0].Digest()
+	blob, _ := ls[0].Compressed()
+	want, _ := io.ReadAll(blob)
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, want)
+	if i < 0 {
+		t.Fatalf("layer %s not found in the archive", d)
+	}
+	copy(b[i:i+len(want)], make([]byte, len(want)))
+	if err := os.WriteFile(archive, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
