@@ -1,10 +1,12 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +111,58 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A classic docker save archive (uncompressed layer tars) is read in
+// place: its layers are the archive's bytes, described as uncompressed
+// blobs, and never keyed by their claimed digests.
+func TestClassicDockerArchiveInPlace(t *testing.T) {
+	img := platformImage(t, amd64)
+	ls, _ := img.Layers()
+	rc, _ := ls[0].Uncompressed()
+	layerTar, _ := io.ReadAll(rc)
+	cfg, _ := img.RawConfigFile()
+	cn, _ := img.ConfigName()
+	out := filepath.Join(t.TempDir(), "save.tar")
+	f, _ := os.Create(out)
+	tw := tar.NewWriter(f)
+	add := func(name string, b []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Size: int64(len(b)), Mode: 0o644})
+		tw.Write(b)
+	}
+	add("abc/layer.tar", layerTar)
+	add(cn.Hex+".json", cfg)
+	add("manifest.json", []byte(`[{"Config":"`+cn.Hex+`.json","RepoTags":["x/y:1"],"Layers":["abc/layer.tar"]}]`))
+	tw.Close()
+	f.Close()
+
+	tmp := t.TempDir()
+	got, err := Open(context.Background(), out, WithTempDir(tmp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if _, ok := got.Image.(*dockerImage); !ok {
+		t.Fatalf("read with %T, want the in-place reader", got.Image)
+	}
+	if got.Source.ConfigDigest != cn.String() || !got.PreferUncompressed {
+		t.Errorf("source %+v", got.Source)
+	}
+	gl, _ := got.Image.Layers()
+	r, err := gl[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(b, layerTar) {
+		t.Errorf("layer content differs from the archive's layer.tar")
+	}
+	if k, ok := got.LayerKey(0); ok && k.Space != LayerKeyFile {
+		t.Errorf("docker archive layer keyed by %+v; only the file's identity may key it", k)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("opening wrote %v", ents)
 	}
 }

@@ -367,7 +367,10 @@ func fill(img *Image, i v1.Image, platform string) error {
 	}
 	img.layerKeys = make([]LayerKey, len(m.Layers))
 	for n, l := range m.Layers {
-		if l.Digest.Algorithm == "sha256" {
+		// A source read through its uncompressed form (docker archives)
+		// has no blob digest that the scanner checks: it keys its layers
+		// otherwise, or not at all.
+		if l.Digest.Algorithm == "sha256" && !img.PreferUncompressed {
 			img.layerKeys[n] = LayerKey{Space: LayerKeyBlob, Digest: l.Digest.String()}
 		}
 	}

@@ -174,9 +174,23 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 		if err != nil {
 			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
 		}
-		i, err := tarball.ImageFromPath(file, nil)
+		ix, err := indexTar(ctx, file)
 		if err != nil {
 			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+		}
+		var i v1.Image
+		di, err := openDockerInPlace(ix)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+		case di != nil:
+			i = di
+		default:
+			// Compressed layers (written by tools other than docker save):
+			// go-containerregistry hashes them to describe them.
+			if i, err = tarball.ImageFromPath(file, nil); err != nil {
+				return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+			}
 		}
 		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, PreferUncompressed: true}
 		if err := fill(img, i, ""); err != nil {

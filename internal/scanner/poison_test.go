@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -113,6 +115,8 @@ func TestCachePoisoningByClaimedDiffID(t *testing.T) {
 	}{
 		{"oci layout", func(t *testing.T) string { return writeLayout(t, evil) }},
 		{"docker archive", func(t *testing.T) string { return writeDockerArchive(t, evil) }},
+		{"docker save archive", func(t *testing.T) string { return writeClassicDockerArchive(t, evil) }},
+		{"oci archive", func(t *testing.T) string { return tarLayout(t, writeLayout(t, evil)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache, _ := layerfs.OpenCache(t.TempDir())
@@ -204,7 +208,13 @@ func TestWarmRescanKeys(t *testing.T) {
 		t.Fatalf("zeroed layer in a cold scan: want an error")
 	}
 
-	archive := writeDockerArchive(t, clean)
+	for _, write := range []func(*testing.T, v1.Image) string{writeDockerArchive, writeClassicDockerArchive} {
+		warmDockerArchive(t, cache, write(t, clean))
+	}
+}
+
+func warmDockerArchive(t *testing.T, cache *layerfs.Cache, archive string) {
+	t.Helper()
 	// Fresh file: its change time is too recent to key it by identity.
 	inv, err := scanSource(t, cache, archive)
 	if err != nil {
@@ -297,4 +307,42 @@ func zeroLayerInArchive(t *testing.T, archive string, img v1.Image) {
 	if err := os.WriteFile(archive, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeClassicDockerArchive writes img as docker save did before Docker 25:
+// manifest.json, the config as <hex>.json, each layer uncompressed as
+// <n>/layer.tar.
+func writeClassicDockerArchive(t *testing.T, img v1.Image) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "docker-save.tar")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	add := func(name string, b []byte) {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Size: int64(len(b)), Mode: 0o644})
+		tw.Write(b)
+	}
+	cfg, _ := img.RawConfigFile()
+	cn, _ := img.ConfigName()
+	var layers []string
+	for n, l := range mustLayers(t, img) {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		name := fmt.Sprintf("%d/layer.tar", n)
+		add(name, b)
+		layers = append(layers, name)
+	}
+	add(cn.Hex+".json", cfg)
+	m, _ := json.Marshal([]map[string]any{{"Config": cn.Hex + ".json", "RepoTags": []string{"example.com/app:1"}, "Layers": layers}})
+	add("manifest.json", m)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
