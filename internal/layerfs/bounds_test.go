@@ -135,3 +135,45 @@ func TestOneScratchDirectoryPerWalk(t *testing.T) {
 		t.Errorf("scratch made for a layer with nothing wanted: %v", ents)
 	}
 }
+
+// Squash applies a layer's whiteouts in one pass over the tree, not one pass
+// per whiteout (a layer may hold a million): every whiteout still hides its
+// path and everything below it, and nothing else.
+func TestSquashManyWhiteouts(t *testing.T) {
+	lower := newResult()
+	for i := 0; i < 5000; i++ {
+		lower.Files[fmt.Sprintf("d%d/pkgs.txt", i)] = []inventory.Package{{Name: fmt.Sprint(i), Version: "1"}}
+	}
+	lower.Symlinks["o/link"] = "x"
+	lower.Symlinks["o"] = "y"
+	upper := newResult()
+	for i := 0; i < 200_000; i++ {
+		upper.Whiteouts = append(upper.Whiteouts, fmt.Sprintf("gone/%d", i))
+	}
+	// Hide every even directory, by whiteout of the directory or of the file.
+	for i := 0; i < 5000; i += 2 {
+		if i%4 == 0 {
+			upper.Whiteouts = append(upper.Whiteouts, fmt.Sprintf("d%d", i))
+		} else {
+			upper.Whiteouts = append(upper.Whiteouts, fmt.Sprintf("d%d/pkgs.txt", i))
+		}
+	}
+	upper.Opaque = []string{"o"}
+	tree := Squash([]Layer{{Index: 0, Result: lower}, {Index: 1, Result: upper}})
+	if got := len(tree.Packages()); got != 2500 {
+		t.Errorf("%d packages left, want the 2,500 in odd directories", got)
+	}
+	for _, p := range tree.Packages() {
+		var n int
+		fmt.Sscan(p.Name, &n)
+		if n%2 == 0 {
+			t.Errorf("%s survived its whiteout", p.Path)
+		}
+	}
+	if _, ok := tree.symlinks["o/link"]; ok {
+		t.Errorf("o/link survived the opaque o")
+	}
+	if _, ok := tree.symlinks["o"]; !ok {
+		t.Errorf("the opaque directory o itself was removed")
+	}
+}
