@@ -232,7 +232,7 @@ func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*Result, error) {
 			w.forget(res, p)
 		case tar.TypeLink:
 			w.hardlink(ctx, res, p, h)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reports old-style TypeRegA entries as TypeReg
 			delete(res.Symlinks, p)
 			fi := h.FileInfo()
 			if err := w.file(ctx, res, sc, p, fi, tr, maxFile, maxMeta, mem); err != nil {
