@@ -166,3 +166,19 @@ func TestClassicDockerArchiveInPlace(t *testing.T) {
 		t.Errorf("opening wrote %v", ents)
 	}
 }
+
+// An archive naming one entry twice is refused with a message that says
+// so: which copy a reader sees would depend on the reader.
+func TestArchiveDuplicateEntry(t *testing.T) {
+	dir := t.TempDir()
+	lp, _ := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	if err := lp.AppendImage(platformImage(t, amd64)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "dup.tar")
+	tarDir(t, filepath.Join(dir, "layout"), out, map[string]string{"index.json": `{"schemaVersion":2,"manifests":[]}`})
+	_, err := Open(context.Background(), out)
+	if !errors.Is(err, ErrBadSource) || !strings.Contains(err.Error(), "holds index.json twice") {
+		t.Fatalf("err = %v, want one saying the archive holds index.json twice", err)
+	}
+}
