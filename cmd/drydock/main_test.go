@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,6 +37,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// lastRSS is the peak RSS (KiB) of the last run.
+var lastRSS int64
+
 type env struct {
 	cache, data string
 }
@@ -51,6 +55,12 @@ func (e *env) run(t *testing.T, args ...string) (stdout, stderr string, code int
 	var o, er bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &er
 	err := cmd.Run()
+	lastRSS = 0
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			lastRSS = int64(ru.Maxrss) // KiB on Linux
+		}
+	}
 	code = 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

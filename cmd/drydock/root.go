@@ -1,11 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drydock/drydock/internal/scratch"
 )
 
 // globals are the flags every command shares.
@@ -61,15 +62,12 @@ func defaultDataDir() string {
 }
 
 // tempDir makes drydock's scratch directory inside the cache directory, so
-// nothing drydock writes lands outside its own directories.
+// nothing drydock writes lands outside its own directories; scratch left
+// by runs that were killed is removed first.
 func (g *globals) tempDir() (string, func(), error) {
-	base := filepath.Join(g.cacheDir, "tmp")
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", nil, fmt.Errorf("create temp directory: %w", err)
-	}
-	d, err := os.MkdirTemp(base, "run-")
+	d, err := scratch.New(filepath.Join(g.cacheDir, "tmp"))
 	if err != nil {
-		return "", nil, fmt.Errorf("create temp directory: %w", err)
+		return "", nil, err
 	}
-	return d, func() { os.RemoveAll(d) }, nil
+	return d.Path, d.Release, nil
 }

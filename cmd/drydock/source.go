@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -25,6 +26,9 @@ type sourceFlags struct {
 	noCache    bool
 	extractors []string
 	progress   string
+	// resolveBase allows looking the base named by the image's own
+	// annotations up wherever it says.
+	resolveBase bool
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command) {
@@ -35,6 +39,7 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the per-layer cache")
 	fl.StringSliceVar(&f.extractors, "extractors", nil, "extractors to run (default: all)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (only on a terminal), always, never")
+	fl.BoolVar(&f.resolveBase, "resolve-base", false, "look up the base named by the image's org.opencontainers.image.base.name annotation wherever it points (default: only in the OCI layout or registry being scanned, by base.digest)")
 }
 
 func (f *sourceFlags) imageOptions(tmp string) ([]image.Option, error) {
@@ -88,15 +93,7 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 		}
 		sopts = append(sopts, scanner.WithBase(b))
 	}
-	sopts = append(sopts, scanner.WithBaseResolver(func(ctx context.Context, name, digest string) (*scanner.Base, error) {
-		if img.LayoutDir != "" && digest != "" {
-			if b, err := openBase(ctx, "oci:"+img.LayoutDir+"@"+digest, "", "annotation", iopts); err == nil {
-				b.Name, b.Digest = name, digest
-				return b, nil
-			}
-		}
-		return openBase(ctx, name, digest, "annotation", iopts)
-	}))
+	sopts = append(sopts, scanner.WithBaseResolver(baseResolver(img, f.resolveBase, iopts)))
 	if showProgress(f.progress) {
 		p := &progressLine{w: os.Stderr}
 		defer p.finish()
@@ -105,9 +102,41 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 	return scanner.Scan(ctx, img, sopts...)
 }
 
-// openBase reads a base image's layer chain; a digest pins it.
+// baseResolver follows an image's base annotations. The annotations are the
+// image author's to write, so by default they never make drydock contact a
+// host the user did not name: the base is looked up by its base.digest
+// only in the OCI layout being scanned, or in the registry the image itself
+// was read from. --resolve-base allows any reference the annotation names.
+func baseResolver(img *image.Image, resolveAnywhere bool, iopts []image.Option) scanner.BaseResolver {
+	return func(ctx context.Context, name, digest string) (*scanner.Base, error) {
+		if img.LayoutDir != "" && digest != "" {
+			b, err := openBase(ctx, "oci:"+img.LayoutDir+"@"+digest, "", "annotation", iopts)
+			if err == nil {
+				b.Name, b.Digest = name, digest
+				return b, nil
+			}
+			if !resolveAnywhere {
+				return nil, fmt.Errorf("base %s is not in the layout %s (pass --resolve-base to look it up at %s)", digest, img.LayoutDir, name)
+			}
+		}
+		if resolveAnywhere {
+			return openBase(ctx, "registry:"+name, digest, "annotation", iopts)
+		}
+		if img.Source.Kind == image.KindRegistry && digest != "" && image.SameRegistry(img.Source.Ref, name) {
+			return openBase(ctx, "registry:"+name, digest, "annotation", iopts)
+		}
+		return nil, fmt.Errorf("not looked up: the image's annotation names %q, outside the source being scanned (pass --resolve-base to contact it)", name)
+	}
+}
+
+// openBase reads a base image's layer chain; a digest pins it. A name with
+// the "registry:" prefix is only ever a registry reference, never a path.
 func openBase(ctx context.Context, name, digest, method string, iopts []image.Option) (*scanner.Base, error) {
-	ref := name
+	prefix := ""
+	if strings.HasPrefix(name, "registry:") {
+		prefix, name = "registry:", strings.TrimPrefix(name, "registry:")
+	}
+	ref := prefix + name
 	if digest != "" {
 		if name == "" {
 			return nil, fmt.Errorf("base digest %s given without a base name", digest)
@@ -116,7 +145,7 @@ func openBase(ctx context.Context, name, digest, method string, iopts []image.Op
 		if err != nil {
 			return nil, err
 		}
-		ref = r.Context().Name() + "@" + digest
+		ref = prefix + r.Context().Name() + "@" + digest
 	}
 	b, err := image.Open(ctx, ref, iopts...)
 	if err != nil {

@@ -70,7 +70,59 @@ type Image struct {
 	// base image named by digest is often stored beside the image.
 	LayoutDir string
 
+	// layerKeys[n] is what layer n's cached analysis may be found by (see
+	// LayerKey); nil when nothing the source commits to names its layers.
+	layerKeys []LayerKey
+	// archive is a local archive file's identity when opened, checked again
+	// by Unchanged before an analysis keyed by it is stored.
+	archive *fileIdentity
+	// layoutBlobs is the layout directory (the user's, or an unpacked OCI
+	// archive) whose blob files fill checks before reading them.
+	layoutBlobs string
+
 	cleanup func() error
+}
+
+// LayerKey is what a layer's cached analysis may be found by.
+type LayerKey struct {
+	// Space is LayerKeyBlob or LayerKeyFile.
+	Space string
+	// Digest is "sha256:<hex>".
+	Digest string
+}
+
+// Layer key spaces.
+const (
+	// LayerKeyBlob: the digest of the layer blob as the manifest names it.
+	// The manifest is checked against the image digest, and the scanner
+	// hashes the blob against this digest while reading it.
+	LayerKeyBlob = "blob"
+	// LayerKeyFile: one layer of a local archive file, by the file's
+	// identity (device, inode, size, change and modification times); the
+	// file cannot change without its change time moving.
+	LayerKeyFile = "file"
+)
+
+// LayerKey returns the key for layer n, or false when the layer has none
+// (then its analysis is neither looked up nor stored). The key never
+// comes from the config's claimed diffIDs: a config that lies about a
+// diffID must not select another layer's analysis.
+func (i *Image) LayerKey(n int) (LayerKey, bool) {
+	if n < 0 || n >= len(i.layerKeys) || i.layerKeys[n].Digest == "" {
+		return LayerKey{}, false
+	}
+	return i.layerKeys[n], true
+}
+
+// Unchanged reports whether keys of LayerKeyFile still name the bytes the
+// scan read: the archive file has the identity it had when opened. It is
+// always true for other sources.
+func (i *Image) Unchanged() bool {
+	if i.archive == nil {
+		return true
+	}
+	now, err := identify(i.archive.path)
+	return err == nil && now != nil && *now == *i.archive
 }
 
 // Close releases temporary files made while opening the source.
@@ -106,7 +158,8 @@ func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychai
 // WithTransport sets the HTTP transport for registry access.
 func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
 
-// WithTempDir sets where archives are unpacked; it must be drydock's own.
+// WithTempDir sets drydock's scratch directory for anything Open must
+// write; it must be drydock's own. (Archives are read in place today.)
 func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
 
 // WithUserAgent sets the registry User-Agent.
@@ -269,12 +322,25 @@ func fill(img *Image, i v1.Image, platform string) error {
 	if err != nil {
 		return fmt.Errorf("read manifest: %w", err)
 	}
+	if err := checkBlob(img.layoutBlobs, m.Config, maxConfigBytes); err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	for n, l := range m.Layers {
+		// A missing layer fails when read (unless its analysis is cached);
+		// one that is there must be a regular file of the stated size.
+		if err := checkBlob(img.layoutBlobs, l, -1); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("layer %d: %w", n, err)
+		}
+	}
 	rawCfg, err := i.RawConfigFile()
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
 	if h, _, err := v1.SHA256(bytes.NewReader(rawCfg)); err != nil || h != m.Config.Digest {
 		return fmt.Errorf("%w: config content does not match its digest %s", ErrDigestMismatch, m.Config.Digest)
+	}
+	if m.Config.Size != int64(len(rawCfg)) {
+		return fmt.Errorf("%w: config is %d bytes, the manifest says %d", ErrDigestMismatch, len(rawCfg), m.Config.Size)
 	}
 	if img.Annotations == nil {
 		img.Annotations = map[string]string{}
@@ -298,6 +364,15 @@ func fill(img *Image, i v1.Image, platform string) error {
 	img.Source.Platform = platform
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return fmt.Errorf("image %s: config lists %d diff_ids but manifest has %d layers", d, len(cf.RootFS.DiffIDs), len(m.Layers))
+	}
+	img.layerKeys = make([]LayerKey, len(m.Layers))
+	for n, l := range m.Layers {
+		// A source read through its uncompressed form (docker archives)
+		// has no blob digest that the scanner checks: it keys its layers
+		// otherwise, or not at all.
+		if l.Digest.Algorithm == "sha256" && !img.PreferUncompressed {
+			img.layerKeys[n] = LayerKey{Space: LayerKeyBlob, Digest: l.Digest.String()}
+		}
 	}
 	return nil
 }
@@ -334,6 +409,20 @@ func ParseReference(ref string, insecure bool) (name.Reference, error) {
 		return nil, fmt.Errorf("parse reference %q: %w", ref, err)
 	}
 	return r, nil
+}
+
+// SameRegistry reports whether the references a and b name the same
+// registry host; false when either does not parse.
+func SameRegistry(a, b string) bool {
+	ra, err := name.ParseReference(strings.TrimPrefix(strings.TrimPrefix(a, "registry:"), "docker://"))
+	if err != nil {
+		return false
+	}
+	rb, err := name.ParseReference(b)
+	if err != nil {
+		return false
+	}
+	return ra.Context().RegistryStr() == rb.Context().RegistryStr()
 }
 
 func openRemote(ctx context.Context, ref string, o *options) (*Image, error) {

@@ -10,20 +10,25 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/drydock/drydock/internal/inventory"
 )
 
-// Limits for unpacking an OCI archive. Blobs are written to drydock's temp
-// directory, so a hostile archive must not fill the disk or escape it.
+// Limits for reading an archive or a layout. Archives are read in place
+// (nothing is unpacked), so these bound what is indexed and held.
 const (
 	maxArchiveEntries = 100_000
-	maxArchiveBytes   = 64 << 30
 	maxIndexBytes     = 4 << 20
+	// maxManifestBytes bounds an image manifest or nested index read from a
+	// layout; maxConfigBytes an image config. Real ones are kilobytes.
+	maxManifestBytes = 4 << 20
+	maxConfigBytes   = 8 << 20
 )
 
 // openLayout opens an OCI image layout: oci:DIR, oci:DIR:NAME (by the
@@ -37,17 +42,60 @@ func openLayout(ref, src string, o *options) (*Image, error) {
 			dir, want = ref[:i], ref[i+1:]
 		}
 	}
+	if err := checkLayoutFile(filepath.Join(dir, "index.json"), -1, maxIndexBytes); err != nil {
+		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
 	img := &Image{Source: inventory.Source{Kind: KindLayout, Ref: src}, Annotations: map[string]string{}, LayoutDir: dir}
-	return img, fromIndex(img, idx, want, o, 0)
+	return img, fromIndex(img, idx, dir, want, o, 0)
+}
+
+// checkLayoutFile refuses what a layout directory must not hold where the
+// reader expects a blob or index.json: symlinks (one to /dev/zero reads
+// forever), devices, FIFOs, directories, files over limit, and files whose
+// size is not the size their descriptor states (want < 0: no descriptor).
+// Layout directories are the user's or anyone's: they are held to the
+// same bounds as archives, which are unpacked under limits.
+func checkLayoutFile(p string, want, limit int64) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(p)
+	if name != "index.json" {
+		name = filepath.Base(filepath.Dir(p)) + ":" + name
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symlink; a layout must hold regular files", ErrBadSource, name)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w: %s is not a regular file (%s)", ErrBadSource, name, fi.Mode().Type())
+	case want >= 0 && fi.Size() != want:
+		return fmt.Errorf("%w: %s is %d bytes, its descriptor says %d", ErrDigestMismatch, name, fi.Size(), want)
+	case limit >= 0 && fi.Size() > limit:
+		return fmt.Errorf("%w: %s is %d bytes, over the %d byte limit", ErrBadSource, name, fi.Size(), limit)
+	}
+	return nil
+}
+
+// checkBlob applies checkLayoutFile to the blob a descriptor names, when
+// the image comes from a layout directory (dir != "").
+func checkBlob(dir string, d v1.Descriptor, limit int64) error {
+	if dir == "" {
+		return nil
+	}
+	if d.Digest.Algorithm != "sha256" && d.Digest.Algorithm != "sha512" || !isBlobPath("blobs/"+d.Digest.Algorithm+"/"+d.Digest.Hex) {
+		return fmt.Errorf("%w: malformed digest %q", ErrBadSource, d.Digest)
+	}
+	return checkLayoutFile(filepath.Join(dir, "blobs", d.Digest.Algorithm, d.Digest.Hex), d.Size, limit)
 }
 
 // fromIndex walks nested indexes (a layout's index.json may point at an image
 // index) down to the image for the wanted platform.
-func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int) error {
+func fromIndex(img *Image, idx v1.ImageIndex, dir, want string, o *options, depth int) error {
 	if depth > 4 {
 		return fmt.Errorf("%w: image indexes nested too deep", ErrBadSource)
 	}
@@ -77,6 +125,9 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 		return err
 	}
 	if d.MediaType.IsIndex() {
+		if err := checkBlob(dir, d, maxManifestBytes); err != nil {
+			return fmt.Errorf("read index %s: %w", d.Digest, err)
+		}
 		child, err := idx.ImageIndex(d.Digest)
 		if err != nil {
 			return fmt.Errorf("read index %s: %w", d.Digest, err)
@@ -89,7 +140,10 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 		for k, v := range cim.Annotations {
 			img.Annotations[k] = v
 		}
-		return fromIndex(img, child, "", o, depth+1)
+		return fromIndex(img, child, dir, "", o, depth+1)
+	}
+	if err := checkBlob(dir, d, maxManifestBytes); err != nil {
+		return fmt.Errorf("read image %s: %w", d.Digest, err)
 	}
 	i, err := idx.Image(d.Digest)
 	if err != nil {
@@ -99,6 +153,7 @@ func fromIndex(img *Image, idx v1.ImageIndex, want string, o *options, depth int
 	if d.Platform != nil {
 		platform = platformString(*d.Platform)
 	}
+	img.layoutBlobs = dir
 	return fill(img, i, platform)
 }
 
@@ -109,32 +164,55 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 	if err != nil {
 		return nil, fmt.Errorf("open archive %s: %w", file, err)
 	}
+	// docker save since Docker 25 writes an OCI layout beside manifest.json:
+	// read that, whose manifests name every blob by digest.
 	switch {
-	case isDocker:
-		i, err := tarball.ImageFromPath(file, nil)
+	case isDocker && !isOCI:
+		// Identify the file before anything reads it: an analysis is stored
+		// under this identity only if the file still has it afterwards.
+		id, err := identify(file)
 		if err != nil {
 			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
 		}
+		ix, err := indexTar(ctx, file)
+		if err != nil {
+			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+		}
+		var i v1.Image
+		di, err := openDockerInPlace(ix)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+		case di != nil:
+			i = di
+		default:
+			// Compressed layers (written by tools other than docker save):
+			// go-containerregistry hashes them to describe them.
+			if i, err = tarball.ImageFromPath(file, nil); err != nil {
+				return nil, fmt.Errorf("open docker archive %s: %w", file, err)
+			}
+		}
 		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, PreferUncompressed: true}
-		return img, fill(img, i, "")
+		if err := fill(img, i, ""); err != nil {
+			return img, err
+		}
+		img.layerKeys = archiveLayerKeys(id, img.Source.ConfigDigest, len(img.layerKeys), time.Now())
+		if img.layerKeys != nil {
+			img.archive = id
+		}
+		return img, nil
 	case isOCI:
-		dir, err := os.MkdirTemp(o.tempDir, "oci-archive-")
+		// Read in place; no blob is copied out of the archive.
+		ix, err := indexTar(ctx, file)
 		if err != nil {
 			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
 		}
-		cleanup := func() error { return os.RemoveAll(dir) }
-		if err := unpackLayout(ctx, file, dir); err != nil {
-			_ = cleanup()
-			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
-		}
-		idx, err := layout.ImageIndexFromPath(dir)
+		raw, err := ix.read("index.json", -1, maxIndexBytes)
 		if err != nil {
-			_ = cleanup()
 			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
 		}
-		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}, cleanup: cleanup}
-		if err := fromIndex(img, idx, "", o, 0); err != nil {
-			_ = cleanup()
+		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}}
+		if err := fromIndex(img, &archiveIndex{ix: ix, raw: raw, mediaType: types.OCIImageIndex}, "", "", o, 0); err != nil {
 			return nil, err
 		}
 		return img, nil
@@ -167,59 +245,6 @@ func sniffArchive(file string) (isOCI, isDocker bool, err error) {
 	return false, false, fmt.Errorf("%w: more than %d entries", ErrBadSource, maxArchiveEntries)
 }
 
-// unpackLayout writes only the layout's own files (oci-layout, index.json,
-// blobs/<alg>/<hex>) into dir. Everything else, and any name that is not
-// exactly of that shape, is ignored, so no entry can land outside dir.
-func unpackLayout(ctx context.Context, file, dir string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	var total int64
-	for n := 0; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n >= maxArchiveEntries {
-			return fmt.Errorf("%w: more than %d entries", ErrBadSource, maxArchiveEntries)
-		}
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		var dst string
-		limit := int64(maxIndexBytes)
-		switch {
-		case name == "oci-layout" || name == "index.json":
-			dst = filepath.Join(dir, name)
-		case isBlobPath(name):
-			dst = filepath.Join(dir, filepath.FromSlash(name))
-			limit = maxArchiveBytes - total
-		default:
-			continue
-		}
-		if h.Size > limit {
-			return fmt.Errorf("%w: entry %s is %d bytes, over the limit", ErrBadSource, name, h.Size)
-		}
-		total += h.Size
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := writeFile(dst, io.LimitReader(tr, h.Size)); err != nil {
-			return err
-		}
-	}
-}
-
 func isBlobPath(name string) bool {
 	parts := strings.Split(name, "/")
 	if len(parts) != 3 || parts[0] != "blobs" {
@@ -234,18 +259,6 @@ func isBlobPath(name string) bool {
 		}
 	}
 	return parts[2] != ""
-}
-
-func writeFile(dst string, r io.Reader) error {
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // withConfigPlatforms fills in the platform of index entries that lack one

@@ -13,13 +13,46 @@ import (
 	"strings"
 )
 
-// Cache stores layer results on disk, keyed by the layer's uncompressed
-// digest (diffID) and a signature of the extractors that made them, so a
-// result made by other extractors is never reused. Entries are written to a
-// temp file and renamed, and carry a checksum: a torn or corrupt entry is
-// detected on read, removed, and counted as a miss.
+// Cache stores layer results on disk. An entry is found by a Key that the
+// image's manifest commits to (the digest of the layer blob as the manifest
+// names it, or the identity of a local archive file) and by a signature of the
+// extractors that made it, so a result made by other extractors is never
+// reused. It is never found by the uncompressed digest (diffID) an image's
+// config claims: the config is the attacker's to write, and a claimed diffID
+// selecting another image's analysis is exactly the poisoning to prevent.
+// Each entry records the diffID its layer's bytes were verified to have when
+// they were first read, for the caller to compare with the config's claim.
+//
+// Entries are written to a temp file and renamed, and carry a checksum: a
+// torn or corrupt entry is detected on read, removed, and counted as a miss.
 type Cache struct {
 	dir string
+}
+
+// Key names a cache entry.
+type Key struct {
+	// Space says what Digest is: KeyBlob or KeyFile.
+	Space string
+	// Digest is "sha256:<hex>" (or sha512).
+	Digest string
+}
+
+// Key spaces.
+const (
+	// KeyBlob: Digest is the layer blob's digest as the (verified) manifest
+	// names it; the blob was hashed against it when first read.
+	KeyBlob = "blob"
+	// KeyFile: Digest identifies one layer of one local file (an archive)
+	// that has not changed since the entry was made.
+	KeyFile = "file"
+)
+
+// Entry is one layer's cached analysis.
+type Entry struct {
+	// DiffID is the digest the layer's uncompressed bytes were found to
+	// have when the entry was made.
+	DiffID string  `json:"diffID"`
+	Result *Result `json:"result"`
 }
 
 // ErrBadDigest means a diffID is not of the form alg:hex.
@@ -56,19 +89,37 @@ func ValidDigest(d string) bool {
 	return true
 }
 
-func (c *Cache) path(diffID, sig string) (string, error) {
-	if !ValidDigest(diffID) {
-		return "", fmt.Errorf("%w: %q", ErrBadDigest, diffID)
+func (c *Cache) path(k Key, sig string) (string, error) {
+	if !ValidDigest(k.Digest) {
+		return "", fmt.Errorf("%w: %q", ErrBadDigest, k.Digest)
 	}
-	alg, h, _ := strings.Cut(diffID, ":")
-	return filepath.Join(c.dir, sig, alg, h[:2], h+".json"), nil
+	if k.Space != KeyBlob && k.Space != KeyFile {
+		return "", fmt.Errorf("layer cache: unknown key space %q", k.Space)
+	}
+	if !validSig(sig) {
+		return "", fmt.Errorf("layer cache: malformed signature %q", sig)
+	}
+	alg, h, _ := strings.Cut(k.Digest, ":")
+	return filepath.Join(c.dir, sig, k.Space, alg, h[:2], h+".json"), nil
 }
 
-// Get returns the cached result for the layer. A missing entry is a miss; a
+func validSig(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, ch := range s {
+		if (ch < '0' || ch > '9') && (ch < 'a' || ch > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// Get returns the cached entry for the layer. A missing entry is a miss; a
 // corrupt one is removed and also a miss, with corrupt set so callers can
 // say so.
-func (c *Cache) Get(diffID, sig string) (res *Result, corrupt bool, err error) {
-	p, err := c.path(diffID, sig)
+func (c *Cache) Get(k Key, sig string) (e *Entry, corrupt bool, err error) {
+	p, err := c.path(k, sig)
 	if err != nil {
 		return nil, false, err
 	}
@@ -79,15 +130,15 @@ func (c *Cache) Get(diffID, sig string) (res *Result, corrupt bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("read layer cache entry: %w", err)
 	}
-	res, ok := decodeEntry(b)
+	e, ok := decodeEntry(b)
 	if !ok {
 		_ = os.Remove(p)
 		return nil, true, nil
 	}
-	return res, false, nil
+	return e, false, nil
 }
 
-func decodeEntry(b []byte) (*Result, bool) {
+func decodeEntry(b []byte) (*Entry, bool) {
 	sumHex, payload, ok := bytes.Cut(b, []byte("\n"))
 	if !ok || len(sumHex) != 64 {
 		return nil, false
@@ -96,23 +147,27 @@ func decodeEntry(b []byte) (*Result, bool) {
 	if hex.EncodeToString(sum[:]) != string(sumHex) {
 		return nil, false
 	}
-	var r Result
-	if err := json.Unmarshal(payload, &r); err != nil {
+	var e Entry
+	if err := json.Unmarshal(payload, &e); err != nil || e.Result == nil || !ValidDigest(e.DiffID) {
 		return nil, false
 	}
-	if r.Files == nil {
-		r.Files = newResult().Files
+	if e.Result.Files == nil {
+		e.Result.Files = newResult().Files
 	}
-	return &r, true
+	return &e, true
 }
 
-// Put stores a layer result atomically.
-func (c *Cache) Put(diffID, sig string, r *Result) error {
-	p, err := c.path(diffID, sig)
+// Put stores a layer's entry atomically. Callers put only what they
+// verified: the layer's bytes hashed to k (for KeyBlob) and to e.DiffID.
+func (c *Cache) Put(k Key, sig string, e *Entry) error {
+	p, err := c.path(k, sig)
 	if err != nil {
 		return err
 	}
-	payload, err := json.Marshal(r)
+	if e == nil || e.Result == nil || !ValidDigest(e.DiffID) {
+		return fmt.Errorf("write layer cache entry: %w: %q", ErrBadDigest, entryDiffID(e))
+	}
+	payload, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode layer cache entry: %w", err)
 	}
@@ -140,4 +195,11 @@ func (c *Cache) Put(diffID, sig string, r *Result) error {
 		return fmt.Errorf("write layer cache entry: %w", werr)
 	}
 	return nil
+}
+
+func entryDiffID(e *Entry) string {
+	if e == nil {
+		return ""
+	}
+	return e.DiffID
 }

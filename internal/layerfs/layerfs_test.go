@@ -349,19 +349,28 @@ func must(t testing.TB, err error) {
 func TestCache(t *testing.T) {
 	c, err := OpenCache(t.TempDir())
 	must(t, err)
-	id := "sha256:" + strings.Repeat("ab", 32)
+	id := Key{Space: KeyBlob, Digest: "sha256:" + strings.Repeat("ab", 32)}
+	diffID := "sha256:" + strings.Repeat("cd", 32)
 	res := walk(t, entry{name: "a/pkgs.txt", body: "a 1\n"}, entry{name: "etc/os-release", body: "ID=x\n"})
-	must(t, c.Put(id, "sig1", res))
+	want := &Entry{DiffID: diffID, Result: res}
+	must(t, c.Put(id, "sig1", want))
 
 	got, corrupt, err := c.Get(id, "sig1")
 	if err != nil || corrupt || got == nil {
 		t.Fatalf("Get = %v, %v, %v", got, corrupt, err)
 	}
-	if diff := cmp.Diff(res, got, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 	if got, _, _ := c.Get(id, "sig2"); got != nil {
 		t.Errorf("another extractor signature must miss")
+	}
+	if got, _, _ := c.Get(Key{Space: KeyFile, Digest: id.Digest}, "sig1"); got != nil {
+		t.Errorf("the same digest in another key space must miss")
+	}
+	// The entry is not found by the diffID it records: only its key selects it.
+	if got, _, _ := c.Get(Key{Space: KeyBlob, Digest: diffID}, "sig1"); got != nil {
+		t.Errorf("an entry must not be found by its diffID")
 	}
 
 	// Corrupt the entry: flip a byte in the payload.
@@ -377,7 +386,7 @@ func TestCache(t *testing.T) {
 		t.Errorf("corrupt entry must be removed")
 	}
 	// Truncated entry.
-	must(t, c.Put(id, "sig1", res))
+	must(t, c.Put(id, "sig1", want))
 	b, _ = os.ReadFile(p)
 	must(t, os.WriteFile(p, b[:len(b)/2], 0o644))
 	if got, corrupt, _ := c.Get(id, "sig1"); got != nil || !corrupt {
@@ -385,12 +394,25 @@ func TestCache(t *testing.T) {
 	}
 
 	for _, bad := range []string{"sha256:../../etc", "sha256:" + strings.Repeat("A", 64), "md5:abcd", "sha256:" + strings.Repeat("a", 63), ""} {
-		if _, _, err := c.Get(bad, "s"); !errors.Is(err, ErrBadDigest) {
+		k := Key{Space: KeyBlob, Digest: bad}
+		if _, _, err := c.Get(k, "s"); !errors.Is(err, ErrBadDigest) {
 			t.Errorf("Get(%q) err = %v, want ErrBadDigest", bad, err)
 		}
-		if err := c.Put(bad, "s", res); !errors.Is(err, ErrBadDigest) {
+		if err := c.Put(k, "s", want); !errors.Is(err, ErrBadDigest) {
 			t.Errorf("Put(%q) err = %v, want ErrBadDigest", bad, err)
 		}
+		// An entry must record a well-formed diffID.
+		if err := c.Put(id, "s", &Entry{DiffID: bad, Result: res}); !errors.Is(err, ErrBadDigest) {
+			t.Errorf("Put(entry with diffID %q) err = %v, want ErrBadDigest", bad, err)
+		}
+	}
+	for _, k := range []Key{{Space: "../x", Digest: id.Digest}, {Space: "", Digest: id.Digest}} {
+		if err := c.Put(k, "s", want); err == nil {
+			t.Errorf("Put with key space %q: want error", k.Space)
+		}
+	}
+	if err := c.Put(id, "../s", want); err == nil {
+		t.Errorf("Put with signature ../s: want error")
 	}
 }
 

@@ -32,13 +32,7 @@ func Squash(layers []Layer) *Tree {
 		if r == nil {
 			continue
 		}
-		for _, d := range r.Opaque {
-			t.removeBelow(d)
-		}
-		for _, p := range r.Whiteouts {
-			t.remove(p)
-			t.removeBelow(p)
-		}
+		t.applyDeletions(r.Whiteouts, r.Opaque)
 		for p, pkgs := range r.Files {
 			prev := map[string]inventory.Package{}
 			for _, pk := range t.files[p] {
@@ -70,29 +64,50 @@ func Squash(layers []Layer) *Tree {
 	return t
 }
 
-func (t *Tree) remove(p string) {
-	delete(t.files, p)
-	delete(t.meta, p)
-	delete(t.symlinks, p)
-}
-
-func (t *Tree) removeBelow(dir string) {
-	prefix := dir + "/"
-	if dir == "" {
-		prefix = ""
+// applyDeletions removes what a layer's whiteouts (the path and all below
+// it) and opaque directories (all below them) hide. It visits each kept
+// entry once and looks its ancestors up in sets, rather than scanning the
+// tree once per whiteout: a layer may hold a million whiteouts.
+func (t *Tree) applyDeletions(whiteouts, opaque []string) {
+	if len(whiteouts) == 0 && len(opaque) == 0 {
+		return
+	}
+	wh := make(map[string]bool, len(whiteouts))
+	for _, p := range whiteouts {
+		wh[p] = true
+	}
+	op := make(map[string]bool, len(opaque))
+	for _, d := range opaque {
+		op[d] = true
+	}
+	hidden := func(p string) bool {
+		if wh[p] {
+			return true
+		}
+		for d := p; d != ""; {
+			parent := ""
+			if i := strings.LastIndexByte(d, '/'); i >= 0 {
+				parent = d[:i]
+			}
+			if op[parent] || parent != "" && wh[parent] {
+				return true
+			}
+			d = parent
+		}
+		return false
 	}
 	for p := range t.files {
-		if strings.HasPrefix(p, prefix) {
+		if hidden(p) {
 			delete(t.files, p)
 		}
 	}
 	for p := range t.meta {
-		if strings.HasPrefix(p, prefix) {
+		if hidden(p) {
 			delete(t.meta, p)
 		}
 	}
 	for p := range t.symlinks {
-		if strings.HasPrefix(p, prefix) {
+		if hidden(p) {
 			delete(t.symlinks, p)
 		}
 	}

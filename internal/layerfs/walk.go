@@ -40,6 +40,10 @@ type Result struct {
 	Whiteouts []string            `json:"whiteouts,omitempty"`
 	Opaque    []string            `json:"opaque,omitempty"`
 	Problems  []inventory.Problem `json:"problems,omitempty"`
+	// ProblemsOmitted counts the problems beyond the Walker's MaxProblems,
+	// which are not listed: a layer of a million hostile entries must not
+	// become a million-line report.
+	ProblemsOmitted int `json:"problemsOmitted,omitempty"`
 }
 
 // ErrLayer wraps failures to read a layer stream (truncated, corrupt or
@@ -62,6 +66,14 @@ type Walker struct {
 	TempDir string
 	// MaxWhiteouts bounds whiteout entries kept per layer.
 	MaxWhiteouts int
+	// MaxProblems bounds the problems listed per layer; the rest are
+	// counted in Result.ProblemsOmitted.
+	MaxProblems int
+	// MaxSymlinks bounds the symlinks kept per layer (those near the root,
+	// which the squashed view resolves paths through). A layer with more
+	// is not analysed: dropping some would silently change what the
+	// squashed view sees.
+	MaxSymlinks int
 }
 
 // Defaults for Walker limits, in one place.
@@ -70,8 +82,64 @@ const (
 	DefaultMaxMetaSize  = 64 << 10
 	DefaultMemoryLimit  = 16 << 20
 	DefaultMaxWhiteouts = 1 << 20
+	DefaultMaxProblems  = 1000
+	DefaultMaxSymlinks  = 100_000
 	symlinkMaxDepth     = 4
+	// A problem's path and message are image-controlled (a tar name may be
+	// a megabyte long): keep them short.
+	maxProblemPath    = 512
+	maxProblemMessage = 1024
 )
+
+// ErrTooManySymlinks means a layer holds more symlinks near the root than
+// the Walker keeps.
+var ErrTooManySymlinks = errors.New("too many symlinks")
+
+func (w *Walker) maxProblems() int {
+	if w.MaxProblems > 0 {
+		return w.MaxProblems
+	}
+	return DefaultMaxProblems
+}
+
+func (w *Walker) maxSymlinks() int {
+	if w.MaxSymlinks > 0 {
+		return w.MaxSymlinks
+	}
+	return DefaultMaxSymlinks
+}
+
+// problem records pr unless the layer already lists MaxProblems; then it
+// only counts it.
+func (w *Walker) problem(res *Result, pr inventory.Problem) {
+	if len(res.Problems) >= w.maxProblems() {
+		res.ProblemsOmitted++
+		return
+	}
+	pr.Path = shorten(pr.Path, maxProblemPath)
+	pr.Message = shorten(pr.Message, maxProblemMessage)
+	res.Problems = append(res.Problems, pr)
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// symlink records a symlink near the root, failing the layer when there
+// are more than MaxSymlinks.
+func (w *Walker) symlink(res *Result, p, target string) error {
+	if strings.Count(p, "/") >= symlinkMaxDepth {
+		return nil
+	}
+	if _, ok := res.Symlinks[p]; !ok && len(res.Symlinks) >= w.maxSymlinks() {
+		return fmt.Errorf("%w: %w: more than %d symlinks within %d levels of the root; layer not analysed", ErrLayer, ErrTooManySymlinks, w.maxSymlinks(), symlinkMaxDepth)
+	}
+	res.Symlinks[p] = target
+	return nil
+}
 
 func (w *Walker) limits() (maxFile, maxMeta, mem int64, maxWh int) {
 	maxFile, maxMeta, mem, maxWh = w.MaxFileSize, w.MaxMetaSize, w.MemoryLimit, w.MaxWhiteouts
@@ -121,6 +189,8 @@ func CleanPath(name string) (string, bool) {
 func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*Result, error) {
 	maxFile, maxMeta, mem, maxWh := w.limits()
 	res := newResult()
+	sc := &scratch{base: w.TempDir}
+	defer sc.remove()
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -135,7 +205,7 @@ func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*Result, error) {
 		}
 		p, ok := CleanPath(h.Name)
 		if !ok {
-			res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: h.Name, Message: "entry climbs above the image root; ignored"})
+			w.problem(res, inventory.Problem{Stage: "layer", Path: h.Name, Message: "entry climbs above the image root; ignored"})
 			continue
 		}
 		if p == "" {
@@ -156,16 +226,16 @@ func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*Result, error) {
 		}
 		switch h.Typeflag {
 		case tar.TypeSymlink:
-			if strings.Count(p, "/") < symlinkMaxDepth {
-				res.Symlinks[p] = h.Linkname
+			if err := w.symlink(res, p, h.Linkname); err != nil {
+				return res, err
 			}
 			w.forget(res, p)
 		case tar.TypeLink:
 			w.hardlink(ctx, res, p, h)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reports old-style TypeRegA entries as TypeReg
 			delete(res.Symlinks, p)
 			fi := h.FileInfo()
-			if err := w.file(ctx, res, p, fi, tr, maxFile, maxMeta, mem); err != nil {
+			if err := w.file(ctx, res, sc, p, fi, tr, maxFile, maxMeta, mem); err != nil {
 				return res, err
 			}
 		case tar.TypeDir:
@@ -199,7 +269,7 @@ func (w *Walker) hardlink(ctx context.Context, res *Result, p string, h *tar.Hea
 	}
 	target, ok := CleanPath(h.Linkname)
 	if !ok {
-		res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: p, Message: "hardlink target climbs above the image root; ignored"})
+		w.problem(res, inventory.Problem{Stage: "layer", Path: p, Message: "hardlink target climbs above the image root; ignored"})
 		return
 	}
 	// A hardlink's content is its target's; tar streams it only once, so
@@ -219,11 +289,11 @@ func (w *Walker) hardlink(ctx context.Context, res *Result, p string, h *tar.Hea
 		found = true
 	}
 	if !found {
-		res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: p, Message: fmt.Sprintf("hardlink to %s, whose content was not kept; not analysed", target)})
+		w.problem(res, inventory.Problem{Stage: "layer", Path: p, Message: fmt.Sprintf("hardlink to %s, whose content was not kept; not analysed", target)})
 	}
 }
 
-func (w *Walker) file(ctx context.Context, res *Result, p string, fi fs.FileInfo, r io.Reader, maxFile, maxMeta, mem int64) error {
+func (w *Walker) file(ctx context.Context, res *Result, sc *scratch, p string, fi fs.FileInfo, r io.Reader, maxFile, maxMeta, mem int64) error {
 	w.forget(res, p)
 	exts, meta := w.wanted(p, fi)
 	if len(exts) == 0 && !meta {
@@ -247,7 +317,7 @@ func (w *Walker) file(ctx context.Context, res *Result, p string, fi fs.FileInfo
 	}
 	if size > maxFile {
 		res.Files[p] = nil
-		res.Problems = append(res.Problems, inventory.Problem{Stage: "extract", Path: p,
+		w.problem(res, inventory.Problem{Stage: "extract", Path: p,
 			Message: fmt.Sprintf("file is %d bytes, over the %d byte limit; not analysed", size, maxFile)})
 		return nil
 	}
@@ -264,7 +334,7 @@ func (w *Walker) file(ctx context.Context, res *Result, p string, fi fs.FileInfo
 		res.Meta[p] = b
 	}
 	if len(exts) > 0 {
-		res.Files[p] = w.extract(ctx, res, exts, p, fi, content, size)
+		res.Files[p] = w.extract(ctx, res, sc, exts, p, fi, content, size)
 	}
 	return nil
 }
@@ -317,18 +387,17 @@ func (w *Walker) capture(r io.Reader, size, mem int64) (io.ReaderAt, func(), err
 	return f, cleanup, nil
 }
 
-func (w *Walker) extract(ctx context.Context, res *Result, exts []extract.Extractor, p string, fi fs.FileInfo, content io.ReaderAt, size int64) []inventory.Package {
+func (w *Walker) extract(ctx context.Context, res *Result, sc *scratch, exts []extract.Extractor, p string, fi fs.FileInfo, content io.ReaderAt, size int64) []inventory.Package {
 	pkgs := []inventory.Package{}
+	tmp, err := sc.get()
+	if err != nil {
+		w.problem(res, inventory.Problem{Stage: "extract", Path: p, Message: err.Error()})
+		return pkgs
+	}
 	for _, e := range exts {
-		tmp, err := os.MkdirTemp(w.TempDir, "extract-")
-		if err != nil {
-			res.Problems = append(res.Problems, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: err.Error()})
-			continue
-		}
 		found, err := safeExtract(ctx, e, &extract.Input{Path: p, Info: fi, Reader: content, Size: size, TempDir: tmp})
-		os.RemoveAll(tmp)
 		if err != nil {
-			res.Problems = append(res.Problems, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: err.Error()})
+			w.problem(res, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: err.Error()})
 		}
 		for _, pk := range found {
 			pk.Path = p
@@ -336,6 +405,33 @@ func (w *Walker) extract(ctx context.Context, res *Result, exts []extract.Extrac
 		}
 	}
 	return pkgs
+}
+
+// scratch is the one directory a walk hands its extractors for scratch
+// files, made when first needed and removed when the walk ends. Extractors
+// name their files uniquely and remove them; one directory per walk rather
+// than per file and extractor keeps a layer of 200,000 small wanted files
+// (var/lib/dpkg/status.d) from costing 400,000 directory operations.
+type scratch struct {
+	base, dir string
+}
+
+func (s *scratch) get() (string, error) {
+	if s.dir != "" {
+		return s.dir, nil
+	}
+	d, err := os.MkdirTemp(s.base, "extract-")
+	if err != nil {
+		return "", err
+	}
+	s.dir = d
+	return d, nil
+}
+
+func (s *scratch) remove() {
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
 
 // safeExtract turns an extractor panic into an error: one bad file must not
@@ -355,6 +451,8 @@ func safeExtract(ctx context.Context, e extract.Extractor, in *extract.Input) (p
 func (w *Walker) WalkDir(ctx context.Context, root string) (*Result, error) {
 	maxFile, maxMeta, mem, _ := w.limits()
 	res := newResult()
+	sc := &scratch{base: w.TempDir}
+	defer sc.remove()
 	err := filepath.WalkDir(root, func(full string, d fs.DirEntry, err error) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -365,7 +463,7 @@ func (w *Walker) WalkDir(ctx context.Context, root string) (*Result, error) {
 		}
 		p := filepath.ToSlash(rel)
 		if err != nil {
-			res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
+			w.problem(res, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -376,15 +474,15 @@ func (w *Walker) WalkDir(ctx context.Context, root string) (*Result, error) {
 		}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
-			if strings.Count(p, "/") < symlinkMaxDepth {
-				if t, err := os.Readlink(full); err == nil {
-					res.Symlinks[p] = t
+			if t, err := os.Readlink(full); err == nil {
+				if err := w.symlink(res, p, t); err != nil {
+					return err
 				}
 			}
 		case d.Type().IsRegular():
 			fi, err := d.Info()
 			if err != nil {
-				res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
+				w.problem(res, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
 				return nil
 			}
 			exts, meta := w.wanted(p, fi)
@@ -393,12 +491,12 @@ func (w *Walker) WalkDir(ctx context.Context, root string) (*Result, error) {
 			}
 			f, err := os.Open(full)
 			if err != nil {
-				res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
+				w.problem(res, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
 				return nil
 			}
 			defer f.Close()
-			if err := w.file(ctx, res, p, fi, f, maxFile, maxMeta, mem); err != nil {
-				res.Problems = append(res.Problems, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
+			if err := w.file(ctx, res, sc, p, fi, f, maxFile, maxMeta, mem); err != nil {
+				w.problem(res, inventory.Problem{Stage: "layer", Path: p, Message: err.Error()})
 			}
 		}
 		return nil

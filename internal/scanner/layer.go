@@ -35,6 +35,22 @@ type layerStream struct {
 	// src is the buffered compressed stream, drained after the
 	// decompressor stops so the whole blob is hashed.
 	src io.Reader
+	// transportVerified: the compressed stream was checked by the
+	// transport against the layer's digest (remote layers).
+	transportVerified bool
+	blobDigest        v1.Hash
+}
+
+// blobVerified reports whether Finish checked (or the transport checked)
+// the compressed bytes against digest.
+func (s *layerStream) blobVerified(digest string) bool {
+	switch {
+	case s.comp != nil:
+		return s.wantComp.String() == digest
+	case s.transportVerified:
+		return s.blobDigest.String() == digest
+	}
+	return false
 }
 
 func openLayer(l v1.Layer, diffID v1.Hash, verifyCompressed, preferUncompressed bool) (*layerStream, error) {
@@ -57,6 +73,11 @@ func openLayer(l v1.Layer, diffID v1.Hash, verifyCompressed, preferUncompressed 
 	}
 	s.closers = append(s.closers, rc.Close)
 	var src io.Reader = rc
+	if !verifyCompressed {
+		if d, err := l.Digest(); err == nil {
+			s.transportVerified, s.blobDigest = true, d
+		}
+	}
 	if verifyCompressed {
 		d, err := l.Digest()
 		if err != nil {

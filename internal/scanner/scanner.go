@@ -110,7 +110,7 @@ func defaults() options {
 // format and every extractor's name and version. Results made under another
 // signature are never reused.
 func Signature(exts []extract.Extractor) string {
-	parts := []string{"layerfs/1", "osrelease/" + strings.Join(osrelease.Paths(), ",")}
+	parts := []string{"layerfs/2", "osrelease/" + strings.Join(osrelease.Paths(), ",")}
 	for _, e := range exts {
 		parts = append(parts, fmt.Sprintf("%s@%d", e.Name(), e.Version()))
 	}
@@ -145,6 +145,7 @@ func Scan(ctx context.Context, img *image.Image, opts ...Option) (*inventory.Inv
 		}
 		layers = []layerfs.Layer{{Index: 0, Result: res}}
 		inv.Problems = append(inv.Problems, res.Problems...)
+		inv.Problems = appendOmitted(inv.Problems, res, "")
 	} else {
 		var err error
 		layers, err = scanLayers(ctx, img, inv, &o)
@@ -234,7 +235,7 @@ func scanLayers(ctx context.Context, img *image.Image, inv *inventory.Inventory,
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				res, fromCache, err := scanLayer(ctx, img, ls[i], cf.RootFS.DiffIDs[i], sig, o)
+				res, fromCache, err := scanLayer(ctx, img, i, ls[i], cf.RootFS.DiffIDs[i], sig, o)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("layer %d (%s): %w", i, out[i].DiffID, err)
@@ -270,15 +271,38 @@ feed:
 			p.Layer = out[i].DiffID
 			inv.Problems = append(inv.Problems, p)
 		}
+		inv.Problems = appendOmitted(inv.Problems, out[i].Result, out[i].DiffID)
 	}
 	return out, nil
 }
 
-func scanLayer(ctx context.Context, img *image.Image, l v1.Layer, diffID v1.Hash, sig string, o *options) (*layerfs.Result, bool, error) {
-	if o.cache != nil {
-		res, _, err := o.cache.Get(diffID.String(), sig)
-		if err == nil && res != nil {
-			return res, true, nil
+// appendOmitted says how many of a layer's problems were counted but not
+// listed.
+func appendOmitted(ps []inventory.Problem, res *layerfs.Result, layer string) []inventory.Problem {
+	if res.ProblemsOmitted == 0 {
+		return ps
+	}
+	return append(ps, inventory.Problem{Stage: "layer", Layer: layer,
+		Message: fmt.Sprintf("… and %d more problems in this layer, not listed", res.ProblemsOmitted)})
+}
+
+// scanLayer analyses layer n, or takes its analysis from the cache. The
+// cache is looked up only by what the manifest commits to (the blob digest,
+// or a local archive's identity), never by the diffID the config claims;
+// the entry says which diffID the blob was verified to have, and a config
+// claiming another one is caught here exactly as reading the layer would
+// catch it.
+func scanLayer(ctx context.Context, img *image.Image, n int, l v1.Layer, diffID v1.Hash, sig string, o *options) (*layerfs.Result, bool, error) {
+	key, keyed := img.LayerKey(n)
+	ck := layerfs.Key{Space: key.Space, Digest: key.Digest}
+	if o.cache != nil && keyed {
+		e, _, err := o.cache.Get(ck, sig)
+		if err == nil && e != nil {
+			if e.DiffID != diffID.String() {
+				return nil, false, fmt.Errorf("%w: the layer %s uncompresses to %s (verified when it was first read), config says %s",
+					ErrDigestMismatch, keyName(key), e.DiffID, diffID)
+			}
+			return e.Result, true, nil
 		}
 	}
 	s, err := openLayer(l, diffID, !img.CompressedVerified, img.PreferUncompressed)
@@ -293,11 +317,23 @@ func scanLayer(ctx context.Context, img *image.Image, l v1.Layer, diffID v1.Hash
 	if err := s.Finish(); err != nil {
 		return nil, false, err
 	}
-	if o.cache != nil {
+	if key.Space == image.LayerKeyBlob && !s.blobVerified(key.Digest) {
+		// The bytes read were not checked against the key (a source read
+		// through its uncompressed form): do not file them under it.
+		keyed = false
+	}
+	if o.cache != nil && keyed && img.Unchanged() {
 		// A failed cache write costs a rescan later, nothing more.
-		_ = o.cache.Put(diffID.String(), sig, res)
+		_ = o.cache.Put(ck, sig, &layerfs.Entry{DiffID: diffID.String(), Result: res})
 	}
 	return res, false, nil
+}
+
+func keyName(k image.LayerKey) string {
+	if k.Space == image.LayerKeyBlob {
+		return "blob " + k.Digest
+	}
+	return "archive layer"
 }
 
 // nonEmptyHistory returns the created_by of history entries that made a

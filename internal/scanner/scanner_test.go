@@ -312,11 +312,13 @@ func TestScanTruncatedLayerInLayout(t *testing.T) {
 	p := filepath.Join(dir, "blobs", "sha256", d.Hex)
 	b, _ := os.ReadFile(p)
 	os.WriteFile(p, b[:len(b)/2], 0o644)
+	// Caught when opening (the blob is not the size its descriptor says)
+	// or, at the latest, when reading it.
 	img, err := image.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		_, err = Scan(ctx, img, WithTempDir(t.TempDir()))
 	}
-	if _, err := Scan(ctx, img, WithTempDir(t.TempDir())); err == nil {
+	if err == nil {
 		t.Fatal("truncated layer: want error")
 	}
 }
@@ -413,11 +415,10 @@ func TestScanManifestLiesAboutSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	img, err := image.Open(ctx, "oci:"+dir+"@"+h.String())
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		_, err = Scan(ctx, img, WithTempDir(t.TempDir()))
 	}
-	_, err = Scan(ctx, img, WithTempDir(t.TempDir()))
-	if !errors.Is(err, ErrDigestMismatch) {
-		t.Fatalf("want ErrDigestMismatch for a lying size, got %v", err)
+	if !errors.Is(err, ErrDigestMismatch) && !errors.Is(err, image.ErrDigestMismatch) {
+		t.Fatalf("want a digest mismatch for a lying size, got %v", err)
 	}
 }

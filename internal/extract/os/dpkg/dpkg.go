@@ -109,7 +109,9 @@ type stanza struct {
 // wraps ErrMalformed; the packages of the other stanzas are still returned.
 func Parse(ctx context.Context, r io.Reader, assumeInstalled bool) ([]inventory.Package, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
+	// The buffer need only hold the longest line and grows to it; a large
+	// first allocation per file is what 200,000 files in status.d pay for.
+	sc.Buffer(make([]byte, 0, 4<<10), MaxLineSize)
 
 	var (
 		pkgs    []inventory.Package
