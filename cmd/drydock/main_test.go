@@ -248,7 +248,7 @@ func TestScanCorruptDatabase(t *testing.T) {
 // script(1) gives the binary a real pseudo-terminal.
 func TestSBOMOnTerminal(t *testing.T) {
 	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("script(1) from bsdutils is not installed")
+		testenv.NeedPart(t, "script(1)", "it gives the binary a pseudo-terminal (apt-get install bsdutils)")
 	}
 	e := newEnv(t)
 	layout := demoLayout(t)

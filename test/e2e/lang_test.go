@@ -84,7 +84,7 @@ func goHello(t testing.TB) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		testenv.SkipOrFail(t, "the go command is needed to build the test binary: %v", err)
+		testenv.NeedPart(t, "go command", "it builds the test binary: %v", err)
 	}
 	dir := t.TempDir()
 	files := map[string]string{
@@ -106,7 +106,7 @@ func goHello(t testing.TB) string {
 		cmd := exec.CommandContext(ctx, gobin, args...)
 		cmd.Dir, cmd.Env = dir, env
 		if out, err := cmd.CombinedOutput(); err != nil {
-			testenv.SkipOrFail(t, "go %s (is the module proxy reachable?): %v\n%s", strings.Join(args, " "), err, out)
+			testenv.NeedPart(t, "Go module proxy", "go %s failed (is the proxy reachable?): %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	return bin

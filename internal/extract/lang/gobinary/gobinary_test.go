@@ -21,6 +21,8 @@ import (
 
 	"github.com/drydock/drydock/internal/extract"
 	"github.com/drydock/drydock/internal/inventory"
+
+	"github.com/drydock/drydock/internal/testenv"
 )
 
 // The binaries under test are real: built by the go command from a tiny
@@ -77,7 +79,7 @@ func goCmd(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("the go command is needed to build test binaries: %v", err)
+		testenv.NeedPart(t, "go command", "it builds the test binaries: %v", err)
 	}
 	return p
 }
