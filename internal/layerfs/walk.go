@@ -162,7 +162,7 @@ func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*Result, error) {
 			w.forget(res, p)
 		case tar.TypeLink:
 			w.hardlink(ctx, res, p, h)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reports the old TypeRegA as TypeReg
 			delete(res.Symlinks, p)
 			fi := h.FileInfo()
 			if err := w.file(ctx, res, p, fi, tr, maxFile, maxMeta, mem); err != nil {

@@ -505,7 +505,8 @@ func TestDocumentUUID(t *testing.T) {
 		t.Error("a later run reused the serial number")
 	}
 	rootfs := &inventory.Inventory{Source: inventory.Source{Kind: "rootfs", Ref: "/srv"}}
-	if documentUUID(rootfs, testOptions, fixedClock()) == documentUUID(rootfs, testOptions, fixedClock()) {
+	first, second := documentUUID(rootfs, testOptions, fixedClock()), documentUUID(rootfs, testOptions, fixedClock())
+	if first == second {
 		t.Error("without a digest the UUID must be random")
 	}
 }

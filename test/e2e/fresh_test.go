@@ -105,15 +105,6 @@ func waitListening(t *testing.T, addr string) {
 	t.Fatalf("nothing listens on %s", addr)
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func digestOf(t *testing.T, ref string) string {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
