@@ -17,7 +17,8 @@
 #                              where the freshness test runs `drydock watch`
 #      DRYDOCK_K8S_BINS        etcd + kube-apiserver + kube-controller-manager
 #                              (../shared/k8s/ensure-k8s-bins.sh)
-# 5. runs go vet ./... and staticcheck ./... (any finding fails the run),
+# 5. checks go.mod is tidy, runs go vet ./... and staticcheck ./... (any
+#    finding fails the run),
 # 6. runs go test -json -count=1 (./... unless arguments are given) through
 #    test/testsummary, which prints the output of failing tests, passed/
 #    failed/skipped per package and a closing "N passed, N failed, N skipped"
@@ -176,6 +177,8 @@ DRYDOCK_K8S_BINS=$(K8SBINS_MODDIR="$k8s_moddir" "$k8s_moddir/ensure-k8s-bins.sh"
 export DRYDOCK_K8S_BINS
 log "DRYDOCK_K8S_BINS=$DRYDOCK_K8S_BINS ($((SECONDS - start))s)"
 
+log "go mod tidy -diff"
+go mod tidy -diff || { log "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 log "go vet ./..."
 go vet ./...
 log "staticcheck ./... ($STATICCHECK_VERSION)"
