@@ -40,11 +40,14 @@ log() { echo "test.sh: $*" >&2; }
 # debian-archive-keyring and gpgv let debootstrap check the Release file
 # (they are only Recommends of debootstrap); buildah builds the e2e
 # application image from a Dockerfile (drydock watch's build executor);
-# npm builds the real node_modules trees of the npm extractor's tests;
 # binutils gives objcopy, which adds the .dep-v0 section in the
 # cargo-auditable tests; bsdutils gives script(1), the pseudo-terminal of
-# the CLI's progress test.
-APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah npm binutils bsdutils)
+# the CLI's progress test; npm (below) builds the real node_modules trees
+# of the npm extractor's tests.
+APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah binutils bsdutils)
+# npm: Debian's package unless an npm is already on PATH (for example the
+# one bundled in a nodejs package from elsewhere, which conflicts with it).
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 # staticcheck, pinned; built from the Go module proxy once per version.
 STATICCHECK_VERSION=v0.8.2
