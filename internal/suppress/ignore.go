@@ -99,8 +99,8 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidIgnoreFile, fmt.Sprintf(format, args...))
 	}
-	// A first pass through a node-level parser finds the line of each
-	// entry; sigs.k8s.io/yaml goes through JSON and loses positions.
+	// A first pass through the node-level parser finds the line of each
+	// entry; the JSON that ToJSON makes has no positions.
 	lines, err := entryLines(b)
 	if err != nil {
 		return nil, fail("%v", err)
