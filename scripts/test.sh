@@ -2,7 +2,8 @@
 # THE test command: ./scripts/test.sh [go test args...]
 #
 # 1. installs what the tests need with apt-get (apt-get update only when a
-#    package is missing),
+#    package is missing), and staticcheck (pinned, built once from the Go
+#    module proxy into ~/.cache/drydock-tools),
 # 2. builds or reuses the cached Debian bookworm minbase rootfs (scripts/debian-rootfs.sh),
 # 3. starts Debian's docker-registry on a free loopback port (scripts/registry.sh),
 # 4. exports for the tests:
@@ -16,7 +17,15 @@
 #                              where the freshness test runs `drydock watch`
 #      DRYDOCK_K8S_BINS        etcd + kube-apiserver + kube-controller-manager
 #                              (../shared/k8s/ensure-k8s-bins.sh)
-# 5. runs go vet ./... and go test -count=1 (./... unless arguments are given),
+# 5. checks go.mod is tidy, runs go vet ./... and staticcheck ./... (any
+#    finding fails the run),
+# 6. runs go test -json -count=1 (./... unless arguments are given) through
+#    test/testsummary, which prints the output of failing tests, passed/
+#    failed/skipped per package and a closing "N passed, N failed, N skipped"
+#    line; the full JSON goes to $DRYDOCK_TEST_LOG (default: a file under
+#    $TMPDIR named in the output). The run fails when a test fails or when
+#    any test skipped because a real part was missing (its skip message
+#    carries testenv.PartMarker, "needs real part: "),
 # and always stops the registry on exit.
 set -euo pipefail
 
@@ -30,8 +39,18 @@ log() { echo "test.sh: $*" >&2; }
 # util-linux (flock, setsid), tar, gzip, dpkg (dpkg-query on the rootfs);
 # debian-archive-keyring and gpgv let debootstrap check the Release file
 # (they are only Recommends of debootstrap); buildah builds the e2e
-# application image from a Dockerfile (drydock watch's build executor).
-APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah)
+# application image from a Dockerfile (drydock watch's build executor);
+# binutils gives objcopy, which adds the .dep-v0 section in the
+# cargo-auditable tests; bsdutils gives script(1), the pseudo-terminal of
+# the CLI's progress test; npm (below) builds the real node_modules trees
+# of the npm extractor's tests.
+APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah binutils bsdutils)
+# npm: Debian's package unless an npm is already on PATH (for example the
+# one bundled in a nodejs package from elsewhere, which conflicts with it).
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
+
+# staticcheck, pinned; built from the Go module proxy once per version.
+STATICCHECK_VERSION=v0.8.2
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -84,9 +103,31 @@ free_port() {
 	return 1
 }
 
+# ensure_staticcheck prints the path of the pinned staticcheck, building it
+# into the cache on first use (in a temporary GOBIN renamed into place, so
+# an interrupted build never leaves a half-written binary).
+ensure_staticcheck() {
+	local dir="${XDG_CACHE_HOME:-$HOME/.cache}/drydock-tools/staticcheck-$STATICCHECK_VERSION"
+	if [[ ! -x $dir/staticcheck ]]; then
+		log "building staticcheck $STATICCHECK_VERSION into $dir"
+		mkdir -p "$(dirname "$dir")"
+		local tmp
+		tmp=$(mktemp -d "$(dirname "$dir")/.staticcheck.XXXXXX")
+		# Outside the module, so drydock's go.mod is neither read nor touched.
+		if ! (cd "$tmp" && GOBIN="$tmp" GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION") >&2; then
+			rm -rf "$tmp"
+			return 1
+		fi
+		rm -rf "$dir"
+		mv "$tmp" "$dir"
+	fi
+	echo "$dir/staticcheck"
+}
+
 command -v go >/dev/null || { log "go is not on PATH"; exit 1; }
 
 install_packages
+staticcheck=$(ensure_staticcheck)
 
 start=$SECONDS
 rootfs=$("${sudo_cmd[@]}" env XDG_CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}" "$root/scripts/debian-rootfs.sh")
@@ -139,12 +180,31 @@ DRYDOCK_K8S_BINS=$(K8SBINS_MODDIR="$k8s_moddir" "$k8s_moddir/ensure-k8s-bins.sh"
 export DRYDOCK_K8S_BINS
 log "DRYDOCK_K8S_BINS=$DRYDOCK_K8S_BINS ($((SECONDS - start))s)"
 
+log "go mod tidy -diff"
+go mod tidy -diff || { log "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 log "go vet ./..."
 go vet ./...
+log "staticcheck ./... ($STATICCHECK_VERSION)"
+"$staticcheck" ./...
 
 if [[ $# -eq 0 ]]; then
 	set -- ./...
 fi
-log "go test -count=1 -timeout 25m $*"
-go test -count=1 -timeout 25m "$@"
-log "ok ($((SECONDS))s)"
+summary_bin="$run_dir/testsummary"
+go build -o "$summary_bin" ./test/testsummary
+test_log=${DRYDOCK_TEST_LOG:-$(mktemp "${TMPDIR:-/tmp}/drydock-test.XXXXXX.json")}
+log "go test -json -count=1 -timeout 25m $* (full log: $test_log; $((SECONDS))s so far)"
+set +e
+go test -json -count=1 -timeout 25m "$@" | "$summary_bin" -log "$test_log"
+rcs=("${PIPESTATUS[@]}")
+set -e
+# The summary's closing line stays the last line on success and on test
+# failures (the summary itself says what failed); only an error of go test
+# outside the JSON stream gets a line of its own.
+if [[ ${rcs[1]} -ne 0 ]]; then
+	exit 1
+fi
+if [[ ${rcs[0]} -ne 0 ]]; then
+	log "go test exited ${rcs[0]} with no failing test in its output (see its errors above); full log: $test_log"
+	exit 1
+fi

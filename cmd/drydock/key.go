@@ -3,12 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/outfile"
 )
 
 // Passphrase environment variables, drydock's first; cosign's is accepted so
@@ -104,27 +105,12 @@ key is a PKIX "PUBLIC KEY" PEM, usable with "drydock verify --key" and
 	return cmd
 }
 
-// writeKeyFile writes atomically; the temp file is created 0600, so a
-// private key is never readable by others, even briefly.
+// writeKeyFile writes through outfile: atomically for files (the temp
+// file is created 0600, so a private key is never readable by others, even
+// briefly), in place for devices and FIFOs.
 func writeKeyFile(path string, b []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(b)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, mode)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
+	return outfile.Write(path, mode, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }

@@ -121,6 +121,40 @@ func TestSBOMJSON(t *testing.T) {
 	}
 }
 
+// `-o DEVICE` must write into the device, never replace it (as root, a
+// rename over /dev/null turns it into a regular file). The device is a
+// char 1,3 node made in a temp dir, so a regression cannot break the
+// machine's /dev/null.
+func TestSBOMOutputToDevice(t *testing.T) {
+	e := newEnv(t)
+	layout := demoLayout(t)
+	dev := filepath.Join(t.TempDir(), "null")
+	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		testenv.NeedPart(t, "root", "mknod of a device node: %v", err)
+	}
+	for _, args := range [][]string{
+		{"sbom", "--format", "json", "-o", dev, "oci:" + layout + ":app"},
+		{"key", "generate", "--unencrypted", "--force", "--output-key-prefix", dev},
+	} {
+		if args[0] == "key" {
+			// key generate writes PREFIX.key and PREFIX.pub: make them devices too.
+			for _, ext := range []string{".key", ".pub"} {
+				if err := syscall.Mknod(dev+ext, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, errOut, code := e.run(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		for _, p := range []string{dev, dev + ".key", dev + ".pub"} {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeCharDevice == 0 {
+				t.Errorf("%v replaced the device %s with mode %v", args, p, fi.Mode())
+			}
+		}
+	}
+}
+
 func TestSBOMOutputFileAndErrors(t *testing.T) {
 	e := newEnv(t)
 	layout := demoLayout(t)
@@ -258,7 +292,7 @@ func TestScanCorruptDatabase(t *testing.T) {
 // script(1) gives the binary a real pseudo-terminal.
 func TestSBOMOnTerminal(t *testing.T) {
 	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("script(1) from bsdutils is not installed")
+		testenv.NeedPart(t, "script(1)", "it gives the binary a pseudo-terminal (apt-get install bsdutils)")
 	}
 	e := newEnv(t)
 	layout := demoLayout(t)

@@ -15,6 +15,7 @@ import (
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/layerfs"
+	"github.com/drydock/drydock/internal/outfile"
 	"github.com/drydock/drydock/internal/scanner"
 )
 
@@ -188,30 +189,15 @@ func (p *progressLine) finish() {
 	}
 }
 
-// writeOutput writes to path atomically (temp file + rename), or to stdout
-// when path is empty, so a failed run never leaves a half-written report.
+// writeOutput writes to stdout when path is empty or "-", else through
+// outfile: atomically for files, in place for /dev/null, FIFOs and
+// /dev/stdout, so a failed run never leaves a half-written report and a
+// device is never replaced.
 func writeOutput(path string, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
 		return write(os.Stdout)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	werr := write(f)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return nil
+	return outfile.Write(path, 0o644, write)
 }
 
 // stdoutIsTerminal decides the default output format.

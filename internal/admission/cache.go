@@ -1,82 +1,65 @@
 package admission
 
 import (
-	"container/list"
-	"sync"
 	"time"
+
+	"k8s.io/utils/lru"
 )
 
-// Cache is a bounded LRU with a time to live per entry. It is safe for
-// concurrent use.
+// Cache is a bounded LRU (k8s.io/utils/lru, already in the tree through
+// client-go) with a time to live per entry. It is safe for concurrent use:
+// the LRU locks itself, and an entry is replaced whole, never mutated.
 type Cache[V any] struct {
-	mu    sync.Mutex
-	max   int
-	now   func() time.Time
-	ll    *list.List
-	items map[string]*list.Element
+	max int
+	now func() time.Time
+	lru *lru.Cache
 }
 
 type cacheEntry[V any] struct {
-	key     string
 	val     V
 	expires time.Time
 }
 
-// NewCache holds at most max entries (max < 1 disables caching).
+// NewCache holds at most max entries (max < 1 disables caching; the LRU
+// itself would read 0 as unbounded).
 func NewCache[V any](max int) *Cache[V] {
-	return &Cache[V]{max: max, now: time.Now, ll: list.New(), items: map[string]*list.Element{}}
+	c := &Cache[V]{max: max, now: time.Now}
+	if max >= 1 {
+		c.lru = lru.New(max)
+	}
+	return c
 }
 
 // Get returns the live entry for key.
 func (c *Cache[V]) Get(key string) (V, bool) {
 	var zero V
-	if c == nil || c.max < 1 {
+	if c == nil || c.lru == nil {
 		return zero, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.items[key]
+	v, ok := c.lru.Get(key)
 	if !ok {
 		return zero, false
 	}
-	e := el.Value.(*cacheEntry[V])
+	e := v.(cacheEntry[V])
 	if !c.now().Before(e.expires) {
-		c.ll.Remove(el)
-		delete(c.items, key)
+		c.lru.Remove(key)
 		return zero, false
 	}
-	c.ll.MoveToFront(el)
 	return e.val, true
 }
 
 // Put stores v for ttl, evicting the least recently used entry when full.
 func (c *Cache[V]) Put(key string, v V, ttl time.Duration) {
-	if c == nil || c.max < 1 || ttl <= 0 {
+	if c == nil || c.lru == nil || ttl <= 0 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	exp := c.now().Add(ttl)
-	if el, ok := c.items[key]; ok {
-		e := el.Value.(*cacheEntry[V])
-		e.val, e.expires = v, exp
-		c.ll.MoveToFront(el)
-		return
-	}
-	c.items[key] = c.ll.PushFront(&cacheEntry[V]{key: key, val: v, expires: exp})
-	for c.ll.Len() > c.max {
-		el := c.ll.Back()
-		c.ll.Remove(el)
-		delete(c.items, el.Value.(*cacheEntry[V]).key)
-	}
+	c.lru.Add(key, cacheEntry[V]{val: v, expires: c.now().Add(ttl)})
 }
 
 // Len is the number of entries, expired ones included until touched.
 func (c *Cache[V]) Len() int {
-	if c == nil {
+	if c == nil || c.lru == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ll.Len()
+	return c.lru.Len()
 }

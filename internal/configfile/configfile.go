@@ -15,22 +15,171 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"reflect"
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
-// ToJSON converts a YAML document to JSON, rejecting duplicate keys.
-// empty reports a document with no content (an empty file, or only
-// comments), which converts to JSON null.
+// ToJSON converts a YAML document to JSON, rejecting duplicate keys and a
+// second document. empty reports a document with no content (an empty
+// file, or only comments), which converts to JSON null.
+//
+// It reads YAML with go.yaml.in/yaml/v3, drydock's one YAML library, so
+// scalars follow YAML 1.2: "yes", "on" and "no" are strings, not booleans,
+// and unquoted dates stay strings for the fields that parse them.
 func ToJSON(b []byte) (j []byte, empty bool, err error) {
-	j, err = yaml.YAMLToJSONStrict(b)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return []byte("null"), true, nil
+		}
+		return nil, false, yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, false, yamlError(err)
+		}
+		return nil, false, fmt.Errorf("line %d: a second YAML document; want one", extra.Line)
+	}
+	c := converter{budget: maxValues}
+	v, err := c.value(&doc)
 	if err != nil {
 		return nil, false, err
 	}
-	return j, bytes.Equal(bytes.TrimSpace(j), []byte("null")), nil
+	if j, err = json.Marshal(v); err != nil {
+		return nil, false, err
+	}
+	return j, v == nil, nil
+}
+
+// maxValues bounds the values one document may expand to, so that aliases
+// of aliases (a "billion laughs" file) fail instead of exhausting memory.
+const maxValues = 1 << 18
+
+// yamlError makes the library's multi-line "yaml: unmarshal errors:"
+// into one line.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errors.New(strings.Join(te.Errors, "; "))
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// converter turns a YAML node tree into values encoding/json writes. It
+// works on nodes rather than decoded Go values so that scalars keep the
+// text they were written with where JSON has no type for them (an
+// unquoted date stays "2026-12-31" for the field that parses it).
+type converter struct{ budget int }
+
+func (c *converter) value(n *yaml.Node) (any, error) {
+	if c.budget--; c.budget < 0 {
+		return nil, fmt.Errorf("line %d: the document expands to more than %d values (aliases?)", n.Line, maxValues)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return c.value(n.Content[0])
+	case yaml.AliasNode:
+		return c.value(n.Alias)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, e := range n.Content {
+			v, err := c.value(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := map[string]any{}
+		if err := c.mapping(n, out, map[string]int{}); err != nil {
+			return nil, err
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+// mapping adds n's pairs to out. Keys written twice are an error; keys
+// merged in with "<<" give way to the mapping's own.
+func (c *converter) mapping(n *yaml.Node, out map[string]any, line map[string]int) error {
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			return fmt.Errorf("line %d: a mapping key must be a plain value", k.Line)
+		}
+		if prev, dup := line[k.Value]; dup {
+			return fmt.Errorf("line %d: mapping key %q already defined at line %d", k.Line, k.Value, prev)
+		}
+		line[k.Value] = k.Line
+		val, err := c.value(v)
+		if err != nil {
+			return err
+		}
+		out[k.Value] = val
+	}
+	for _, m := range merges {
+		if m.Kind == yaml.AliasNode {
+			m = m.Alias
+		}
+		srcs := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			srcs = m.Content
+		}
+		for _, src := range srcs {
+			if src.Kind == yaml.AliasNode {
+				src = src.Alias
+			}
+			if src.Kind != yaml.MappingNode {
+				return fmt.Errorf("line %d: \"<<\" merges mappings only", m.Line)
+			}
+			merged := map[string]any{}
+			if err := c.mapping(src, merged, map[string]int{}); err != nil {
+				return err
+			}
+			for k, v := range merged {
+				if _, own := out[k]; !own {
+					out[k] = v
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// scalar gives a scalar its JSON type by its resolved YAML 1.2 tag.
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool", "!!int", "!!float":
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %v", n.Line, yamlError(err))
+		}
+		if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			return nil, fmt.Errorf("line %d: %s is not a number JSON can hold", n.Line, n.Value)
+		}
+		return v, nil
+	}
+	return n.Value, nil // strings, timestamps, binary: as written
 }
 
 // DecodeJSON decodes one JSON value (from ToJSON) into v with unknown

@@ -1,6 +1,7 @@
 package configfile
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,8 +44,32 @@ func TestToJSON(t *testing.T) {
 	if _, empty, err := ToJSON([]byte("# only a comment\n")); err != nil || !empty {
 		t.Errorf("comment only: empty %v, err %v; want empty", empty, err)
 	}
-	if _, _, err := ToJSON([]byte("a: 1\na: 2\n")); err == nil {
-		t.Error("duplicate key: no error")
+	tests := []struct{ yaml, want, wantErr string }{
+		{"a: 1\nb: [x, 2.5, true]\n", `{"a":1,"b":["x",2.5,true]}`, ""},
+		{"on: yes\nno: off\n", `{"no":"off","on":"yes"}`, ""}, // YAML 1.2: strings
+		{"expires: 2026-12-31\n", `{"expires":"2026-12-31"}`, ""},
+		{"1: one\ntrue: t\n", `{"1":"one","true":"t"}`, ""},
+		{"base: &b {x: 1}\nuse: *b\n", `{"base":{"x":1},"use":{"x":1}}`, ""},
+		{"---\n", "null", ""},
+		{"base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}\n", `{"base":{"x":1,"y":2},"use":{"x":1,"y":3}}`, ""},
+		{"a: 1\na: 2\n", "", `line 2: mapping key "a" already defined at line 1`},
+		{"a: 1\n---\nb: 2\n", "", "line 2: a second YAML document"},
+		{"a: .inf\n", "", "line 1: .inf is not a number JSON can hold"},
+		{"a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+			"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", "", "more than 262144 values"},
+		{"a: [\n", "", "did not find expected node content"},
+	}
+	for _, tt := range tests {
+		j, _, err := ToJSON([]byte(tt.yaml))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%q: err = %v, want one line containing %q", tt.yaml, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || string(j) != tt.want {
+			t.Errorf("%q: ToJSON = %s, %v; want %s", tt.yaml, j, err, tt.want)
+		}
 	}
 }
 

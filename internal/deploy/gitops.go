@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -40,7 +43,10 @@ type FileProblem struct {
 // (*.yaml, *.yml, Kustomization) under dir and returns the rewritten files
 // without writing them. Every file is read through an os.Root, so no path
 // leaves dir; symbolic links are skipped, not followed; .git is skipped.
-// Files that do not parse as YAML (Helm templates) are skipped.
+// Files that do not parse as YAML (Helm templates) are skipped. A file
+// with a selected image and more than one hard link is a problem, not a
+// change: its other names may be outside dir, and rewriting it would
+// change them too.
 func RewriteTree(dir string, rw Rewrite) ([]FileChange, []FileProblem, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -77,6 +83,10 @@ func RewriteTree(dir string, rw Rewrite) ([]FileChange, []FileProblem, error) {
 		out, lc, err := RewriteYAML(data, IsKustomization(p), rw)
 		if err != nil {
 			problems = append(problems, FileProblem{Path: p, Err: err.Error()})
+			return nil
+		}
+		if n := linkCount(fi); len(lc) > 0 && n > 1 {
+			problems = append(problems, FileProblem{Path: p, Err: fmt.Sprintf("has %d hard links, which may be outside the work tree; drydock rewrites only files with one link (copy the file to break the link)", n)})
 			return nil
 		}
 		if len(lc) > 0 {
@@ -198,7 +208,7 @@ func GitOps(ctx context.Context, dir string, newImage name.Digest, opts GitOpsOp
 	}
 	defer root.Close()
 	for _, f := range files {
-		if err := root.WriteFile(f.Path, f.content, f.mode); err != nil {
+		if err := replaceInRoot(root, f); err != nil {
 			return nil, undo(fmt.Errorf("write %s: %w", f.Path, err))
 		}
 	}
@@ -257,4 +267,55 @@ func (f FileChange) Diff() string {
 		fmt.Fprintf(&b, "+%s\n", c.New)
 	}
 	return b.String()
+}
+
+// linkCount is the number of hard links of a file (1 when unknown).
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+// replaceInRoot writes f's new content to a temporary file beside it and
+// renames it into place, all through root. The file is checked again
+// first (it may have changed since RewriteTree read it): it must still be
+// a regular file with one link. The rename never writes through a link
+// either way: another name for the old inode would keep the old bytes.
+func replaceInRoot(root *os.Root, f FileChange) error {
+	fi, err := root.Lstat(f.Path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("no longer a regular file")
+	}
+	if n := linkCount(fi); n > 1 {
+		return fmt.Errorf("has %d hard links now; drydock rewrites only files with one link", n)
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	dir, base := path.Split(f.Path)
+	tmp := dir + "." + base + ".drydock-" + hex.EncodeToString(rnd[:])
+	t, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+	if err != nil {
+		return err
+	}
+	_, werr := t.Write(f.content)
+	if cerr := t.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = root.Chmod(tmp, f.mode)
+	}
+	if werr == nil {
+		werr = root.Rename(tmp, f.Path)
+	}
+	if werr != nil {
+		root.Remove(tmp)
+		return werr
+	}
+	return nil
 }

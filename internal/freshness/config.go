@@ -6,7 +6,7 @@
 package freshness
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"sigs.k8s.io/yaml"
+
+	"github.com/drydock/drydock/internal/configfile"
 )
 
 // Rebuild kinds (executor names in internal/rebuild).
@@ -100,7 +101,7 @@ type Duration struct{ time.Duration }
 // UnmarshalJSON reads a Go duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := yaml.Unmarshal(b, &s); err != nil {
+	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("want a duration such as \"30s\" or \"5m\"")
 	}
 	v, err := time.ParseDuration(s)
@@ -144,13 +145,19 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
-// ParseConfig parses YAML strictly (unknown fields are errors) and validates.
+// ParseConfig parses YAML strictly (unknown fields and duplicate keys are
+// errors, as configfile reads every file people write for drydock) and
+// validates.
 func ParseConfig(b []byte) (*Config, error) {
-	if len(bytes.TrimSpace(b)) == 0 {
+	j, empty, err := configfile.ToJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if empty {
 		return nil, fmt.Errorf("%w: empty file", ErrConfig)
 	}
 	var c Config
-	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+	if err := configfile.DecodeJSON(j, &c); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if err := c.Validate(); err != nil {

@@ -81,11 +81,11 @@ func TestParseConfigChain(t *testing.T) {
 		t.Errorf("base tags = %v, want runtime:3 and os:12", got)
 	}
 
-	tok, err := c.EventToken(func(string) string { return "" })
+	_, err = c.EventToken(func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "DRYDOCK_WEBHOOK_TOKEN") {
 		t.Errorf("unset token variable: err = %v, want one naming DRYDOCK_WEBHOOK_TOKEN", err)
 	}
-	tok, _ = c.EventToken(func(k string) string { return map[string]string{"DRYDOCK_WEBHOOK_TOKEN": "s3cret"}[k] })
+	tok, _ := c.EventToken(func(k string) string { return map[string]string{"DRYDOCK_WEBHOOK_TOKEN": "s3cret"}[k] })
 	if tok != "s3cret" {
 		t.Errorf("token = %q", tok)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -33,7 +34,7 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
 		}),
 	}
-	m.reg.MustRegister(m.detections, m.rebuilds, m.duration, prometheus.NewGoCollector())
+	m.reg.MustRegister(m.detections, m.rebuilds, m.duration, collectors.NewGoCollector())
 	return m
 }
 

@@ -134,12 +134,3 @@ func digestRef(repo, digest string) string {
 	}
 	return repo + "@" + digest
 }
-
-// repoOf returns the repository of a tag reference.
-func repoOf(ref string) string {
-	t, err := name.NewTag(ref)
-	if err != nil {
-		return ref
-	}
-	return t.Context().Name()
-}

@@ -49,7 +49,6 @@ func (listExtractor) Extract(ctx context.Context, in *extract.Input) ([]inventor
 type entry struct {
 	name, body, link string
 	typ              byte
-	size             int64 // overrides len(body) in the header when set
 }
 
 func mkTar(t testing.TB, entries ...entry) []byte {

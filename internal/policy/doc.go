@@ -47,7 +47,9 @@
 //     globs. In a glob, "*" matches within one path segment, "**" as a whole
 //     segment matches any number of segments (at least one when it ends the
 //     glob: "registry.example.com/base/**" matches everything under base/,
-//     not base itself). Docker Hub names are normalised:
+//     not base itself); '?' and '[a-z]' match one character (the syntax of
+//     internal/glob, shared with ignore files), case-insensitively here.
+//     Docker Hub names are normalised:
 //     "nginx" is "docker.io/library/nginx".
 //   - requireDigest: the reference must name a digest (repo@sha256:...). An
 //     image read from a local source (OCI layout, archive) is its content, so

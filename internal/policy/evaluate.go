@@ -104,8 +104,8 @@ type exception struct {
 	index      int
 	rules      []string
 	all        bool
-	namespaces []*glob
-	images     []*glob
+	namespaces []*imageGlob
+	images     []*imageGlob
 	reason     string
 	expires    time.Time
 }

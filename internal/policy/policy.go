@@ -42,7 +42,7 @@ var ErrInvalidPolicy = errors.New("invalid policy")
 type Policy struct {
 	name        string
 	path        string
-	allowed     []*glob
+	allowed     []*imageGlob
 	allowedRaw  []string
 	requireDig  bool
 	maxSev      string // "" when unset

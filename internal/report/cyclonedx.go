@@ -229,13 +229,9 @@ func cdxLicenses(all []string) *cdx.Licenses {
 	if len(licenses) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(licenses))
 	exprs := make([]string, 0, len(licenses))
 	anyCompound := false
 	for _, l := range licenses {
-		if id, ok := licenseID(l); ok {
-			ids = append(ids, id)
-		}
 		if e, compound, ok := spdxExpression(l); ok {
 			exprs = append(exprs, e)
 			anyCompound = anyCompound || compound

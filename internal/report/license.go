@@ -2,6 +2,8 @@ package report
 
 import (
 	"strings"
+
+	"github.com/github/go-spdx/v2/spdxexp/spdxlicenses"
 )
 
 // License strings come from package metadata as written by packagers: npm and
@@ -9,21 +11,43 @@ import (
 // files and apk use their own names ("GPL-2+", "BSD-3-clause", "public-domain").
 // SBOM formats need valid SPDX data, so each string is checked here rather
 // than passed through.
+//
+// The identifiers come from the SPDX License List as github.com/github/go-spdx
+// generates it from SPDX's machine-readable license-list-data (the list
+// version is spdxlicenses.LicenseListVersion()), so a new SPDX release
+// reaches drydock with `go get -u github.com/github/go-spdx/v2` instead of a
+// hand-edited table. Identifiers match case-insensitively, as SPDX says, and
+// come back in their canonical spelling.
 
-// canonicalLicenseIDs maps a lower-cased identifier to its canonical spelling,
-// because SPDX matches identifiers case-insensitively.
-var canonicalLicenseIDs = func() map[string]string {
-	m := make(map[string]string, len(spdxLicenseIDs))
-	for _, id := range spdxLicenseIDs {
-		m[strings.ToLower(id)] = id
-	}
-	return m
-}()
-
-// licenseID returns the canonical SPDX identifier for s, if s is one.
+// licenseID returns the canonical SPDX identifier for s, if s is one: a
+// license (deprecated ones too, like "GPL-2.0+": packagers still write
+// them and they stay valid identifiers) or an exception (the CycloneDX
+// license.id list holds both).
 func licenseID(s string) (string, bool) {
-	id, ok := canonicalLicenseIDs[strings.ToLower(strings.TrimSpace(s))]
-	return id, ok
+	s = strings.TrimSpace(s)
+	if id, ok := spdxLicense(s); ok {
+		return id, true
+	}
+	return spdxException(s)
+}
+
+// spdxLicense returns the canonical identifier of the license s.
+func spdxLicense(s string) (string, bool) {
+	if ok, id := spdxlicenses.IsActiveLicense(s); ok {
+		return id, true
+	}
+	if ok, id := spdxlicenses.IsDeprecatedLicense(s); ok {
+		return id, true
+	}
+	return "", false
+}
+
+// spdxException returns the canonical identifier of the exception s.
+func spdxException(s string) (string, bool) {
+	if ok, id := spdxlicenses.IsException(s); ok {
+		return id, true
+	}
+	return "", false
 }
 
 // spdxExpression parses s as an SPDX license expression (SPDX 2.3 annex D)
@@ -120,8 +144,7 @@ func (p *exprParser) parseWith() bool {
 		if p.pos >= len(p.toks) {
 			return false
 		}
-		// Exceptions share the identifier list CycloneDX publishes.
-		id, ok := licenseID(p.toks[p.pos])
+		id, ok := spdxException(p.toks[p.pos])
 		if !ok {
 			return false
 		}
@@ -155,7 +178,7 @@ func (p *exprParser) parseAtom() bool {
 		return true
 	}
 	plus := strings.HasSuffix(t, "+")
-	id, ok := licenseID(strings.TrimSuffix(t, "+"))
+	id, ok := spdxLicense(strings.TrimSuffix(t, "+"))
 	if !ok {
 		return false
 	}

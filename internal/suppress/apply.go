@@ -9,6 +9,7 @@ import (
 	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/package-url/packageurl-go"
 
+	"github.com/drydock/drydock/internal/glob"
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/match"
 )
@@ -202,7 +203,7 @@ func packageMatches(e *Entry, k *findingKeys) bool {
 // matchPURLText tries a package URL as written and percent-decoded, so that
 // "pkg:npm/@babel/*" matches "pkg:npm/%40babel/core@7.24.0" and
 // "pkg:deb/debian/libc6@2.36-9+*" matches a version written with %2B.
-func matchPURLText(g *glob, s string) bool {
+func matchPURLText(g *glob.Pattern, s string) bool {
 	if g.Match(s) {
 		return true
 	}

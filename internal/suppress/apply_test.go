@@ -154,6 +154,14 @@ func TestApply(t *testing.T) {
 				Suppressed: []string{"GHSA-67hx-6x53-jw92 traverse ignorefile: r1", "CVE-2023-4911 libc6 ignorefile: r2"}},
 		},
 		{
+			name:     "'*' stops at '/', '**' spans segments",
+			findings: []match.Finding{fBabel, fLodash, fText},
+			ignore:   "ignore:\n  - package: 'pkg:npm/*'\n    reason: r1\n  - package: 'golang.org/**'\n    reason: r2\n",
+			opts:     Options{Now: now},
+			want: outcome{Kept: []string{"GHSA-67hx-6x53-jw92 traverse"},
+				Suppressed: []string{"GHSA-jf85-cpcp-j695 lodash ignorefile: r1", "GHSA-69ch-w2m2-3vjp golang.org/x/text ignorefile: r2"}},
+		},
+		{
 			name:     "package glob on name and namespace/name",
 			findings: []match.Finding{fOpenSSL, fSSH, fText, fNet, fBabel},
 			ignore:   "ignore:\n  - package: 'openss*'\n    reason: r1\n  - package: 'golang.org/x/*'\n    reason: r2\n  - package: '@babel/traverse'\n    reason: r3\n",

@@ -29,9 +29,11 @@
 // in UTC, an RFC 3339 time at that instant. Expired entries stop applying
 // and are listed in Result.Expired.
 //
-// Package globs have path.Match syntax ('*', '?', '[a-z]', '[^a-z]', '\'
-// escapes) except that '*' and '?' also match '/', so "pkg:npm/*" and
-// "golang.org/x/*" mean what they look like. A pattern starting with
+// Package patterns are globs in drydock's one syntax (internal/glob, also
+// used by policy rules): '*' and '?' stop at '/', a "**" segment spans
+// segments, so "golang.org/x/*" waives golang.org/x/net but not
+// golang.org/x/net/http2, "pkg:npm/@babel/*" every package of that scope
+// and "pkg:npm/**" every npm package. A pattern starting with
 // "pkg:" is matched against the package URL, also with its qualifiers and
 // then its version left off, so "pkg:deb/debian/openssl" matches
 // "pkg:deb/debian/openssl@3.0.11-1?arch=amd64&distro=debian-12". Any other

@@ -11,6 +11,7 @@ import (
 	yamlv3 "go.yaml.in/yaml/v3"
 
 	"github.com/drydock/drydock/internal/configfile"
+	"github.com/drydock/drydock/internal/glob"
 )
 
 // ErrInvalidIgnoreFile is wrapped by every error about the content of an
@@ -42,7 +43,7 @@ type Entry struct {
 	// without a time expires at the end of that day, UTC.
 	Expires time.Time
 
-	glob *glob
+	glob *glob.Pattern
 }
 
 // Expired reports whether the entry no longer applies at now.
@@ -98,8 +99,8 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidIgnoreFile, fmt.Sprintf(format, args...))
 	}
-	// A first pass through a node-level parser finds the line of each
-	// entry; sigs.k8s.io/yaml goes through JSON and loses positions.
+	// A first pass through the node-level parser finds the line of each
+	// entry; the JSON that ToJSON makes has no positions.
 	lines, err := entryLines(b)
 	if err != nil {
 		return nil, fail("%v", err)
@@ -137,7 +138,7 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 			return nil, fail("%s: reason is required", e.where())
 		}
 		if e.Package != "" {
-			if e.glob, err = compileGlob(e.Package); err != nil {
+			if e.glob, err = glob.Compile(e.Package); err != nil {
 				return nil, fail("%s: package: %v", e.where(), err)
 			}
 		}

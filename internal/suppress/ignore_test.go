@@ -95,7 +95,7 @@ func TestParseIgnoreFileErrors(t *testing.T) {
 		{"neither id nor package", "ignore:\n  - reason: r\n", []string{"entry 0 (line 2)", "needs an id or a package"}},
 		{"bad date", "ignore:\n  - id: CVE-1\n    reason: r\n    expires: 31/12/2026\n", []string{"entry 0 (line 2)", "expires", "31/12/2026"}},
 		{"bad glob", "ignore:\n  - package: 'openssl['\n    reason: r\n", []string{"entry 0 (line 2)", "bad glob", "unclosed ["}},
-		{"duplicate key", "ignore:\n  - id: CVE-1\n    id: CVE-2\n    reason: r\n", []string{"line 3", `"id" already set`}},
+		{"duplicate key", "ignore:\n  - id: CVE-1\n    id: CVE-2\n    reason: r\n", []string{"line 3", `"id" already defined`}},
 		{"not a list", "ignore: CVE-1\n", []string{"ignore"}},
 		{"entry not a map", "ignore:\n  - CVE-1\n", []string{"entry 0 (line 2)"}},
 		{"id not a string", "ignore:\n  - id: [a]\n    reason: r\n", []string{"entry 0 (line 2)"}},

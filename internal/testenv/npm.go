@@ -12,16 +12,6 @@ import (
 	"time"
 )
 
-// SkipOrFail skips when a tool or a network source is missing, except in
-// CI (CI=true), where a skip would hide that the test never ran.
-func SkipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // CacheDir returns the directory where tests cache what is slow to make
 // (npm trees, root filesystems): $XDG_CACHE_HOME/drydock-test, or
 // ~/.cache/drydock-test. The scripts under scripts/ use the same one.
@@ -43,12 +33,12 @@ func CacheDir(t testing.TB) string {
 // CacheDir by a hash of the two lists, so tests asking for the same lists
 // share one install, and it is built in a temporary directory and renamed
 // into place only when complete, so an interrupted run never leaves a half
-// tree. Without npm or the registry the test is skipped (failed in CI).
+// tree. Without npm or the registry the test stops through NeedPart.
 func NPMTree(t testing.TB, prod, dev []string) string {
 	t.Helper()
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		SkipOrFail(t, "npm is not installed (needed to build a real node_modules tree): %v", err)
+		NeedPart(t, "npm", "not installed (it builds a real node_modules tree; apt-get install npm): %v", err)
 	}
 	h := sha256.Sum256([]byte(strings.Join(prod, "\n") + "\n--dev\n" + strings.Join(dev, "\n")))
 	parent := CacheDir(t)
@@ -76,7 +66,7 @@ func NPMTree(t testing.TB, prod, dev []string) string {
 		cmd := exec.CommandContext(ctx, npm, args...)
 		cmd.Dir = tmp
 		if out, err := cmd.CombinedOutput(); err != nil {
-			SkipOrFail(t, "npm %s failed (is the npm registry reachable?): %v\n%s", strings.Join(args, " "), err, out)
+			NeedPart(t, "npm registry", "npm %s failed (is the registry reachable?): %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {

@@ -115,6 +115,23 @@ func suites() []suite {
 			},
 			invalid: []string{"", "abc", "1.0.0.0.0", "1.0.0-", "1..0", "1.0.0+", " 1.0"},
 		},
+		{
+			// composer/semver VersionParser::normalize, then PHP's
+			// version_compare: dev < alpha < beta < RC < release < patch.
+			name: "composer", cmp: Composer{},
+			chains: [][][]string{
+				{{"1.0.0-dev", "1.0-dev", "1.0.0.0-dev"}, {"1.0.0-alpha"}, {"1.0.0-alpha1-dev"},
+					{"1.0.0-alpha1", "1.0.0-a1", "1.0.0alpha1", "1.0.0.0-ALPHA1", "v1.0.0-alpha.1"}, {"1.0.0-alpha1.1"}, {"1.0.0-alpha2"}, {"1.0.0-alpha10"},
+					{"1.0.0-beta1", "1.0.0-b1", "1.0.0.beta1"}, {"1.0.0-RC1", "1.0.0-rc1", "1.0.0RC1"}, {"1.0.0-RC2"},
+					{"1.0.0", "1.0", "1", "v1.0.0", "1.0.0.0", "1.0.0-stable", "1.0.0+20240101"},
+					{"1.0.0-patch1", "1.0.0-pl1", "1.0.0-p1"}, {"1.0.0-patch2"}, {"1.0.0.1"}, {"1.0.1"}, {"1.01.2", "1.1.2"}, {"1.10.0"}},
+				// Branch aliases sit at the top of their line.
+				{{"1.9.9"}, {"1.x-dev", "1.x.x-dev", "1.*-dev", "1.9999999.9999999.9999999-dev"}, {"2.0.0-dev"}, {"2.0.0-alpha1"}, {"2.1.x-dev"}, {"2.2.0"}},
+				{{"5.4.0-BETA2"}, {"5.4.0"}, {"v5.4.1"}, {"5.4.10"}},
+			},
+			invalid: []string{"", "dev-main", "dev-master", "DEV-feature/x", "abc", "1.0.0-gamma", "1..0", "1.0.0.0.0", " 1.0",
+				"1.0.0-1", "x.1-dev", "1.0.0+", "1.0 beta"},
+		},
 	}
 }
 
@@ -211,7 +228,7 @@ func TestFor(t *testing.T) {
 		{"npm", SemVer{}},
 		{"crates.io", SemVer{}},
 		{"NuGet", NuGet{}},
-		{"Packagist", NuGet{}},
+		{"Packagist", Composer{}},
 		{"PyPI", PEP440{}},
 		{"Maven", Maven{}},
 		{"RubyGems", Gem{}},

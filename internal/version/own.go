@@ -106,8 +106,8 @@ func (g Gem) Compare(a, b string) (int, error) {
 
 // NuGet orders NuGet versions: one to four numeric parts (missing parts are
 // zero, so 1.0 == 1.0.0.0), an optional SemVer 2.0 pre-release compared
-// case-insensitively, and ignored "+metadata". A leading "v" is accepted
-// because the same comparer serves Packagist (see For).
+// case-insensitively, and ignored "+metadata". A leading "v" is accepted,
+// as NuGet clients tolerate it.
 type NuGet struct{}
 
 type nugetVersion struct {

@@ -7,8 +7,9 @@
 // Where a well-tested library exists it is used (dpkg, rpm, apk, SemVer, Go
 // modules, PEP 440, Maven); the libraries that never fail to parse are
 // wrapped with a syntax check so that garbage is reported as ErrInvalid
-// rather than silently ordered. RubyGems and NuGet have small comparers of
-// our own, written from Gem::Version and NuGet's SemVer 2.0 rules.
+// rather than silently ordered. RubyGems, NuGet and Composer have small
+// comparers of our own, written from Gem::Version, NuGet's SemVer 2.0
+// rules and composer/semver's normalisation with PHP's version_compare.
 package version
 
 import (
@@ -56,11 +57,7 @@ func For(ecosystem string) (Comparer, error) {
 	case "NuGet":
 		return NuGet{}, nil
 	case "Packagist":
-		// Composer normalises versions to four numeric parts plus a
-		// stability suffix; NuGet's ordering is the closest fit. Stability
-		// words compare alphabetically (alpha < beta < rc), so "dev" and
-		// "patch" suffixes are mis-ordered: best effort.
-		return NuGet{}, nil
+		return Composer{}, nil
 	case "PyPI":
 		return PEP440{}, nil
 	case "Maven":

@@ -194,3 +194,49 @@ image:
 		t.Errorf("CLI output:\n%s", out)
 	}
 }
+
+// A manifest hard-linked to a file outside the work tree is reported, not
+// rewritten: writing it would change the outside file through the link.
+// The other manifests are still rewritten and committed.
+func TestGitOpsRefusesHardLinkedFiles(t *testing.T) {
+	t.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	const manifest = "containers:\n- image: reg.example/team/app:1.0\n"
+	outside := t.TempDir()
+	writeFiles(t, outside, map[string]string{"secret.yaml": manifest})
+	repo := t.TempDir()
+	writeFiles(t, repo, map[string]string{"apps/plain.yaml": manifest})
+	if err := os.Link(filepath.Join(outside, "secret.yaml"), filepath.Join(repo, "apps", "linked.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
+	git(t, repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "initial")
+	sel, err := deploy.ParseSelector("reg.example/team/app:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := deploy.GitOps(context.Background(), repo, image(t, "reg.example/team/app@"+newDigest), deploy.GitOpsOptions{Replaces: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, f := range res.Files {
+		changed = append(changed, f.Path)
+	}
+	if diff := cmp.Diff([]string{"apps/plain.yaml"}, changed); diff != "" {
+		t.Errorf("rewritten files (-want +got):\n%s", diff)
+	}
+	if len(res.Problems) != 1 || res.Problems[0].Path != "apps/linked.yaml" || !strings.Contains(res.Problems[0].Err, "2 hard links") {
+		t.Errorf("problems = %+v, want apps/linked.yaml with 2 hard links", res.Problems)
+	}
+	if b, _ := os.ReadFile(filepath.Join(outside, "secret.yaml")); string(b) != manifest {
+		t.Errorf("the file outside the work tree changed: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, "apps", "plain.yaml")); !strings.Contains(string(b), newDigest) {
+		t.Errorf("apps/plain.yaml not rewritten: %q", b)
+	}
+	if st := git(t, repo, "status", "--porcelain"); st != "" {
+		t.Errorf("uncommitted changes left: %q", st)
+	}
+}

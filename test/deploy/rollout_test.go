@@ -274,7 +274,7 @@ func statuses(rep *deploy.Report) map[string]string {
 
 func managedBy(mf []metav1.ManagedFieldsEntry, manager string) bool {
 	for _, m := range mf {
-		if m.Manager == manager && strings.Contains(string(m.FieldsV1.Raw), `"f:image"`) {
+		if m.Manager == manager && strings.Contains(m.FieldsV1.GetRawString(), `"f:image"`) {
 			return true
 		}
 	}

@@ -105,15 +105,6 @@ func waitListening(t *testing.T, addr string) {
 	t.Fatalf("nothing listens on %s", addr)
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func digestOf(t *testing.T, ref string) string {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
@@ -152,8 +143,9 @@ func TestWatchKillMidRebuild(t *testing.T) {
 	bin := buildDrydock(t)
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	var mu sync.Mutex
-	var tagPuts, digestPuts int
-	hang := false // armed once the setup pushes are done
+	var tagPuts int
+	var digestPuts []string // digests of manifest PUTs by digest
+	hang := false           // armed once the setup pushes are done
 	inflight := make(chan struct{}, 1)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -169,8 +161,8 @@ func TestWatchKillMidRebuild(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			if strings.Contains(r.URL.Path, "/manifests/sha256:") {
-				digestPuts++
+			if i := strings.Index(r.URL.Path, "/manifests/sha256:"); i >= 0 {
+				digestPuts = append(digestPuts, r.URL.Path[i+len("/manifests/"):])
 			} else {
 				tagPuts++
 			}
@@ -192,7 +184,7 @@ func TestWatchKillMidRebuild(t *testing.T) {
 	appRef := host + "/kill/app:1"
 	push(t, appRef, app)
 	mu.Lock()
-	tagPuts, digestPuts = 0, 0 // count from here on
+	tagPuts, digestPuts = 0, nil // count from here on
 	hang = true
 	mu.Unlock()
 	before := digestOf(t, appRef)
@@ -253,6 +245,12 @@ images:
 	if tagPuts != 1 {
 		t.Errorf("the app tag was pushed %d times after the kill, want exactly 1", tagPuts)
 	}
+	// The rebase pushes by digest, then tags: the hung upload was never
+	// stored, so the resumed rebuild uploads the same image once, by the
+	// digest the tag now names.
+	if len(digestPuts) != 1 || digestPuts[0] != after {
+		t.Errorf("manifest PUTs by digest after the kill = %v, want exactly one, of %s", digestPuts, after)
+	}
 	st, err = freshness.OpenStore(context.Background(), store)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +260,7 @@ images:
 	if len(all) != 1 || all[0].ID != id || all[0].State != freshness.StateDone || all[0].Attempts != 2 || !strings.HasSuffix(all[0].Result, after) {
 		t.Errorf("rebuilds = %+v; want one, ID %s, done after 2 attempts, result %s", all, id, after)
 	}
-	t.Logf("rebuild %s resumed after SIGKILL: %s → %s (tag PUTs %d, digest PUTs %d)", id, before, after, tagPuts, digestPuts)
+	t.Logf("rebuild %s resumed after SIGKILL: %s → %s", id, before, after)
 }
 
 // TestWatchRealRegistryRebaseAndBuildah pushes a genuinely newer Debian base
@@ -383,11 +381,12 @@ images:
 	} {
 		after := e.sbomJSON(t, filepath.Join(dir, "cache"), c.ref)
 		newerPkgs, older := compareDeb(t, c.before, after)
-		if len(newerPkgs) == 0 {
-			t.Errorf("%s: no package in the rebuilt image is newer than before", c.name)
-		}
 		if len(older) > 0 {
 			t.Errorf("%s: packages went backwards: %v", c.name, older)
+		}
+		if len(newerPkgs) == 0 {
+			t.Errorf("%s: no package in the rebuilt image is newer than before", c.name)
+			continue
 		}
 		t.Logf("%s: %d packages newer after the rebuild, e.g. %s", c.name, len(newerPkgs), newerPkgs[0])
 	}

@@ -40,6 +40,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	// sigs.k8s.io/yaml, not go.yaml.in/yaml/v3: Kubernetes API types carry only
+	// json tags (and custom JSON marshalling, e.g. resource.Quantity), which it
+	// honours by going through encoding/json.
 	"sigs.k8s.io/yaml"
 
 	"github.com/drydock/drydock/internal/attest"

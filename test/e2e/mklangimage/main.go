@@ -50,7 +50,7 @@ func main() {
 
 func fatJar(args []string) error {
 	if len(args) < 2 {
-		return errors.New("usage: mklangimage fatjar OUT.jar NAME=FILE...")
+		return errors.New("usage: mklangimage fatjar OUT.jar NAME=FILE [NAME=FILE]")
 	}
 	f, err := os.Create(args[0])
 	if err != nil {

@@ -30,11 +30,6 @@ func pkg(full, version string) inventory.Package {
 	return p
 }
 
-func withPath(p inventory.Package, path string) inventory.Package {
-	p.Path = path
-	return p
-}
-
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))

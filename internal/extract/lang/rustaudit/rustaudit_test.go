@@ -17,6 +17,8 @@ import (
 
 	"github.com/drydock/drydock/internal/extract"
 	"github.com/drydock/drydock/internal/inventory"
+
+	"github.com/drydock/drydock/internal/testenv"
 )
 
 // cargo-auditable cannot be installed here (crates.io is unreachable), so the
@@ -60,7 +62,7 @@ func hostBinary(t testing.TB) string {
 	// The test binary itself is a real ELF on Linux.
 	p, err := os.Executable()
 	if err != nil {
-		t.Skipf("no ELF executable to add a section to: %v", err)
+		testenv.NeedPart(t, "an ELF executable", "none to add a section to: %v", err)
 	}
 	return p
 }
@@ -71,7 +73,7 @@ func withSection(t testing.TB, name string, content []byte) []byte {
 	t.Helper()
 	objcopy, err := exec.LookPath("objcopy")
 	if err != nil {
-		t.Skipf("objcopy (binutils) is needed to add a %s section: %v", name, err)
+		testenv.NeedPart(t, "objcopy", "it adds a %s section (apt-get install binutils): %v", name, err)
 	}
 	dir := t.TempDir()
 	sec := filepath.Join(dir, "section")
