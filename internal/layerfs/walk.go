@@ -40,6 +40,10 @@ type Result struct {
 	Whiteouts []string            `json:"whiteouts,omitempty"`
 	Opaque    []string            `json:"opaque,omitempty"`
 	Problems  []inventory.Problem `json:"problems,omitempty"`
+	// Panics are the extractor panics recovered while walking, also listed
+	// in Problems. They are bugs, kept apart so that tests and fuzz targets
+	// can fail on them; they are not cached.
+	Panics []*extract.PanicError `json:"-"`
 }
 
 // ErrLayer wraps failures to read a layer stream (truncated, corrupt or
@@ -327,6 +331,9 @@ func (w *Walker) extract(ctx context.Context, res *Result, exts []extract.Extrac
 		}
 		found, err := safeExtract(ctx, e, &extract.Input{Path: p, Info: fi, Reader: content, Size: size, TempDir: tmp})
 		os.RemoveAll(tmp)
+		if pe, ok := extract.AsPanic(err); ok {
+			res.Panics = append(res.Panics, pe)
+		}
 		if err != nil {
 			res.Problems = append(res.Problems, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: err.Error()})
 		}
@@ -343,7 +350,7 @@ func (w *Walker) extract(ctx context.Context, res *Result, exts []extract.Extrac
 func safeExtract(ctx context.Context, e extract.Extractor, in *extract.Input) (pkgs []inventory.Package, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			pkgs, err = nil, fmt.Errorf("%s: panic while parsing: %v", e.Name(), r)
+			pkgs, err = nil, extract.Recovered(e.Name()+": read "+in.Path, r)
 		}
 	}()
 	return e.Extract(ctx, in)

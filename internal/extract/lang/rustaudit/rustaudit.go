@@ -118,7 +118,7 @@ func findSection(r io.ReaderAt) (data []byte, err error) {
 	// cost this file only.
 	defer func() {
 		if p := recover(); p != nil {
-			data, err = nil, fmt.Errorf("%w: panic while parsing: %v", ErrMalformed, p)
+			data, err = nil, extract.Recovered("rustaudit: find the dependency section", p)
 		}
 	}()
 	var magic [4]byte
