@@ -2,6 +2,10 @@
 // be large (lockfiles, deps.json, composer's installed.json): a skipped
 // subtree is never held in memory, and every error wraps the caller's own
 // sentinel so callers keep branching on their ErrMalformed.
+//
+// Nesting is capped at MaxDepth: encoding/json's Token keeps one stack entry
+// per open container, so a file of a few hundred MiB of "[" would otherwise
+// grow that stack to gigabytes.
 package jsontok
 
 import (
@@ -10,6 +14,15 @@ import (
 	"fmt"
 	"io"
 )
+
+// MaxDepth is the deepest nesting of arrays and objects a skipped value may
+// have. Real lockfiles, deps.json and installed.json files nest a handful of
+// levels; 512 leaves generous room while keeping the decoder's stack small.
+const MaxDepth = 512
+
+// ErrTooDeep is wrapped (beside the caller's malformed sentinel) when a value
+// nests deeper than MaxDepth.
+var ErrTooDeep = fmt.Errorf("JSON nests deeper than %d levels", MaxDepth)
 
 // ExpectDelim reads one token and fails unless it is want.
 func ExpectDelim(dec *json.Decoder, want json.Delim, malformed error) error {
@@ -49,7 +62,8 @@ func Skip(dec *json.Decoder, malformed error) error {
 }
 
 // SkipRest skips to the end of the container opened by open. The decoder
-// itself checks that delimiters match, so counting depth is enough.
+// itself checks that delimiters match, so counting depth is enough. It fails
+// with ErrTooDeep once the container nests deeper than MaxDepth.
 func SkipRest(dec *json.Decoder, open json.Delim, malformed error) error {
 	if open != '{' && open != '[' {
 		return fmt.Errorf("%w: unexpected %q", malformed, open)
@@ -62,6 +76,9 @@ func SkipRest(dec *json.Decoder, open json.Delim, malformed error) error {
 		if d, ok := tok.(json.Delim); ok {
 			if d == '{' || d == '[' {
 				depth++
+				if depth > MaxDepth {
+					return fmt.Errorf("%w: %w", malformed, ErrTooDeep)
+				}
 			} else {
 				depth--
 			}
