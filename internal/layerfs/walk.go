@@ -335,7 +335,7 @@ func (w *Walker) extract(ctx context.Context, res *Result, exts []extract.Extrac
 			res.Panics = append(res.Panics, pe)
 		}
 		if err != nil {
-			res.Problems = append(res.Problems, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: err.Error()})
+			res.Problems = append(res.Problems, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: oneLine(err)})
 		}
 		for _, pk := range found {
 			pk.Path = p
@@ -343,6 +343,12 @@ func (w *Walker) extract(ctx context.Context, res *Result, exts []extract.Extrac
 		}
 	}
 	return pkgs
+}
+
+// oneLine joins the lines of an error (errors.Join puts one error per line)
+// so that a problem stays one line in every report.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 // safeExtract turns an extractor panic into an error: one bad file must not

@@ -99,3 +99,29 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	r.n += len(p)
 	return len(p), nil
 }
+
+func TestDescribe(t *testing.T) {
+	type entry struct {
+		Version string `json:"version"`
+		Dev     bool   `json:"dev"`
+	}
+	tests := []struct {
+		in   string
+		into any
+		want string
+	}{
+		{`{"version": [1]}`, &entry{}, "field version: got an array, want a string"},
+		{`{"dev": "yes"}`, &entry{}, "field dev: got a string, want a boolean"},
+		{`[1]`, &entry{}, "got an array, want an object"},
+		{`{"version": 1.5}`, &entry{}, "field version: got a number, want a string"},
+		{`{"version": }`, &entry{}, "invalid character '}' looking for beginning of value (byte 13)"},
+		{strings.Repeat("[", 20000), new(any), ErrTooDeep.Error()},
+		{`{"version": "1"`, &entry{}, io.ErrUnexpectedEOF.Error()},
+	}
+	for _, tt := range tests {
+		err := Describe(json.NewDecoder(strings.NewReader(tt.in)).Decode(tt.into))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%.30q: got %v, want %q", tt.in, err, tt.want)
+		}
+	}
+}

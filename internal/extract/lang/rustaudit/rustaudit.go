@@ -28,6 +28,7 @@ import (
 	goaudit "github.com/rust-secure-code/go-rustaudit"
 
 	"github.com/drydock/drydock/internal/extract"
+	"github.com/drydock/drydock/internal/extract/jsontok"
 	"github.com/drydock/drydock/internal/inventory"
 )
 
@@ -195,7 +196,7 @@ func Decode(section []byte) (*goaudit.VersionInfo, error) {
 	}
 	var info goaudit.VersionInfo
 	if err := json.Unmarshal(js, &info); err != nil {
-		return nil, fmt.Errorf("%w: parse JSON: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: parse JSON: %w", ErrMalformed, jsontok.Describe(err))
 	}
 	return &info, nil
 }
