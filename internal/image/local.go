@@ -178,6 +178,7 @@ func unpackLayout(ctx context.Context, file, dir string) error {
 	defer f.Close()
 	tr := tar.NewReader(f)
 	var total int64
+	seen := map[string]bool{}
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -207,6 +208,12 @@ func unpackLayout(ctx context.Context, file, dir string) error {
 		default:
 			continue
 		}
+		if seen[name] {
+			// Tools disagree on which copy of a duplicated entry counts, so
+			// an archive holding two cannot be read unambiguously.
+			return fmt.Errorf("%w: the archive holds %s twice", ErrBadSource, name)
+		}
+		seen[name] = true
 		if h.Size > limit {
 			return fmt.Errorf("%w: entry %s is %d bytes, over the limit", ErrBadSource, name, h.Size)
 		}
