@@ -95,7 +95,12 @@ Exit codes: 0 at least one verdict is accepted; 1 none is; 2 an error.`,
 				return err
 			}
 			if accepted == 0 {
-				return &errGate{msg: fmt.Sprintf("no accepted verdict for %s (%d found)", dg, len(all))}
+				msg := fmt.Sprintf("no accepted verdict for %s (%d found)", dg, len(all))
+				if len(all) > 0 && all[0].Err != nil {
+					// Name the problem on the one line a CI log shows.
+					msg = fmt.Sprintf("no accepted verdict for %s (%d found; first rejected: %v)", dg, len(all), all[0].Err)
+				}
+				return &errGate{msg: msg}
 			}
 			return nil
 		},

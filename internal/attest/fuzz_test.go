@@ -2,7 +2,13 @@ package attest
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
 // FuzzParseKeys feeds key files (drydock verify --key, the admission
@@ -34,4 +40,39 @@ func FuzzParseKeys(f *testing.F) {
 		ParsePrivateKey(b, nil)
 		ParsePrivateKey(b, []byte("pass"))
 	})
+}
+
+func TestVerifyEnvelopeBoundsSignatures(t *testing.T) {
+	s, keys := newKey(t)
+	d, _ := name.NewDigest("example.com/a@sha256:" + strings.Repeat("ab", 32))
+	env, err := s.Sign(statementFor(t, d, ResultPass, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := env.Signatures[0]
+	tests := []struct {
+		name string
+		sigs []dsse.Signature
+		want error
+		text string
+	}{
+		{"none", nil, ErrBadSignature, "no signatures"},
+		{"too many duplicates", slices.Repeat([]dsse.Signature{{KeyID: "x", Sig: "AAAA"}}, MaxSignatures+1), ErrMalformed, "17 signatures, more than the 16"},
+		{"oversized", []dsse.Signature{{KeyID: good.KeyID, Sig: strings.Repeat("QUJD", 1<<18)}}, ErrBadSignature, "too long for ECDSA"},
+		{"good after bad ones", append(slices.Repeat([]dsse.Signature{{Sig: "AAAA"}}, MaxSignatures-1), good), nil, ""},
+	}
+	for _, tt := range tests {
+		e := *env
+		e.Signatures = tt.sigs
+		_, _, err := VerifyEnvelope(&e, keys)
+		if tt.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) {
+			t.Errorf("%s: err %v, want %v with %q", tt.name, err, tt.want, tt.text)
+		}
+	}
 }
