@@ -3,8 +3,8 @@ package hostile
 import (
 	"archive/tar"
 	"bytes"
-	"io"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
