@@ -173,6 +173,14 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 	return &env, nil
 }
 
+// MaxSignatures is the most signatures VerifyEnvelope accepts in one
+// envelope.
+const MaxSignatures = 16
+
+// maxSignatureB64 bounds one base64 signature: an ASN.1 ECDSA P-521
+// signature is under 140 bytes; 1 KiB leaves room for any key drydock reads.
+const maxSignatureB64 = 1 << 10
+
 // VerifyEnvelope checks the envelope's signatures against v and returns the
 // decoded payload and the id of the trusted key that signed it. One valid
 // signature from a trusted key is enough.
@@ -181,9 +189,19 @@ func VerifyEnvelope(env *Envelope, v Verifier) (payload []byte, keyID string, er
 	if err != nil {
 		return nil, "", fmt.Errorf("attest: envelope: %w: %w", ErrMalformed, err)
 	}
+	// A verdict carries one signature, a rotation a few more. Thousands
+	// (duplicated or not) would cost a verification each and an error line
+	// each: refuse them before verifying any.
+	if n := len(env.Signatures); n > MaxSignatures {
+		return nil, "", fmt.Errorf("attest: envelope: %w: %d signatures, more than the %d a verdict may carry", ErrMalformed, n, MaxSignatures)
+	}
 	sum := sha256.Sum256(dsse.PAE(env.PayloadType, payload))
 	var errs []error
 	for _, s := range env.Signatures {
+		if len(s.Sig) > maxSignatureB64 {
+			errs = append(errs, fmt.Errorf("%w: signature of %d bytes, too long for ECDSA", ErrBadSignature, len(s.Sig)))
+			continue
+		}
 		sig, derr := base64.StdEncoding.DecodeString(s.Sig)
 		if derr != nil {
 			errs = append(errs, fmt.Errorf("%w: signature is not base64", ErrBadSignature))

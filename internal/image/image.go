@@ -381,7 +381,7 @@ func remoteOptions(ctx context.Context, o *options) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(o.transport),
+		remote.WithTransport(limitRedirects{o.transport}),
 		remote.WithUserAgent(o.userAgent),
 		remote.WithPlatform(o.platform),
 	}

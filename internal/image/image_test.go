@@ -237,6 +237,27 @@ func TestOCIArchiveHostileEntriesStayInside(t *testing.T) {
 	}
 }
 
+// TestOCIArchiveDuplicateEntry: an archive holding index.json twice (the
+// first from extra, the second from the layout) is ambiguous. It used to
+// fail with the temp file's "index.json: file exists".
+func TestOCIArchiveDuplicateEntry(t *testing.T) {
+	dir := t.TempDir()
+	lp, _ := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	if err := lp.AppendImage(platformImage(t, amd64)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "dup.tar")
+	tarDir(t, filepath.Join(dir, "layout"), out, map[string]string{"./index.json": `{"schemaVersion":2,"manifests":[]}`})
+	tmp := t.TempDir()
+	_, err := Open(context.Background(), out, WithTempDir(tmp))
+	if !errors.Is(err, ErrBadSource) || !strings.Contains(err.Error(), "the archive holds index.json twice") || strings.Contains(err.Error(), "file exists") {
+		t.Fatalf("err = %v, want ErrBadSource naming the duplicate index.json", err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("the unpacked archive was left behind: %v", ents)
+	}
+}
+
 func TestLayoutDigestMismatch(t *testing.T) {
 	dir := t.TempDir()
 	lp, _ := layout.Write(dir, empty.Index)

@@ -426,6 +426,9 @@ func FuzzWalkTar(f *testing.F) {
 		if res == nil {
 			t.Fatal("nil result")
 		}
+		for _, pe := range res.Panics {
+			t.Fatalf("recovered panic: %v\n%s", pe, pe.Stack)
+		}
 		for p := range res.Files {
 			if strings.HasPrefix(p, "/") || strings.HasPrefix(p, "../") || strings.Contains(p, "/../") || p == ".." {
 				t.Fatalf("path escapes root: %q", p)
@@ -495,5 +498,43 @@ func TestSniffSkipsUnwantedContent(t *testing.T) {
 	}
 	if len(r.Files["x/pkgs.txt"]) != 1 {
 		t.Errorf("the walk must go on after a sniffed file: %v", r.Files)
+	}
+}
+
+// panicExtractor panics on every file named boom.
+type panicExtractor struct{}
+
+func (panicExtractor) Name() string                          { return "test/panic" }
+func (panicExtractor) Version() int                          { return 1 }
+func (panicExtractor) Required(p string, _ fs.FileInfo) bool { return filepath.Base(p) == "boom" }
+func (panicExtractor) Extract(context.Context, *extract.Input) ([]inventory.Package, error) {
+	var m map[string]int
+	m["x"]++ // a nil-map write: a runtime error, as real parser bugs are
+	return nil, nil
+}
+
+// TestExtractorPanicIsKeptApart checks the last line of defence: a panicking
+// extractor costs its file only, is reported as a problem without a stack,
+// and is recorded in Result.Panics so that tests and fuzz targets fail on it.
+func TestExtractorPanicIsKeptApart(t *testing.T) {
+	w := walker(t)
+	w.Extractors = append(w.Extractors, panicExtractor{})
+	res, err := w.WalkTar(context.Background(), bytes.NewReader(mkTar(t, entry{name: "a/boom", body: "x"}, entry{name: "a/pkgs.txt", body: "a 1\n"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Panics) != 1 || res.Panics[0].Op != "test/panic: read a/boom" || len(res.Panics[0].Stack) == 0 {
+		t.Fatalf("Panics = %v, want one from test/panic on a/boom with a stack", res.Panics)
+	}
+	if got := len(res.Files["a/pkgs.txt"]); got != 1 {
+		t.Errorf("a/pkgs.txt: %d packages, want 1: a panic elsewhere must not cost other files", got)
+	}
+	var msgs []string
+	for _, p := range res.Problems {
+		msgs = append(msgs, p.Message)
+	}
+	want := []string{"test/panic: read a/boom: internal error while parsing (please report it): assignment to entry in nil map"}
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }

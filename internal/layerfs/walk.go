@@ -44,6 +44,10 @@ type Result struct {
 	// which are not listed: a layer of a million hostile entries must not
 	// become a million-line report.
 	ProblemsOmitted int `json:"problemsOmitted,omitempty"`
+	// Panics are the extractor panics recovered while walking, also listed
+	// in Problems. They are bugs, kept apart so that tests and fuzz targets
+	// can fail on them; they are not cached.
+	Panics []*extract.PanicError `json:"-"`
 }
 
 // ErrLayer wraps failures to read a layer stream (truncated, corrupt or
@@ -396,8 +400,11 @@ func (w *Walker) extract(ctx context.Context, res *Result, sc *scratch, exts []e
 	}
 	for _, e := range exts {
 		found, err := safeExtract(ctx, e, &extract.Input{Path: p, Info: fi, Reader: content, Size: size, TempDir: tmp})
+		if pe, ok := extract.AsPanic(err); ok {
+			res.Panics = append(res.Panics, pe)
+		}
 		if err != nil {
-			w.problem(res, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: err.Error()})
+			w.problem(res, inventory.Problem{Stage: "extract", Path: p, Extractor: e.Name(), Message: oneLine(err)})
 		}
 		for _, pk := range found {
 			pk.Path = p
@@ -434,12 +441,18 @@ func (s *scratch) remove() {
 	}
 }
 
+// oneLine joins the lines of an error (errors.Join puts one error per line)
+// so that a problem stays one line in every report.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
 // safeExtract turns an extractor panic into an error: one bad file must not
 // take the whole scan down.
 func safeExtract(ctx context.Context, e extract.Extractor, in *extract.Input) (pkgs []inventory.Package, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			pkgs, err = nil, fmt.Errorf("%s: panic while parsing: %v", e.Name(), r)
+			pkgs, err = nil, extract.Recovered(e.Name()+": read "+in.Path, r)
 		}
 	}()
 	return e.Extract(ctx, in)

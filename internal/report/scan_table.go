@@ -75,13 +75,13 @@ func (f scanTableFormatter) Format(w io.Writer, r *ScanReport) error {
 	if len(r.Expired) > 0 {
 		bw.WriteString("\n" + t.paint(ansiWarning, "Expired ignore entries (no longer applied):") + "\n")
 		for _, e := range r.Expired {
-			bw.WriteString("  " + expiredText(e) + "\n")
+			bw.WriteString("  " + terminalSafe(expiredText(e)) + "\n")
 		}
 	}
 	if len(r.Problems) > 0 {
 		bw.WriteString("\n" + t.paint(ansiProblem, "Problems:") + "\n")
 		for _, p := range r.Problems {
-			bw.WriteString("  " + problemText(p) + "\n")
+			bw.WriteString("  " + terminalSafe(problemText(p)) + "\n")
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -113,7 +113,7 @@ func (f scanTableFormatter) header(w io.Writer, r *ScanReport) {
 		add("DB:", db)
 	}
 	for _, l := range lines {
-		fmt.Fprintf(w, "%-10s%s\n", l[0], l[1])
+		fmt.Fprintf(w, "%-10s%s\n", l[0], terminalSafe(l[1]))
 	}
 	if r.DB.Stale {
 		msg := "the vulnerability database is stale"

@@ -65,7 +65,7 @@ func (f tableFormatter) Format(w io.Writer, inv *inventory.Inventory) error {
 	if len(inv.Problems) > 0 {
 		bw.WriteString("\n" + f.paint(ansiProblem, "Problems:") + "\n")
 		for _, p := range inv.Problems {
-			bw.WriteString("  " + problemText(p) + "\n")
+			bw.WriteString("  " + terminalSafe(problemText(p)) + "\n")
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -100,13 +100,17 @@ func (f tableFormatter) header(w io.Writer, inv *inventory.Inventory) {
 		return
 	}
 	for _, l := range lines {
-		fmt.Fprintf(w, "%-10s%s\n", l[0], l[1])
+		fmt.Fprintf(w, "%-10s%s\n", l[0], terminalSafe(l[1]))
 	}
 	fmt.Fprintln(w)
 }
 
 func (f tableFormatter) row(w io.Writer, color string, cells ...string) {
-	line := strings.Join(cells, "\t")
+	safe := make([]string, len(cells))
+	for i, c := range cells {
+		safe[i] = terminalSafe(c)
+	}
+	line := strings.Join(safe, "\t")
 	if f.opts.Color {
 		line = color + line + ansiReset
 	}

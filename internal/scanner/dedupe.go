@@ -67,3 +67,75 @@ func lockDir(p string) string {
 	}
 	return dir
 }
+
+// onePerPythonInstall keeps one package per Python installation. Debian's
+// python3-cryptography, for one, ships both a .dist-info directory and an
+// .egg-info for the same installed distribution; each is metadata of the
+// same files, and listing both would report every finding twice. Packages
+// are the same installation when they sit in the same site directory with
+// the same normalized name (PEP 503) and version; the .dist-info record is
+// kept (it is the newer, fuller format), with licences carried over from the
+// other when it has none.
+func onePerPythonInstall(pkgs []inventory.Package) []inventory.Package {
+	type key struct{ site, name, version string }
+	first := map[key]int{} // index into out
+	out := pkgs[:0]
+	for _, p := range pkgs {
+		site, ok := pythonSite(p)
+		if !ok {
+			out = append(out, p)
+			continue
+		}
+		k := key{site, pep503(p.Name), p.Version}
+		i, dup := first[k]
+		if !dup {
+			first[k] = len(out)
+			out = append(out, p)
+			continue
+		}
+		kept := out[i]
+		if strings.Contains(p.Path, ".dist-info/") && !strings.Contains(kept.Path, ".dist-info/") {
+			kept, p = p, kept
+		}
+		if len(kept.Licenses) == 0 {
+			kept.Licenses = p.Licenses
+		}
+		out[i] = kept
+	}
+	return out
+}
+
+// pythonSite returns the directory holding a Python package's metadata
+// directory or file: ".../dist-packages/x-1.dist-info/METADATA" →
+// ".../dist-packages".
+func pythonSite(p inventory.Package) (string, bool) {
+	if p.Type != inventory.TypePyPI {
+		return "", false
+	}
+	parts := strings.Split(p.Path, "/")
+	for i, s := range parts {
+		if strings.HasSuffix(s, ".dist-info") || strings.HasSuffix(s, ".egg-info") {
+			return strings.Join(parts[:i], "/"), true
+		}
+	}
+	return "", false
+}
+
+// pep503 normalizes a distribution name: lower case, runs of "-", "_" and
+// "." as one "-".
+func pep503(name string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range strings.ToLower(name) {
+		if r == '-' || r == '_' || r == '.' {
+			sep = true
+			continue
+		}
+		if sep && b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		sep = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -155,7 +155,7 @@ func Scan(ctx context.Context, img *image.Image, opts ...Option) (*inventory.Inv
 	}
 
 	tree := layerfs.Squash(layers)
-	inv.Packages = preferInstalled(tree.Packages())
+	inv.Packages = onePerPythonInstall(preferInstalled(tree.Packages()))
 	if inv.Packages == nil {
 		inv.Packages = []inventory.Package{}
 	}

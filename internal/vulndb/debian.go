@@ -247,6 +247,45 @@ func sniffTrackerJSON(r io.Reader) bool {
 	return false
 }
 
+// jsonMismatch is called on a file that is neither a zip nor shaped like the
+// tracker's export. If the file starts like JSON it reports so (isJSON) with
+// what is wrong: the first syntax error, or the shape.
+func jsonMismatch(r io.Reader) (why string, isJSON bool) {
+	br := bufio.NewReader(r)
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return "", false
+		}
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		if c != '{' && c != '[' {
+			return "", false
+		}
+		br.UnreadByte()
+		break
+	}
+	dec := json.NewDecoder(br)
+	for {
+		_, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				return fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: ")), true
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) && dec.InputOffset() < 1<<20 {
+				return fmt.Sprintf("malformed JSON: the file ends at byte %d inside a value", dec.InputOffset()), true
+			}
+			break // past the sniffed head: the shape is what is wrong
+		}
+	}
+	return `JSON, but not the Debian security tracker's export (an object of source package → CVE → {"releases": {...}}); OSV records are imported as a zip or a directory`, true
+}
+
 // convertTrackerJSON converts the tracker's JSON export by osv.dev's rules:
 // per source package × CVE × release, "resolved" with fixed_version "0" is
 // not affected (no entry), "resolved" is fixed at fixed_version, "open" and
@@ -817,6 +856,13 @@ func (b *builder) readDebianSource(ctx context.Context, src source, emit entryFu
 			return false, nil
 		}
 		if !sniffTrackerJSON(io.LimitReader(f, 1<<20)) {
+			// JSON that is not the export's shape would otherwise reach the
+			// zip reader and be reported as "not a valid zip file".
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				if why, isJSON := jsonMismatch(io.LimitReader(f, 1<<20)); isJSON {
+					return true, fmt.Errorf("%s: %s", src.path, why)
+				}
+			}
 			return false, nil
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {

@@ -532,9 +532,19 @@ func TestImportDebianErrors(t *testing.T) {
 	broken := writeFile(t, dir, "broken.json", []byte(`{"foo":{"CVE-2024-0001":{"releases":{"bookworm":{"status":"open"}}}}`))
 	allBad := writeTracker(t, map[string]string{"CVE/a.json": `{"Header":{}}`, "DSA/b.json": `nope`})
 	badDist := writeTracker(t, map[string]string{"distributions.json": `{"bookworm":{"major-version":"twelve"}}`, "CVE/CVE-2024-0001.json": entry("CVE-2024-0001", "- foo unfixed - -")})
+	// Damaged early, before the shape is known: these used to reach the zip
+	// reader and be reported as "not a valid zip file".
+	cutEarly := writeFile(t, dir, "cut.json", []byte(`{"foo":{"CVE-2024-0001":{"rele`))
+	syntax := writeFile(t, dir, "syntax.json", []byte(`{"foo":{"CVE-2024-0001":{"releases" {}}}}`))
+	osvRecord := writeFile(t, dir, "record.json", []byte(`{"id":"GHSA-1","affected":[]}`))
+	garbage := writeFile(t, dir, "garbage.bin", []byte("not json, not a zip"))
 	tests := []struct {
 		name, src, want string
 	}{
+		{"export cut before the shape shows", cutEarly, "cut.json: malformed JSON: the file ends at byte"},
+		{"export with a syntax error", syntax, `syntax.json: malformed JSON at byte 36: invalid character '{' after object key`},
+		{"an OSV record file", osvRecord, "record.json: JSON, but not the Debian security tracker's export"},
+		{"neither zip nor JSON", garbage, "garbage.bin: neither an OSV export zip nor the Debian security tracker's JSON export"},
 		{"truncated export", broken, "broken.json: read Debian tracker JSON at byte"},
 		{"only malformed entries", allBad, "no OSV records in " + allBad + " (2 of 2 entries malformed; first: " + filepath.Join(allBad, "tracker", "CVE", "a.json") + ": not a tracker entry: no Header.ID)"},
 		{"bad distributions.json", badDist, `bad major-version "twelve"`},

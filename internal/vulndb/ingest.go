@@ -341,6 +341,9 @@ func (b *builder) readZipFile(ctx context.Context, path string, emit entryFunc, 
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := walkZip(ctx, f, fi.Size(), b.cfg, emit, bad); err != nil {
+		if errors.Is(err, zip.ErrFormat) {
+			return fmt.Errorf("%s: neither an OSV export zip nor the Debian security tracker's JSON export: %w", path, err)
+		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

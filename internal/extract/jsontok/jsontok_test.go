@@ -48,3 +48,80 @@ func TestErrorsWrapTheCallersSentinel(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipCapsDepth(t *testing.T) {
+	tests := []struct {
+		depth   int
+		wantErr bool
+	}{
+		{MaxDepth, false},
+		{MaxDepth + 1, true},
+		{100 * MaxDepth, true},
+	}
+	for _, tt := range tests {
+		in := `{"a":` + strings.Repeat("[", tt.depth) + strings.Repeat("]", tt.depth) + `}`
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.Token()
+		Key(dec, errBad)
+		err := Skip(dec, errBad)
+		if got := err != nil; got != tt.wantErr {
+			t.Errorf("depth %d: err %v, want error %v", tt.depth, err, tt.wantErr)
+		}
+		if tt.wantErr && (!errors.Is(err, ErrTooDeep) || !errors.Is(err, errBad)) {
+			t.Errorf("depth %d: err %v does not wrap ErrTooDeep and the sentinel", tt.depth, err)
+		}
+	}
+}
+
+// TestSkipStopsEarlyOnEndlessNesting feeds an endless stream of "[": the
+// skip must fail after reading little of it, not grow the decoder's stack
+// until memory runs out.
+func TestSkipStopsEarlyOnEndlessNesting(t *testing.T) {
+	r := &countingReader{}
+	dec := json.NewDecoder(io.MultiReader(strings.NewReader(`{"zzz":`), r))
+	dec.Token()
+	Key(dec, errBad)
+	if err := Skip(dec, errBad); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("err %v, want ErrTooDeep", err)
+	}
+	if r.n > 1<<20 {
+		t.Errorf("read %d bytes of nesting before failing, want well under 1 MiB", r.n)
+	}
+}
+
+// countingReader is an endless stream of "[".
+type countingReader struct{ n int }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '['
+	}
+	r.n += len(p)
+	return len(p), nil
+}
+
+func TestDescribe(t *testing.T) {
+	type entry struct {
+		Version string `json:"version"`
+		Dev     bool   `json:"dev"`
+	}
+	tests := []struct {
+		in   string
+		into any
+		want string
+	}{
+		{`{"version": [1]}`, &entry{}, "field version: got an array, want a string"},
+		{`{"dev": "yes"}`, &entry{}, "field dev: got a string, want a boolean"},
+		{`[1]`, &entry{}, "got an array, want an object"},
+		{`{"version": 1.5}`, &entry{}, "field version: got a number, want a string"},
+		{`{"version": }`, &entry{}, "invalid character '}' looking for beginning of value (byte 13)"},
+		{strings.Repeat("[", 20000), new(any), ErrTooDeep.Error()},
+		{`{"version": "1"`, &entry{}, io.ErrUnexpectedEOF.Error()},
+	}
+	for _, tt := range tests {
+		err := Describe(json.NewDecoder(strings.NewReader(tt.in)).Decode(tt.into))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%.30q: got %v, want %q", tt.in, err, tt.want)
+		}
+	}
+}

@@ -130,7 +130,7 @@ func readLibraries(ctx context.Context, dec *json.Decoder, pkgs []inventory.Pack
 		}
 		var lib library
 		if err := dec.Decode(&lib); err != nil {
-			return pkgs, fmt.Errorf("%w: library %q: %w", ErrMalformed, key, err)
+			return pkgs, fmt.Errorf("%w: library %q: %w", ErrMalformed, key, jsontok.Describe(err))
 		}
 		if lib.Type != "package" {
 			continue

@@ -91,6 +91,9 @@ func (*Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory.P
 	// if the headers point past it.
 	info, err := readBuildInfo(io.NewSectionReader(in.Reader, 0, in.Size))
 	if err != nil {
+		if _, ok := extract.AsPanic(err); ok {
+			return nil, fmt.Errorf("gobinary: read build info of %s: %w", in.Path, err)
+		}
 		if notGo(err, isELF(magic[:])) {
 			return nil, nil
 		}
@@ -104,7 +107,7 @@ func (*Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory.P
 func readBuildInfo(r io.ReaderAt) (info *debug.BuildInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			info, err = nil, fmt.Errorf("panic while parsing: %v", p)
+			info, err = nil, extract.Recovered("gobinary: read build info", p)
 		}
 	}()
 	return buildinfo.Read(r)

@@ -444,6 +444,9 @@ func FuzzExtract(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := &extract.Input{Path: "bin/x", Reader: bytes.NewReader(b), Size: int64(len(b))}
 		pkgs, err := New().Extract(context.Background(), in)
+		if pe, ok := extract.AsPanic(err); ok {
+			t.Fatalf("recovered panic: %v\n%s", pe, pe.Stack)
+		}
 		if err != nil && len(pkgs) != 0 {
 			t.Errorf("packages %v returned with error %v", pkgs, err)
 		}

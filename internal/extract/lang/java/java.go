@@ -142,7 +142,7 @@ func (x *Extractor) Extract(ctx context.Context, in *extract.Input) (pkgs []inve
 	// cost this file only, and keep what was found.
 	defer func() {
 		if r := recover(); r != nil {
-			pkgs, err = w.pkgs, errors.Join(w.joined(), fmt.Errorf("java: read %s: panic while parsing: %v", in.Path, r))
+			pkgs, err = w.pkgs, errors.Join(w.joined(), extract.Recovered("java: read "+in.Path, r))
 		}
 	}()
 	if err := w.archive(in.Reader, in.Size, in.Path, 0); err != nil {

@@ -540,7 +540,10 @@ func FuzzExtract(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x := &Extractor{MemoryLimit: 512} // exercise the temp-file path too
 		in := input(t, "app/fuzz-1.0.jar", b)
-		pkgs, _ := x.Extract(context.Background(), in)
+		pkgs, err := x.Extract(context.Background(), in)
+		if pe, ok := extract.AsPanic(err); ok {
+			t.Fatalf("recovered panic: %v\n%s", pe, pe.Stack)
+		}
 		for _, p := range pkgs {
 			if p.Type != inventory.TypeMaven || p.Name == "" || p.Version == "" || p.PURL == "" {
 				t.Errorf("bad package %+v", p)

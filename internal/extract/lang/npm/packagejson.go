@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/drydock/drydock/internal/extract/jsontok"
 	"github.com/drydock/drydock/internal/inventory"
 )
 
@@ -24,7 +25,7 @@ type packageJSON struct {
 func ParsePackageJSON(r io.Reader) (*inventory.Package, error) {
 	var pj packageJSON
 	if err := json.NewDecoder(r).Decode(&pj); err != nil {
-		return nil, fmt.Errorf("parse package.json: %w: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("parse package.json: %w: %w", ErrMalformed, jsontok.Describe(err))
 	}
 	p, ok := newPackage(pj.Name, pj.Version)
 	if !ok {

@@ -89,7 +89,7 @@ func readPackagesMap(ctx context.Context, dec *json.Decoder) ([]inventory.Packag
 		}
 		var e lockEntry
 		if err := dec.Decode(&e); err != nil {
-			return pkgs, fmt.Errorf("%w: entry %q: %w", ErrMalformed, key, err)
+			return pkgs, fmt.Errorf("%w: entry %q: %w", ErrMalformed, key, jsontok.Describe(err))
 		}
 		// "" is the project itself and paths without node_modules are
 		// workspace projects; links point at those. None is a dependency

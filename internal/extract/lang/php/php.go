@@ -128,7 +128,7 @@ func Parse(ctx context.Context, r io.Reader) ([]inventory.Package, error) {
 			}
 		case "dev-package-names":
 			if err := dec.Decode(&dev); err != nil {
-				return pkgs, fmt.Errorf("parse installed.json dev-package-names: %w: %w", ErrMalformed, err)
+				return pkgs, fmt.Errorf("parse installed.json dev-package-names: %w: %w", ErrMalformed, jsontok.Describe(err))
 			}
 		default:
 			if err := skipValue(dec); err != nil {
@@ -160,7 +160,7 @@ func readPackages(ctx context.Context, dec *json.Decoder) ([]inventory.Package, 
 		}
 		var cp composerPackage
 		if err := dec.Decode(&cp); err != nil {
-			return pkgs, fmt.Errorf("%w: package %d: %w", ErrMalformed, n, err)
+			return pkgs, fmt.Errorf("%w: package %d: %w", ErrMalformed, n, jsontok.Describe(err))
 		}
 		if p, ok := cp.pkg(); ok {
 			pkgs = append(pkgs, p)

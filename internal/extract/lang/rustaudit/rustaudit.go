@@ -28,6 +28,7 @@ import (
 	goaudit "github.com/rust-secure-code/go-rustaudit"
 
 	"github.com/drydock/drydock/internal/extract"
+	"github.com/drydock/drydock/internal/extract/jsontok"
 	"github.com/drydock/drydock/internal/inventory"
 )
 
@@ -118,7 +119,7 @@ func findSection(r io.ReaderAt) (data []byte, err error) {
 	// cost this file only.
 	defer func() {
 		if p := recover(); p != nil {
-			data, err = nil, fmt.Errorf("%w: panic while parsing: %v", ErrMalformed, p)
+			data, err = nil, extract.Recovered("rustaudit: find the dependency section", p)
 		}
 	}()
 	var magic [4]byte
@@ -195,7 +196,7 @@ func Decode(section []byte) (*goaudit.VersionInfo, error) {
 	}
 	var info goaudit.VersionInfo
 	if err := json.Unmarshal(js, &info); err != nil {
-		return nil, fmt.Errorf("%w: parse JSON: %w", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: parse JSON: %w", ErrMalformed, jsontok.Describe(err))
 	}
 	return &info, nil
 }

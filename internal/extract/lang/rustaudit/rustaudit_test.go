@@ -254,6 +254,9 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte("\xcf\xfa\xed\xfe\x07\x00\x00\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pkgs, err := New().Extract(context.Background(), input(b))
+		if pe, ok := extract.AsPanic(err); ok {
+			t.Fatalf("recovered panic: %v\n%s", pe, pe.Stack)
+		}
 		if err != nil && len(pkgs) != 0 {
 			t.Errorf("packages %v returned with error %v", pkgs, err)
 		}

@@ -95,7 +95,7 @@ func (*Extractor) Extract(ctx context.Context, in *extract.Input) (pkgs []invent
 	defer func() {
 		if r := recover(); r != nil {
 			pkgs = nil
-			err = fmt.Errorf("rpm: read %s: %w: panic: %v", in.Path, ErrMalformed, r)
+			err = extract.Recovered("rpm: read "+in.Path, r)
 		}
 	}()
 	pkgs, err = extractDB(ctx, in)

@@ -376,7 +376,8 @@ func TestExtractPartialAndErrors(t *testing.T) {
 }
 
 // TestCorruptedFixtures flips bytes in the real Berkeley DB and NDB files: the
-// extractor must return, with or without an error, and never panic.
+// extractor must return, with or without an error, and never panic (a panic
+// recovered by Extract's last line of defence fails the test too).
 func TestCorruptedFixtures(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, fx := range fixtures[1:] {
@@ -386,7 +387,10 @@ func TestCorruptedFixtures(t *testing.T) {
 			for j := 0; j < 1+r.IntN(16); j++ {
 				b[r.IntN(len(b))] = byte(r.Uint32())
 			}
-			(&Extractor{}).Extract(context.Background(), input(t, "var/lib/rpm/Packages", b))
+			_, err := (&Extractor{}).Extract(context.Background(), input(t, "var/lib/rpm/Packages", b))
+			if pe, ok := extract.AsPanic(err); ok {
+				t.Fatalf("%s variant %d: recovered panic: %v\n%s", fx.path, i, pe, pe.Stack)
+			}
 		}
 	}
 }
@@ -409,6 +413,9 @@ func FuzzExtract(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := &extract.Input{Path: "var/lib/rpm/Packages", Reader: bytes.NewReader(b), Size: int64(len(b)), TempDir: t.TempDir()}
 		pkgs, err := (&Extractor{}).Extract(context.Background(), in)
+		if pe, ok := extract.AsPanic(err); ok {
+			t.Fatalf("recovered panic: %v\n%s", pe, pe.Stack)
+		}
 		for _, p := range pkgs {
 			if p.Name == "" || p.Version == "" || p.Type != inventory.TypeRPM {
 				t.Fatalf("incomplete package %+v", p)
