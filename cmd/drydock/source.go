@@ -105,7 +105,7 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 // baseResolver follows an image's base annotations. The annotations are the
 // image author's to write, so by default they never make drydock contact a
 // host the user did not name: the base is looked up by its base.digest
-// only in the OCI layout being scanned, or in the registry the image itself
+// only in the OCI layout or archive being scanned, or in the registry the image itself
 // was read from. --resolve-base allows any reference the annotation names.
 func baseResolver(img *image.Image, resolveAnywhere bool, iopts []image.Option) scanner.BaseResolver {
 	return func(ctx context.Context, name, digest string) (*scanner.Base, error) {
