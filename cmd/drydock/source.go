@@ -40,7 +40,7 @@ func (f *sourceFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the per-layer cache")
 	fl.StringSliceVar(&f.extractors, "extractors", nil, "extractors to run (default: all)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (only on a terminal), always, never")
-	fl.BoolVar(&f.resolveBase, "resolve-base", false, "look up the base named by the image's org.opencontainers.image.base.name annotation wherever it points (default: only in the OCI layout or registry being scanned, by base.digest)")
+	fl.BoolVar(&f.resolveBase, "resolve-base", false, "look up the base named by the image's org.opencontainers.image.base.name annotation wherever it points (default: only in the OCI layout, archive or registry being scanned, by base.digest)")
 }
 
 func (f *sourceFlags) imageOptions(tmp string) ([]image.Option, error) {
@@ -106,18 +106,18 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 // baseResolver follows an image's base annotations. The annotations are the
 // image author's to write, so by default they never make drydock contact a
 // host the user did not name: the base is looked up by its base.digest
-// only in the OCI layout being scanned, or in the registry the image itself
+// only in the OCI layout or archive being scanned, or in the registry the image itself
 // was read from. --resolve-base allows any reference the annotation names.
 func baseResolver(img *image.Image, resolveAnywhere bool, iopts []image.Option) scanner.BaseResolver {
 	return func(ctx context.Context, name, digest string) (*scanner.Base, error) {
-		if img.LayoutDir != "" && digest != "" {
-			b, err := openBase(ctx, "oci:"+img.LayoutDir+"@"+digest, "", "annotation", iopts)
+		if local := localSource(img); local != "" && digest != "" {
+			b, err := openBase(ctx, local+"@"+digest, "", "annotation", iopts)
 			if err == nil {
 				b.Name, b.Digest = name, digest
 				return b, nil
 			}
 			if !resolveAnywhere {
-				return nil, fmt.Errorf("base %s is not in the layout %s (pass --resolve-base to look it up at %s)", digest, img.LayoutDir, name)
+				return nil, fmt.Errorf("base %s is not in %s (pass --resolve-base to look it up at %s)", digest, strings.TrimPrefix(strings.TrimPrefix(local, "oci:"), "oci-archive:"), name)
 			}
 		}
 		if resolveAnywhere {
@@ -128,6 +128,18 @@ func baseResolver(img *image.Image, resolveAnywhere bool, iopts []image.Option) 
 		}
 		return nil, fmt.Errorf("not looked up: the image's annotation names %q, outside the source being scanned (pass --resolve-base to contact it)", name)
 	}
+}
+
+// localSource is the layout or OCI archive the image came from, as a
+// source prefix, or "".
+func localSource(img *image.Image) string {
+	switch {
+	case img.LayoutDir != "":
+		return "oci:" + img.LayoutDir
+	case img.OCIArchive != "":
+		return "oci-archive:" + img.OCIArchive
+	}
+	return ""
 }
 
 // openBase reads a base image's layer chain; a digest pins it. A name with

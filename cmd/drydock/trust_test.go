@@ -224,6 +224,43 @@ func TestCLIBaseAnnotationStaysLocal(t *testing.T) {
 			t.Errorf("%s: the report does not say the base was not looked up:\n%.1000s", src, out)
 		}
 	}
+	// A base stored in the same OCI archive (or layout) is found there by
+	// its digest, still without a request.
+	base := dpkgImage(t, "libbase", nil)
+	bd, _ := base.Digest()
+	app, err := mutate.AppendLayers(base, layerOf(t, tarEntry{name: "app/README", body: "app"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app = platformed(t, app, map[string]string{
+		"org.opencontainers.image.base.name":   host + "/os/base:1",
+		"org.opencontainers.image.base.digest": bd.String(),
+	})
+	both := layoutOf(t, base)
+	lp, _ := layout.FromPath(both)
+	if err := lp.AppendImage(app); err != nil {
+		t.Fatal(err)
+	}
+	ad, _ := app.Digest()
+	for _, src := range []string{"oci-archive:" + ociArchive(t, both) + "@" + ad.String(), "oci:" + both + "@" + ad.String()} {
+		out, errOut, code := e.run(t, "sbom", "--format", "json", src)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", src, code, errOut)
+		}
+		var inv struct {
+			Packages []struct{ Name, Origin string }
+		}
+		if err := json.Unmarshal([]byte(out), &inv); err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Packages) != 1 || inv.Packages[0].Origin != "base" {
+			t.Errorf("%s: packages %+v, want libbase marked base from the base stored beside the image", src, inv.Packages)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("finding a base stored beside the image made %d request(s)", n)
+	}
+
 	// Asked for: the host is contacted (so the test above could fail).
 	if _, errOut, code := e.run(t, "sbom", "--format", "json", "--resolve-base", ociArchive(t, dir)); code != 0 {
 		t.Fatalf("--resolve-base: exit %d: %s", code, errOut)

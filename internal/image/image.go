@@ -69,6 +69,9 @@ type Image struct {
 	// LayoutDir is the OCI layout directory the image came from, if any: a
 	// base image named by digest is often stored beside the image.
 	LayoutDir string
+	// OCIArchive is the OCI archive file the image came from, if any; a
+	// base named by digest may be stored in it too (open FILE@DIGEST).
+	OCIArchive string
 
 	// layerKeys[n] is what layer n's cached analysis may be found by (see
 	// LayerKey); nil when nothing the source commits to names its layers.

@@ -160,6 +160,14 @@ func fromIndex(img *Image, idx v1.ImageIndex, dir, want string, o *options, dept
 // openArchive opens a docker-archive (`docker save`) or an OCI archive (a
 // tar of an OCI layout).
 func openArchive(ctx context.Context, file, src string, o *options) (*Image, error) {
+	// FILE@DIGEST names one image in an OCI archive (as oci:DIR@DIGEST does
+	// in a layout): a base stored beside the image.
+	want := ""
+	if _, err := os.Stat(file); err != nil {
+		if i := strings.LastIndex(file, "@"); i > 0 {
+			file, want = file[:i], file[i+1:]
+		}
+	}
 	isOCI, isDocker, err := sniffArchive(file)
 	if err != nil {
 		return nil, fmt.Errorf("open archive %s: %w", file, err)
@@ -168,6 +176,9 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 	// read that, whose manifests name every blob by digest.
 	switch {
 	case isDocker && !isOCI:
+		if want != "" {
+			return nil, fmt.Errorf("open docker archive %s: %w: a docker archive holds one image; @%s names none", file, ErrBadSource, want)
+		}
 		// Identify the file before anything reads it: an analysis is stored
 		// under this identity only if the file still has it afterwards.
 		id, err := identify(file)
@@ -211,8 +222,8 @@ func openArchive(ctx context.Context, file, src string, o *options) (*Image, err
 		if err != nil {
 			return nil, fmt.Errorf("open OCI archive %s: %w", file, err)
 		}
-		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}}
-		if err := fromIndex(img, &archiveIndex{ix: ix, raw: raw, mediaType: types.OCIImageIndex}, "", "", o, 0); err != nil {
+		img := &Image{Source: inventory.Source{Kind: KindArchive, Ref: src}, Annotations: map[string]string{}, OCIArchive: file}
+		if err := fromIndex(img, &archiveIndex{ix: ix, raw: raw, mediaType: types.OCIImageIndex}, "", want, o, 0); err != nil {
 			return nil, err
 		}
 		return img, nil

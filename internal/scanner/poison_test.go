@@ -166,7 +166,7 @@ func TestCachedBlobWithLyingConfig(t *testing.T) {
 	}
 }
 
-func mustLayers(t *testing.T, img v1.Image) []v1.Layer {
+func mustLayers(t testing.TB, img v1.Image) []v1.Layer {
 	ls, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestWarmRescanKeys(t *testing.T) {
 		t.Fatalf("zeroed layer in a cold scan: want an error")
 	}
 
-	for _, write := range []func(*testing.T, v1.Image) string{writeDockerArchive, writeClassicDockerArchive} {
+	for _, write := range []func(*testing.T, v1.Image) string{writeDockerArchive, func(t *testing.T, img v1.Image) string { return writeClassicDockerArchive(t, img) }} {
 		warmDockerArchive(t, cache, write(t, clean))
 	}
 }
@@ -312,7 +312,7 @@ func zeroLayerInArchive(t *testing.T, archive string, img v1.Image) {
 // writeClassicDockerArchive writes img as docker save did before Docker 25:
 // manifest.json, the config as <hex>.json, each layer uncompressed as
 // <n>/layer.tar.
-func writeClassicDockerArchive(t *testing.T, img v1.Image) string {
+func writeClassicDockerArchive(t testing.TB, img v1.Image) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "docker-save.tar")
 	f, err := os.Create(out)
