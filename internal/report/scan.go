@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // ScanReport is what `drydock scan` renders: the inventory, the findings that
@@ -24,7 +24,7 @@ type ScanReport struct {
 	Inventory *inventory.Inventory
 	// Findings are the findings after suppression, in any order; formatters
 	// sort a copy.
-	Findings []match.Finding
+	Findings []finding.Finding
 	// Suppressed are the findings hidden by --ignore-unfixed, the ignore file
 	// or VEX, with the reason.
 	Suppressed []Suppressed
@@ -48,7 +48,7 @@ const (
 
 // Suppressed is a finding that was hidden, and why.
 type Suppressed struct {
-	Finding match.Finding `json:"finding"`
+	Finding finding.Finding `json:"finding"`
 	// Reason is the human reason: the ignore entry's comment, the VEX
 	// justification, "no fix available".
 	Reason string `json:"reason"`
@@ -109,7 +109,7 @@ func ScanFormats() []string {
 
 // severityOrder lists the ratings worst first, as the table groups them.
 // NONE (a CVSS score of 0.0) is rare and sits below LOW.
-var severityOrder = []string{match.RatingCritical, match.RatingHigh, match.RatingMedium, match.RatingLow, match.RatingNone, match.RatingUnknown}
+var severityOrder = []string{finding.RatingCritical, finding.RatingHigh, finding.RatingMedium, finding.RatingLow, finding.RatingNone, finding.RatingUnknown}
 
 // severityRank orders ratings worst first; anything unrecognised counts as
 // UNKNOWN, so a finding is never lost from a grouping.
@@ -128,13 +128,13 @@ func normRating(rating string) string {
 // sortedFindings returns a copy of the findings in presentation order, worst
 // first, so that every format lists them alike whatever order the caller
 // gave.
-func sortedFindings(fs []match.Finding) []match.Finding {
+func sortedFindings(fs []finding.Finding) []finding.Finding {
 	out := slices.Clone(fs)
 	slices.SortStableFunc(out, compareFindings)
 	return out
 }
 
-func compareFindings(a, b match.Finding) int {
+func compareFindings(a, b finding.Finding) int {
 	return cmp.Or(
 		cmp.Compare(severityRank(a.Severity.Rating), severityRank(b.Severity.Rating)),
 		-cmp.Compare(a.Severity.Score, b.Severity.Score),
@@ -154,7 +154,7 @@ type scanSummary struct {
 	Total      int            `json:"total"`
 }
 
-func summarize(fs []match.Finding) scanSummary {
+func summarize(fs []finding.Finding) scanSummary {
 	s := scanSummary{BySeverity: make(map[string]int, len(severityOrder)), Total: len(fs)}
 	for _, r := range severityOrder {
 		s.BySeverity[r] = 0
@@ -168,14 +168,14 @@ func summarize(fs []match.Finding) scanSummary {
 	return s
 }
 
-func fixable(f match.Finding) bool {
+func fixable(f finding.Finding) bool {
 	return len(f.FixedVersions) > 0
 }
 
 // installed is the version the finding compared: the source version for
 // Debian-family packages, the full EVR for rpm, which is what the fixed
 // versions are comparable with.
-func installed(f match.Finding) string {
+func installed(f finding.Finding) string {
 	if f.InstalledVersion != "" {
 		return f.InstalledVersion
 	}
@@ -237,7 +237,7 @@ func sourceOf(id string) advisorySource {
 }
 
 // fixedText is the fixed versions for people: joined, or "no fix yet".
-func fixedText(f match.Finding) string {
+func fixedText(f finding.Finding) string {
 	if !fixable(f) {
 		return "no fix yet"
 	}

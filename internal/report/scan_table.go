@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // Severity colours. Row codes are five bytes long, like the SBOM table's, so
@@ -20,20 +20,20 @@ import (
 // may be longer.
 var (
 	rowColor = map[string]string{
-		match.RatingCritical: "\x1b[31m", // red
-		match.RatingHigh:     "\x1b[91m", // bright red
-		match.RatingMedium:   "\x1b[33m", // yellow
-		match.RatingLow:      "\x1b[34m", // blue
-		match.RatingNone:     "\x1b[39m",
-		match.RatingUnknown:  "\x1b[39m", // default
+		finding.RatingCritical: "\x1b[31m", // red
+		finding.RatingHigh:     "\x1b[91m", // bright red
+		finding.RatingMedium:   "\x1b[33m", // yellow
+		finding.RatingLow:      "\x1b[34m", // blue
+		finding.RatingNone:     "\x1b[39m",
+		finding.RatingUnknown:  "\x1b[39m", // default
 	}
 	groupColor = map[string]string{
-		match.RatingCritical: "\x1b[1;31m",
-		match.RatingHigh:     "\x1b[1;91m",
-		match.RatingMedium:   "\x1b[1;33m",
-		match.RatingLow:      "\x1b[1;34m",
-		match.RatingNone:     "\x1b[1m",
-		match.RatingUnknown:  "\x1b[1m",
+		finding.RatingCritical: "\x1b[1;31m",
+		finding.RatingHigh:     "\x1b[1;91m",
+		finding.RatingMedium:   "\x1b[1;33m",
+		finding.RatingLow:      "\x1b[1;34m",
+		finding.RatingNone:     "\x1b[1m",
+		finding.RatingUnknown:  "\x1b[1m",
 	}
 )
 
@@ -148,15 +148,15 @@ func summaryLine(s scanSummary) string {
 	}
 	var counts []string
 	for _, r := range severityOrder {
-		if n := s.BySeverity[r]; n > 0 || r != match.RatingNone {
+		if n := s.BySeverity[r]; n > 0 || r != finding.RatingNone {
 			counts = append(counts, r+" "+strconv.Itoa(n))
 		}
 	}
 	return fmt.Sprintf("%d %s (%s), %d fixable", s.Total, plural(s.Total, "vulnerability", "vulnerabilities"), strings.Join(counts, ", "), s.Fixable)
 }
 
-func findingsRated(sorted []match.Finding, rating string) []match.Finding {
-	start := slices.IndexFunc(sorted, func(f match.Finding) bool { return normRating(f.Severity.Rating) == rating })
+func findingsRated(sorted []finding.Finding, rating string) []finding.Finding {
+	start := slices.IndexFunc(sorted, func(f finding.Finding) bool { return normRating(f.Severity.Rating) == rating })
 	if start < 0 {
 		return nil
 	}
@@ -170,7 +170,7 @@ func findingsRated(sorted []match.Finding, rating string) []match.Finding {
 // aliasText shows a finding's CVE ids, the names most people search for,
 // at most two of them and a count of the other aliases; a finding without
 // CVE ids shows its first other alias instead.
-func aliasText(f match.Finding) string {
+func aliasText(f finding.Finding) string {
 	var cves, others []string
 	for _, a := range f.Aliases {
 		if strings.HasPrefix(a, "CVE-") {
