@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/finding"
+	"github.com/drydock/drydock/internal/inventory"
 )
 
 // appDigest is the image the testdata VEX documents speak about.
