@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/finding"
+	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/report"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/finding"
+	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/report"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/finding"
+	"github.com/drydock/drydock/internal/inventory"
 )
 
 // ScanReport is what `drydock scan` renders: the inventory, the findings that

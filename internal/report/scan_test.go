@@ -19,8 +19,8 @@ import (
 	"github.com/owenrumney/go-sarif/v2/sarif"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/finding"
+	"github.com/drydock/drydock/internal/inventory"
 )
 
 // cvss scores a real advisory's vector with the matcher's own parser, so
@@ -87,7 +87,9 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 			FixedVersions: fixed, Severity: sev, Layer: p.Layer, FixPath: string(p.Origin), DataSource: id,
 		}
 	}
-	debianRating := func(r string) finding.Severity { return finding.Severity{Rating: r, Source: finding.SourceDebianUrgency} }
+	debianRating := func(r string) finding.Severity {
+		return finding.Severity{Rating: r, Source: finding.SourceDebianUrgency}
+	}
 
 	// Given in no particular order: formatters sort.
 	findings := []finding.Finding{
@@ -608,7 +610,7 @@ func TestScanJSON(t *testing.T) {
 		SchemaVersion  int                 `json:"schemaVersion"`
 		Source         inventory.Source    `json:"source"`
 		OS             *inventory.OS       `json:"os"`
-		Findings       []finding.Finding     `json:"findings"`
+		Findings       []finding.Finding   `json:"findings"`
 		Suppressed     []Suppressed        `json:"suppressed"`
 		ExpiredIgnores []ExpiredIgnore     `json:"expiredIgnores"`
 		DB             map[string]any      `json:"db"`
