@@ -201,6 +201,24 @@ func TestScanGate(t *testing.T) {
 		t.Fatalf("requests 2.19.1 must have PYSEC-2018-28 (fixed 2.20.0); got %+v", rep.Findings)
 	}
 
+	// The PyPA records of requests carry no severity and no imported set
+	// rates their aliases: the findings are UNKNOWN, and a HIGH gate fails
+	// on them unless told to ignore them.
+	_, errOut, code = e.run(t, "scan", "--format", "json", "--fail-on", "high", src)
+	if code != 1 || !strings.Contains(errOut, "of UNKNOWN severity, counted by --unknown-severity=fail") {
+		t.Errorf("scan --fail-on high over UNKNOWN findings: exit %d, stderr %q; want 1 and the count of UNKNOWN", code, errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "--format", "json", "--fail-on", "high", "--unknown-severity", "ignore", src); code != 0 {
+		t.Errorf("scan --fail-on high --unknown-severity ignore: exit %d, want 0: %s", code, errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "--format", "json", "--fail-on", "high", "--unknown-severity", "high", src); code != 1 {
+		t.Errorf("scan --fail-on high --unknown-severity high: exit %d, want 1: %s", code, errOut)
+	}
+	out, errOut, code = e.run(t, "scan", "--fail-on", "high", "--unknown-severity", "pass", src)
+	if code != 2 || out != "" || !strings.Contains(errOut, `--unknown-severity "pass": want one of fail, ignore`) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("bad --unknown-severity: exit %d, stdout %q, stderr %q; want 2, nothing on stdout, one line", code, out, errOut)
+	}
+
 	// Ignore every requests finding: the gate passes and says why.
 	ig := filepath.Join(t.TempDir(), "ignore.yaml")
 	os.WriteFile(ig, []byte("ignore:\n  - package: requests\n    reason: test waiver\n  - id: CVE-0000-0001\n    reason: lapsed\n    expires: 2020-01-01\n"), 0o644)

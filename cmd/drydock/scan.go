@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/report"
@@ -114,6 +115,8 @@ func newScanCommand(g *globals) *cobra.Command {
 		format string
 		output string
 		failOn string
+		// unknownSev is how --fail-on treats UNKNOWN findings.
+		unknownSev string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan <source>",
@@ -123,6 +126,10 @@ func newScanCommand(g *globals) *cobra.Command {
 
 <source> is anything "drydock sbom" takes, or with --inventory a native JSON inventory
 saved by "drydock sbom --format json" (re-matched without reading the image again).
+
+A finding no record rates has severity UNKNOWN. --fail-on counts it as failing
+the gate unless --unknown-severity says otherwise (ignore, or a rating to count
+it as); the summary says how many there are.
 
 Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`,
 		Args: cobra.ExactArgs(1),
@@ -144,6 +151,10 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 					return fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
 				}
 			}
+			unknownRule, err := finding.ParseUnknownRule(unknownSev)
+			if err != nil {
+				return fmt.Errorf("--unknown-severity %w", err)
+			}
 			rep, err := runScan(cmd.Context(), g, &sf, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -152,14 +163,8 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 				return err
 			}
 			if threshold != "" {
-				n := 0
-				for _, f := range rep.Findings {
-					if severityRank(f.Severity.Rating) >= severityRank(threshold) {
-						n++
-					}
-				}
-				if n > 0 {
-					return &errGate{msg: fmt.Sprintf("%d finding(s) at or above %s", n, threshold)}
+				if msg := gateFailure(rep.Findings, threshold, unknownRule); msg != "" {
+					return &errGate{msg: msg}
 				}
 			}
 			return nil
@@ -170,7 +175,30 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 	fl.StringVarP(&format, "format", "f", "", "output format: table, json, sarif, cyclonedx (default table on a terminal, else json)")
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when a finding at or above this severity remains: critical, high, medium, low, unknown")
+	fl.StringVar(&unknownSev, "unknown-severity", finding.UnknownFail, "how --fail-on treats findings of UNKNOWN severity: fail (count as failing), ignore, or a rating to count them as ("+strings.Join(finding.UnknownRules[2:], ", ")+")")
 	return cmd
+}
+
+// gateFailure says why findings fail a --fail-on threshold under an
+// unknown-severity rule, or "" when they pass.
+func gateFailure(fs []finding.Finding, threshold, unknownRule string) string {
+	n, unknown := 0, 0
+	for _, f := range fs {
+		if finding.FailsAtOrAbove(f.Severity.Rating, threshold, unknownRule) {
+			n++
+			if finding.Rank(f.Severity.Rating) == 0 && f.Severity.Rating != finding.RatingNone {
+				unknown++
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("%d finding(s) at or above %s", n, threshold)
+	if unknown > 0 {
+		msg += fmt.Sprintf(" (%d of UNKNOWN severity, counted by --unknown-severity=%s)", unknown, strings.ToLower(unknownRule))
+	}
+	return msg
 }
 
 // severityRank orders ratings; UNKNOWN ranks lowest so --fail-on unknown

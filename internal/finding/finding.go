@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
 
 	cvss30 "github.com/pandatix/go-cvss/30"
@@ -49,11 +50,29 @@ type Finding struct {
 	// DataSource is the id of the advisory the finding came from (of the
 	// primary one, when merged).
 	DataSource string `json:"dataSource"`
-	// References are the advisory's web pages (advisory first, then
-	// reports and fixes), as the database lists them; formatters fall back
-	// to the page of the advisory id when empty.
-	References []string `json:"references,omitempty"`
+	// SeveritySource says where Severity came from: one of the Origin*
+	// constants. A gate reads it to tell a judged finding from an unjudged
+	// one, and a reader to know whose word the rating is.
+	SeveritySource string `json:"severitySource"`
+	// URL is the web page of the primary advisory.
+	URL string `json:"url"`
 }
+
+// Origins of a finding's severity, in the order they are consulted.
+const (
+	// OriginAdvisory: the finding's own records carry a CVSS vector (v4,
+	// v3.1, v3.0) or their ecosystem's rating (GHSA's).
+	OriginAdvisory = "advisory"
+	// OriginAlias: another record of the same vulnerability in the
+	// database (sharing an alias: the GHSA, NVD-derived or other
+	// ecosystem's record of the CVE) rates it; Severity.From names it.
+	OriginAlias = "alias"
+	// OriginDistribution: only the distribution's rating (Debian urgency,
+	// Ubuntu priority) is known.
+	OriginDistribution = "distribution"
+	// OriginNone: nothing rates it; the rating is UNKNOWN.
+	OriginNone = "none"
+)
 
 // Ratings, from the CVSS qualitative severity scale plus UNKNOWN for
 // advisories that carry no usable severity.
@@ -146,6 +165,61 @@ func Rate(score float64) string {
 	return RatingNone
 }
 
+// Origin says where a severity came from (one of the Origin* constants),
+// for findings whose SeveritySource was not recorded (stored by an older
+// drydock).
+func Origin(s Severity) string {
+	switch {
+	case s.Source == "" || s.Rating == RatingUnknown || s.Rating == "":
+		return OriginNone
+	case s.From != "":
+		return OriginAlias
+	case s.Source == SourceDebianUrgency || s.Source == SourceUbuntuPriority:
+		return OriginDistribution
+	}
+	return OriginAdvisory
+}
+
+// advisoryPages maps an id prefix to the database that publishes it and its
+// page URL prefix. IDs without a known prefix point at OSV, which mirrors
+// all of them.
+var advisoryPages = []struct {
+	prefix, name, base string
+}{
+	{"CVE-", "NVD", "https://nvd.nist.gov/vuln/detail/"},
+	{"GHSA-", "GitHub", "https://github.com/advisories/"},
+	{"GO-", "Go", "https://pkg.go.dev/vuln/"},
+	{"PYSEC-", "PyPA", "https://osv.dev/vulnerability/"},
+	{"RUSTSEC-", "RustSec", "https://rustsec.org/advisories/"},
+	{"DEBIAN-", "Debian", "https://osv.dev/vulnerability/"},
+	{"DSA-", "Debian", "https://osv.dev/vulnerability/"},
+	{"DLA-", "Debian", "https://osv.dev/vulnerability/"},
+	{"USN-", "Ubuntu", "https://ubuntu.com/security/notices/"},
+	{"UBUNTU-", "Ubuntu", "https://osv.dev/vulnerability/"},
+	// AlmaLinux errata pages carry the release in their path, which the id
+	// does not; OSV has them by id.
+	{"ALSA-", "AlmaLinux", "https://osv.dev/vulnerability/"},
+	{"ALBA-", "AlmaLinux", "https://osv.dev/vulnerability/"},
+	{"RLSA-", "Rocky Linux", "https://osv.dev/vulnerability/"},
+	{"ALPINE-", "Alpine", "https://osv.dev/vulnerability/"},
+	{"MAL-", "OpenSSF", "https://osv.dev/vulnerability/"},
+}
+
+// AdvisoryPage names the database an advisory id comes from, by its prefix,
+// and the URL of the advisory's page there.
+func AdvisoryPage(id string) (name, pageURL string) {
+	for _, p := range advisoryPages {
+		if strings.HasPrefix(id, p.prefix) {
+			page := url.PathEscape(id)
+			if p.prefix == "RUSTSEC-" {
+				page += ".html"
+			}
+			return p.name, p.base + page
+		}
+	}
+	return "OSV", "https://osv.dev/vulnerability/" + url.PathEscape(id)
+}
+
 // Rank orders ratings: CRITICAL 5, HIGH 4, MEDIUM 3, LOW 2, NONE 1, and 0
 // for UNKNOWN, "" and anything unrecognised. Exact spelling.
 func Rank(rating string) int {
@@ -162,4 +236,62 @@ func Rank(rating string) int {
 		return 1
 	}
 	return 0
+}
+
+// How a gate (--fail-on, a policy's maxSeverity) treats a finding whose
+// severity is UNKNOWN: nothing rated it, so nobody judged it harmless.
+const (
+	// UnknownFail, the default, counts an UNKNOWN finding as failing every
+	// severity gate: a gate never passes silently over what it could not
+	// judge.
+	UnknownFail = "fail"
+	// UnknownIgnore lets UNKNOWN findings pass every severity gate but
+	// "--fail-on unknown".
+	UnknownIgnore = "ignore"
+)
+
+// UnknownRules lists the accepted values of an unknown-severity rule: fail,
+// ignore, or a rating to count UNKNOWN findings as.
+var UnknownRules = []string{UnknownFail, UnknownIgnore, "critical", "high", "medium", "low", "none"}
+
+// ParseUnknownRule checks an unknown-severity rule and returns it in its
+// canonical spelling; "" is the default, UnknownFail.
+func ParseUnknownRule(s string) (string, error) {
+	r := strings.ToLower(strings.TrimSpace(s))
+	switch r {
+	case "":
+		return UnknownFail, nil
+	case UnknownFail, UnknownIgnore:
+		return r, nil
+	}
+	if Rank(strings.ToUpper(r)) > 0 {
+		return strings.ToUpper(r), nil
+	}
+	return "", fmt.Errorf("%q: want one of %s", s, strings.Join(UnknownRules, ", "))
+}
+
+// GateRank is the rank (as Rank) a severity gate compares for a finding
+// rated rating under an unknown-severity rule from ParseUnknownRule:
+// Rank(rating) for a known rating; for UNKNOWN (or "") above every rating
+// under UnknownFail, below every rating (-1) under UnknownIgnore, and the
+// rule's rating's rank otherwise.
+func GateRank(rating, unknownRule string) int {
+	if r := Rank(rating); r > 0 {
+		return r
+	}
+	switch unknownRule {
+	case UnknownIgnore:
+		return -1
+	case UnknownFail, "":
+		return Rank(RatingCritical) + 1
+	}
+	return Rank(unknownRule)
+}
+
+// FailsAtOrAbove reports whether a finding rated rating fails a gate that
+// fails on threshold and above ("--fail-on high"), under an
+// unknown-severity rule. A threshold of UNKNOWN fails on every finding that
+// the rule does not ignore.
+func FailsAtOrAbove(rating, threshold, unknownRule string) bool {
+	return GateRank(rating, unknownRule) >= Rank(threshold)
 }

@@ -48,6 +48,14 @@ type TrimmedBatchReader interface {
 	AffectingManyTrimmed(ctx context.Context, ecosystem string, names []string) (map[string][]*vulndb.Advisory, error)
 }
 
+// AliasReader is implemented by Readers that can find every record of a
+// vulnerability by any of its ids, whatever package or ecosystem it is
+// filed under (the vulndb store). Match uses it to rate findings whose own
+// records carry no severity.
+type AliasReader interface {
+	KnownAs(ctx context.Context, ids []string) ([]*vulndb.Advisory, error)
+}
+
 // ProblemStage is the inventory.Problem stage of matching problems.
 const ProblemStage = "match"
 
@@ -87,7 +95,20 @@ func Match(ctx context.Context, r Reader, inv *inventory.Inventory) (*Result, er
 			return nil, err
 		}
 	}
-	return &Result{Findings: sortFindings(merge(m.found)), Problems: m.problems}, nil
+	found := merge(m.found)
+	if ar, ok := r.(AliasReader); ok {
+		if err := rateByAlias(ctx, ar, found); err != nil {
+			return nil, err
+		}
+	}
+	for i := range found {
+		f := &found[i]
+		f.URL = advisoryURL(f.ID)
+		if f.SeveritySource == "" {
+			f.SeveritySource = originOf(f.Severity)
+		}
+	}
+	return &Result{Findings: sortFindings(found), Problems: m.problems}, nil
 }
 
 // sortFindings sorts stably by compareFindings. It sorts pointers and then
@@ -340,7 +361,7 @@ func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp, semver version.C
 	return Finding{
 		ID:            adv.ID,
 		Aliases:       aliasesOf(adv),
-		Summary:       adv.Summary,
+		Summary:       summaryOf(adv),
 		FixedVersions: sortVersions(fixed, cmp),
 		Severity:      sev,
 		DataSource:    adv.ID,

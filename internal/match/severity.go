@@ -44,14 +44,18 @@ func Rate(score float64) string { return finding.Rate(score) }
 func ratingRank(r string) int { return finding.Rank(r) }
 
 // fidelity orders severity sources: a CVSS v4 vector says more than a v3
-// one, and either says more than a vendor's word.
+// one, and either says more than a vendor's word. Among vendors' words, an
+// ecosystem's rating of the flaw (GHSA) comes before a distribution's
+// urgency, which is about its fix as much as the flaw.
 func fidelity(source string) int {
 	switch source {
 	case SourceCVSSv4:
-		return 3
+		return 4
 	case SourceCVSSv3:
+		return 3
+	case SourceGHSA:
 		return 2
-	case SourceDebianUrgency, SourceUbuntuPriority, SourceGHSA:
+	case SourceDebianUrgency, SourceUbuntuPriority:
 		return 1
 	}
 	return 0
@@ -62,6 +66,10 @@ func fidelity(source string) int {
 func better(a, b Severity) bool {
 	if fa, fb := fidelity(a.Source), fidelity(b.Source); fa != fb {
 		return fa > fb
+	}
+	// CVSS v3.1 corrected v3.0's scoring: prefer its vector.
+	if a31, b31 := strings.HasPrefix(a.Vector, "CVSS:3.1/"), strings.HasPrefix(b.Vector, "CVSS:3.1/"); a.Source == SourceCVSSv3 && b.Source == SourceCVSSv3 && a31 != b31 {
+		return a31
 	}
 	if ra, rb := ratingRank(a.Rating), ratingRank(b.Rating); ra != rb {
 		return ra > rb

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drydock/drydock/internal/configfile"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // APIVersion and Kind identify a policy document.
@@ -48,6 +49,9 @@ type Policy struct {
 	maxSev      string // "" when unset
 	maxSevRank  int
 	fixableOnly bool
+	// unknownRule is how maxSeverity judges UNKNOWN findings
+	// (finding.ParseUnknownRule).
+	unknownRule string
 	deny        []string
 	maxVerdict  time.Duration
 	maxBase     time.Duration
@@ -86,6 +90,7 @@ type rawSpec struct {
 	RequireDigest  bool           `json:"requireDigest"`
 	MaxSeverity    string         `json:"maxSeverity"`
 	FixableOnly    bool           `json:"fixableOnly"`
+	UnknownSev     string         `json:"unknownSeverity"`
 	DenyFindings   []string       `json:"denyFindings"`
 	MaxVerdictAge  string         `json:"maxVerdictAge"`
 	MaxBaseAge     string         `json:"maxBaseAge"`
@@ -181,6 +186,12 @@ func parse(b []byte, name string) (*Policy, error) {
 		}
 	}
 	p.fixableOnly = s.FixableOnly
+	if p.unknownRule, err = finding.ParseUnknownRule(s.UnknownSev); err != nil {
+		return nil, fail("spec.unknownSeverity %v", err)
+	}
+	if s.UnknownSev != "" && p.maxSev == "" {
+		return nil, fail("spec.unknownSeverity needs spec.maxSeverity")
+	}
 	if p.fixableOnly && p.maxSev == "" {
 		return nil, fail("spec.fixableOnly needs spec.maxSeverity")
 	}

@@ -86,6 +86,8 @@ func TestParseErrors(t *testing.T) {
 		{"list wanted", doc("  allowedImages: registry.example.com/*\n"), []string{"allowedImages", "want a list"}},
 		{"bad severity", doc("  maxSeverity: SEVERE\n"), []string{"spec.maxSeverity", `"SEVERE"`, "CRITICAL, HIGH"}},
 		{"fixableOnly alone", doc("  fixableOnly: true\n"), []string{"fixableOnly needs spec.maxSeverity"}},
+		{"unknownSeverity alone", doc("  unknownSeverity: ignore\n"), []string{"spec.unknownSeverity needs spec.maxSeverity"}},
+		{"unknownSeverity misspelt", doc("  maxSeverity: HIGH\n  unknownSeverity: pass\n"), []string{`spec.unknownSeverity "pass": want one of fail, ignore`}},
 		{"empty allowed", doc("  allowedImages: []\n"), []string{"allowedImages is empty"}},
 		{"bad glob", doc("  allowedImages: [\"registry.example.com//x\"]\n"), []string{"spec.allowedImages[0]", "empty path segment"}},
 		{"bad age", doc("  maxVerdictAge: 1 day\n"), []string{"spec.maxVerdictAge", "30d"}},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -131,6 +130,16 @@ func normRating(rating string) string {
 func sortedFindings(fs []finding.Finding) []finding.Finding {
 	out := slices.Clone(fs)
 	slices.SortStableFunc(out, compareFindings)
+	for i := range out {
+		// Findings stored by an older drydock lack these; every format
+		// shows where the rating came from and a page to read.
+		if out[i].SeveritySource == "" {
+			out[i].SeveritySource = finding.Origin(out[i].Severity)
+		}
+		if out[i].URL == "" {
+			out[i].URL = sourceOf(out[i].ID).URL
+		}
+	}
 	return out
 }
 
@@ -193,47 +202,16 @@ func scanInventory(r *ScanReport) *inventory.Inventory {
 	return &inv
 }
 
-// advisorySource names the database an advisory ID comes from, by its
-// prefix, with the URL of the advisory's page there. IDs without a known
-// prefix point at OSV, which mirrors all of them.
+// advisorySource names the database an advisory ID comes from, with the
+// URL of the advisory's page there (finding.AdvisoryPage).
 type advisorySource struct {
 	Name string
 	URL  string
 }
 
-var advisoryPrefixes = []struct {
-	prefix, name, base string
-}{
-	{"CVE-", "NVD", "https://nvd.nist.gov/vuln/detail/"},
-	{"GHSA-", "GitHub", "https://github.com/advisories/"},
-	{"GO-", "Go", "https://pkg.go.dev/vuln/"},
-	{"PYSEC-", "PyPA", "https://osv.dev/vulnerability/"},
-	{"RUSTSEC-", "RustSec", "https://rustsec.org/advisories/"},
-	{"DEBIAN-", "Debian", "https://osv.dev/vulnerability/"},
-	{"DSA-", "Debian", "https://osv.dev/vulnerability/"},
-	{"DLA-", "Debian", "https://osv.dev/vulnerability/"},
-	{"USN-", "Ubuntu", "https://ubuntu.com/security/notices/"},
-	{"UBUNTU-", "Ubuntu", "https://osv.dev/vulnerability/"},
-	// AlmaLinux errata pages carry the release in their path, which the id
-	// does not; OSV has them by id.
-	{"ALSA-", "AlmaLinux", "https://osv.dev/vulnerability/"},
-	{"ALBA-", "AlmaLinux", "https://osv.dev/vulnerability/"},
-	{"RLSA-", "Rocky Linux", "https://osv.dev/vulnerability/"},
-	{"ALPINE-", "Alpine", "https://osv.dev/vulnerability/"},
-	{"MAL-", "OpenSSF", "https://osv.dev/vulnerability/"},
-}
-
 func sourceOf(id string) advisorySource {
-	for _, p := range advisoryPrefixes {
-		if strings.HasPrefix(id, p.prefix) {
-			page := url.PathEscape(id)
-			if p.prefix == "RUSTSEC-" {
-				page += ".html"
-			}
-			return advisorySource{Name: p.name, URL: p.base + page}
-		}
-	}
-	return advisorySource{Name: "OSV", URL: "https://osv.dev/vulnerability/" + url.PathEscape(id)}
+	name, u := finding.AdvisoryPage(id)
+	return advisorySource{Name: name, URL: u}
 }
 
 // fixedText is the fixed versions for people: joined, or "no fix yet".

@@ -57,9 +57,17 @@ func (f scanTableFormatter) Format(w io.Writer, r *ScanReport) error {
 		}
 		fmt.Fprintf(bw, "\n%s\n", t.paint(groupColor[rating], fmt.Sprintf("%s (%d)", rating, len(group))))
 		tw := tabwriter.NewWriter(bw, 0, 8, 2, ' ', 0)
-		t.row(tw, ansiHeader, "ID", "ALIASES", "PACKAGE", "INSTALLED", "FIXED", "FIX PATH", "LAYER")
+		head := []string{"ID", "ALIASES", "PACKAGE", "INSTALLED", "FIXED", "FIX PATH", "LAYER"}
+		if f.opts.Details {
+			head = append(head, "SEVERITY FROM", "TITLE", "URL")
+		}
+		t.row(tw, ansiHeader, head...)
 		for _, fd := range group {
-			t.row(tw, rowColor[rating], fd.ID, aliasText(fd), displayName(fd.Package), installed(fd), fixedText(fd), dash(fd.FixPath), dash(shortDigest(fd.Layer)))
+			cells := []string{fd.ID, aliasText(fd), displayName(fd.Package), installed(fd), fixedText(fd), dash(fd.FixPath), dash(shortDigest(fd.Layer))}
+			if f.opts.Details {
+				cells = append(cells, severityFromText(fd), dash(fd.Summary), fd.URL)
+			}
+			t.row(tw, rowColor[rating], cells...)
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("report: write scan table: %w", err)
@@ -140,6 +148,15 @@ func dbText(db DBInfo) string {
 		parts = append(parts, strings.Join(db.Sources, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// severityFromText says whose word a rating is: "advisory", "alias
+// GHSA-…", "distribution", "none".
+func severityFromText(f finding.Finding) string {
+	if f.SeveritySource == finding.OriginAlias && f.Severity.From != "" {
+		return "alias " + f.Severity.From
+	}
+	return f.SeveritySource
 }
 
 func summaryLine(s scanSummary) string {

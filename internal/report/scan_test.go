@@ -87,6 +87,11 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 			FixedVersions: fixed, Severity: sev, Layer: p.Layer, FixPath: string(p.Origin), DataSource: id,
 		}
 	}
+	// The record of the same CVE rated it, not the distribution's.
+	fromAlias := func(s finding.Severity, id string) finding.Severity {
+		s.From = id
+		return s
+	}
 	debianRating := func(r string) finding.Severity {
 		return finding.Severity{Rating: r, Source: finding.SourceDebianUrgency}
 	}
@@ -102,7 +107,7 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 		mkFinding("GHSA-72xf-g2v4-qvf3", []string{"CVE-2023-26136"}, "tough-cookie Prototype Pollution vulnerability",
 			"tough-cookie", "npm", []string{"4.1.3"}, cvss(t, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N")),
 		mkFinding("DEBIAN-CVE-2024-6387", []string{"CVE-2024-6387"}, "", "openssh-server", "Debian:12",
-			[]string{"1:9.2p1-2+deb12u3"}, cvss(t, "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H")),
+			[]string{"1:9.2p1-2+deb12u3"}, fromAlias(cvss(t, "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"), "CVE-2024-6387")),
 		mkFinding("GHSA-7g45-4rm6-3mm3", []string{"CVE-2023-2976"}, "Guava vulnerable to insecure use of temporary directory",
 			"guava", "Maven", []string{"32.0.0"}, cvss(t, "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N")),
 		mkFinding("DEBIAN-CVE-2011-3374", []string{"CVE-2011-3374"}, "", "apt", "Debian:12",
@@ -169,6 +174,7 @@ func TestScanGolden(t *testing.T) {
 	}{
 		{"table", "scan-table.golden", testOptions},
 		{"table", "scan-table-color.golden", color},
+		{"table", "scan-table-details.golden", Options{ToolName: testOptions.ToolName, ToolVersion: testOptions.ToolVersion, Now: testOptions.Now, Details: true}},
 		{"json", "scan-json.golden", testOptions},
 		{"sarif", "scan-sarif.golden", testOptions},
 		{"cyclonedx", "scan-cyclonedx.golden", testOptions},
