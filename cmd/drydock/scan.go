@@ -117,6 +117,7 @@ func newScanCommand(g *globals) *cobra.Command {
 		failOn string
 		// unknownSev is how --fail-on treats UNKNOWN findings.
 		unknownSev string
+		details    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "scan <source>",
@@ -140,7 +141,7 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 					format = "table"
 				}
 			}
-			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && stdoutIsTerminal()})
+			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && stdoutIsTerminal(), Details: details})
 			if err != nil {
 				return fmt.Errorf("--format: %w (have %s)", err, strings.Join(report.ScanFormats(), ", "))
 			}
@@ -175,6 +176,7 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 	fl.StringVarP(&format, "format", "f", "", "output format: table, json, sarif, cyclonedx (default table on a terminal, else json)")
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when a finding at or above this severity remains: critical, high, medium, low, unknown")
+	fl.BoolVar(&details, "details", false, "table: add each finding's severity source, title and advisory URL (json, sarif and cyclonedx always carry them)")
 	fl.StringVar(&unknownSev, "unknown-severity", finding.UnknownFail, "how --fail-on treats findings of UNKNOWN severity: fail (count as failing), ignore, or a rating to count them as ("+strings.Join(finding.UnknownRules[2:], ", ")+")")
 	return cmd
 }
