@@ -242,6 +242,40 @@ func TestScanGate(t *testing.T) {
 		t.Errorf("scan --inventory: exit %d, want 1: %s", code, errOut)
 	}
 
+	// An SBOM written by drydock (or another tool) is scanned as it is:
+	// CycloneDX and SPDX give the same findings as the image.
+	ids := func(out string) []string {
+		var r struct{ Findings []struct{ ID string } }
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("scan JSON: %v\n%.300s", err, out)
+		}
+		var s []string
+		for _, f := range r.Findings {
+			s = append(s, f.ID)
+		}
+		return s
+	}
+	direct, _, _ := e.run(t, "scan", "--format", "json", src)
+	for _, format := range []string{"cyclonedx", "spdx", "json"} {
+		sbom := filepath.Join(t.TempDir(), "app."+format+".json")
+		if _, errOut, code := e.run(t, "sbom", "--format", format, "--output", sbom, src); code != 0 {
+			t.Fatalf("sbom --format %s: %s", format, errOut)
+		}
+		out, errOut, code := e.run(t, "scan", "--format", "json", sbom)
+		if code != 0 {
+			t.Errorf("scan %s SBOM: exit %d: %s", format, code, errOut)
+			continue
+		}
+		if diff := cmp.Diff(ids(direct), ids(out)); diff != "" || len(ids(out)) == 0 {
+			t.Errorf("scan of the %s SBOM: findings differ from the image's (-image +sbom):\n%s", format, diff)
+		}
+	}
+	notSBOM := filepath.Join(t.TempDir(), "inv.json")
+	os.WriteFile(notSBOM, []byte(`{"hello": "world"}`), 0o644)
+	if out, errOut, code := e.run(t, "scan", notSBOM); code != 2 || out != "" || !strings.Contains(errOut, "not a drydock inventory, CycloneDX or SPDX JSON document") {
+		t.Errorf("scan of other JSON: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
 	// SARIF is valid JSON with results.
 	out, _, code = e.run(t, "scan", "--format", "sarif", src)
 	if code != 0 || !json.Valid([]byte(out)) || !strings.Contains(out, "PYSEC-2018-28") {

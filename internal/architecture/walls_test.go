@@ -36,6 +36,7 @@ var rules = []rule{
 		"the database knows nothing of images or matching", []string{"internal/version"}}, // version ordering is a leaf: the Debian importer orders fixes with it
 	{"internal/policy", []string{"internal/image", "internal/vulndb", "internal/match", "internal/attest", "internal/admission", "internal/server", "internal/store"},
 		"policy is pure: it reads findings (internal/finding), it does not make them", nil},
+	{"internal/sbomread", []string{"internal"}, "reading another tool's SBOM is a leaf over inventory", []string{"internal/inventory"}},
 	{"internal/rebuild", []string{"internal/deploy"}, "rebuild and deploy are orchestrated above them", nil},
 	{"internal/deploy", []string{"internal/rebuild"}, "rebuild and deploy are orchestrated above them", nil},
 	{"internal/layerfs", []string{"internal/image", "internal/scanner", "internal/match", "internal/vulndb"}, "layer walking is below sources and matching", nil},
