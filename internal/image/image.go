@@ -146,7 +146,9 @@ func ParsePlatform(s string) (v1.Platform, error) {
 
 // Open resolves src. Explicit prefixes choose the kind: "registry:", "oci:",
 // "archive:" (also "docker-archive:" and "oci-archive:"), "rootfs:" (also
-// "dir:"). Without one, an existing path is a layout (a directory holding
+// "dir:"), "containers-storage:" (buildah/podman's store, copied out with
+// buildah or podman) and "docker:" (also "docker-daemon:"; a Docker daemon,
+// through docker save). Without one, an existing path is a layout (a directory holding
 // oci-layout), an archive (a file) or a rootfs (any other directory), and
 // anything else is a registry reference.
 func Open(ctx context.Context, src string, opts ...Option) (*Image, error) {
@@ -166,6 +168,10 @@ func Open(ctx context.Context, src string, opts ...Option) (*Image, error) {
 		img, err = openLayout(ref, src, &o)
 	case KindArchive:
 		img, err = openArchive(ctx, ref, src, &o)
+	case KindContainersStorage:
+		img, err = openContainersStorage(ctx, ref, src, &o)
+	case KindDocker:
+		img, err = openDocker(ctx, ref, src, &o)
 	case KindRootfs:
 		fi, err := os.Stat(ref)
 		if err != nil {
@@ -230,6 +236,9 @@ func classify(src string) (kind, ref string) {
 		{"oci:", KindLayout}, {"oci-dir:", KindLayout},
 		{"docker-archive:", KindArchive}, {"oci-archive:", KindArchive}, {"archive:", KindArchive},
 		{"rootfs:", KindRootfs}, {"dir:", KindRootfs},
+		{"containers-storage:", KindContainersStorage},
+		// After "docker://" (a registry) and "docker-archive:".
+		{"docker-daemon:", KindDocker}, {"docker:", KindDocker},
 	} {
 		if strings.HasPrefix(src, p.prefix) {
 			return p.kind, strings.TrimPrefix(src, p.prefix)
