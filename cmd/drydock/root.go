@@ -24,6 +24,9 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd); err != nil {
+				return err
+			}
 			return setupLogging(g.logLevel)
 		},
 	}
@@ -31,6 +34,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("DRYDOCK_DATA_DIR", defaultDataDir()), "data directory holding the vulnerability database (env DRYDOCK_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.AddCommand(newSBOMCommand(g), newScanCommand(g), newDBCommand(g), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g))
+	prepareFlags(root)
 	return root
 }
 
