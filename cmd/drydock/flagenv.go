@@ -3,12 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/drydock/drydock/internal/configfile"
 )
 
 // One mechanism, applied to every command once they are all built, so
@@ -36,27 +37,9 @@ func (d dayDuration) Set(s string) error {
 	return d.Value.Set(v.String())
 }
 
-// parseDayDuration reads a Go duration that may start with a number of
-// days: "30d", "1d12h", "90m".
-func parseDayDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("%q: want a duration like 90s, 5m, 24h or 30d", s)
-		}
-		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q: want a duration like 90s, 5m, 24h or 30d", s)
-	}
-	return days + d, nil
-}
+// parseDayDuration is configfile.ParseDuration: flags and files take the
+// same durations.
+func parseDayDuration(s string) (time.Duration, error) { return configfile.ParseDuration(s) }
 
 // prepareFlags wraps every duration flag of cmd and its subcommands, and
 // notes the environment variable in each flag's help.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
+
+	"github.com/drydock/drydock/internal/configfile"
 )
 
 // Rebuild kinds (executor names in internal/rebuild).
@@ -103,9 +105,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := yaml.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("want a duration such as \"30s\" or \"5m\"")
 	}
-	v, err := time.ParseDuration(s)
+	v, err := configfile.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration such as \"30s\" or \"5m\": %w", err)
+		return err
 	}
 	d.Duration = v
 	return nil
@@ -150,7 +152,7 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("%w: empty file", ErrConfig)
 	}
 	var c Config
-	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+	if _, err := configfile.DecodeYAML(b, &c); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if err := c.Validate(); err != nil {

@@ -146,16 +146,13 @@ func parse(b []byte, name string) (*Policy, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidPolicy, fmt.Sprintf(format, args...))
 	}
-	j, empty, err := configfile.ToJSON(b)
+	var raw rawPolicy
+	empty, err := configfile.DecodeYAML(b, &raw)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
 	if empty {
 		return nil, fail("empty document")
-	}
-	var raw rawPolicy
-	if err := configfile.DecodeJSON(j, &raw); err != nil {
-		return nil, fail("%v", err)
 	}
 	if raw.APIVersion != APIVersion || raw.Kind != Kind {
 		return nil, fail("apiVersion %q, kind %q: want %s, %s", raw.APIVersion, raw.Kind, APIVersion, Kind)

@@ -80,7 +80,7 @@ func TestParseErrors(t *testing.T) {
 		{"wrong kind", "apiVersion: drydock.dev/v1\nkind: Ignore\nmetadata: {name: x}\n", []string{`kind "Ignore"`, "drydock.dev/v1, Policy"}},
 		{"wrong version", "apiVersion: drydock.dev/v2\nkind: Policy\nmetadata: {name: x}\n", []string{`apiVersion "drydock.dev/v2"`}},
 		{"no name", "apiVersion: drydock.dev/v1\nkind: Policy\nmetadata: {}\n", []string{"metadata.name is required"}},
-		{"unknown field", doc("  maxSeverty: HIGH\n"), []string{`unknown field "maxSeverty"`}},
+		{"unknown field", doc("  maxSeverty: HIGH\n"), []string{"line 6: spec.maxSeverty: unknown field (did you mean maxSeverity?)"}},
 		{"duplicate key", doc("  maxSeverity: HIGH\n  maxSeverity: LOW\n"), []string{"maxSeverity"}},
 		{"wrong type", doc("  requireDigest: yes please\n"), []string{"requireDigest", "want true or false"}},
 		{"list wanted", doc("  allowedImages: registry.example.com/*\n"), []string{"allowedImages", "want a list"}},
