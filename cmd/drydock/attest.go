@@ -178,6 +178,9 @@ func loadSigner(path string) (*attest.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--key: %w", err)
 	}
+	if err := notPublicKey(path, b); err != nil {
+		return nil, err
+	}
 	pass, _ := keyPassphrase()
 	k, err := attest.ParsePrivateKey(b, pass)
 	if errors.Is(err, attest.ErrBadPassphrase) {
