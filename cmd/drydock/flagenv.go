@@ -80,3 +80,9 @@ func applyEnv(cmd *cobra.Command) error {
 	})
 	return err
 }
+
+// useColor says whether to colour stdout: a terminal, and NO_COLOR unset
+// (no-color.org: any non-empty value disables colour).
+func useColor() bool {
+	return os.Getenv("NO_COLOR") == "" && stdoutIsTerminal()
+}

@@ -141,7 +141,7 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 					format = "table"
 				}
 			}
-			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && stdoutIsTerminal(), Details: details})
+			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && useColor(), Details: details})
 			if err != nil {
 				return fmt.Errorf("--format: %w (have %s)", err, strings.Join(report.ScanFormats(), ", "))
 			}

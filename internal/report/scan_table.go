@@ -145,7 +145,18 @@ func dbText(db DBInfo) string {
 		parts = append(parts, dbAge(db.Age)+" old")
 	}
 	if len(db.Sources) > 0 {
-		parts = append(parts, strings.Join(db.Sources, ", "))
+		// One short line: the ecosystems' names, not where each was loaded
+		// from (the JSON report has that).
+		names := make([]string, 0, len(db.Sources))
+		for _, src := range db.Sources {
+			name, _, _ := strings.Cut(src, ": ")
+			names = append(names, name)
+		}
+		const maxNamed = 6
+		if len(names) > maxNamed {
+			names = append(names[:maxNamed:maxNamed], fmt.Sprintf("… (%d ecosystems)", len(db.Sources)))
+		}
+		parts = append(parts, strings.Join(names, ", "))
 	}
 	return strings.Join(parts, "; ")
 }

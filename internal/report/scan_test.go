@@ -791,3 +791,15 @@ func BenchmarkScanFormat(b *testing.B) {
 		})
 	}
 }
+
+func TestDBTextIsOneShortLine(t *testing.T) {
+	var srcs []string
+	for _, e := range []string{"AlmaLinux", "Debian", "Go", "Maven", "PyPI", "crates.io", "npm", "RubyGems", "NuGet"} {
+		srcs = append(srcs, e+": /home/ci/mirror/osv/"+e+"/all.zip")
+	}
+	got := dbText(DBInfo{Sources: srcs, Age: 50 * time.Hour})
+	want := "2d2h old; AlmaLinux, Debian, Go, Maven, PyPI, crates.io, … (9 ecosystems)"
+	if got != want {
+		t.Errorf("dbText = %q, want %q", got, want)
+	}
+}
