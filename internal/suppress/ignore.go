@@ -98,6 +98,9 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidIgnoreFile, fmt.Sprintf(format, args...))
 	}
+	if isTrivyIgnore(b) {
+		return parseTrivyIgnore(b, name, fail)
+	}
 	// A first pass through a node-level parser finds the line of each
 	// entry; sigs.k8s.io/yaml goes through JSON and loses positions.
 	lines, err := entryLines(b)
