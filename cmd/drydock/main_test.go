@@ -219,6 +219,21 @@ func TestScanGate(t *testing.T) {
 		t.Errorf("bad --unknown-severity: exit %d, stdout %q, stderr %q; want 2, nothing on stdout, one line", code, out, errOut)
 	}
 
+	// --severity narrows what is shown, never what the gate judges.
+	out, _, code = e.run(t, "scan", "--format", "json", "--severity", "critical", "--fail-on", "unknown", src)
+	if code != 1 || strings.Contains(out, "PYSEC-2018-28") || !json.Valid([]byte(out)) {
+		t.Errorf("--severity critical --fail-on unknown: exit %d (want 1), UNKNOWN findings shown: %v", code, strings.Contains(out, "PYSEC-2018-28"))
+	}
+	// A scan configuration file for CI; the command line wins over it.
+	cfgFile := filepath.Join(t.TempDir(), "scan.yaml")
+	os.WriteFile(cfgFile, []byte("fail-on: high\nunknown-severity: ignore\nformat: json\nseverity: [critical, high, medium, low, unknown]\n"), 0o644)
+	if out, errOut, code := e.run(t, "scan", "--scan-config", cfgFile, src); code != 0 || !json.Valid([]byte(out)) {
+		t.Errorf("scan --scan-config (fail-on high, unknown ignored): exit %d, want 0: %s", code, errOut)
+	}
+	if _, _, code := e.run(t, "scan", "--scan-config", cfgFile, "--unknown-severity", "fail", src); code != 1 {
+		t.Errorf("scan --scan-config with --unknown-severity fail on the command line: exit %d, want 1", code)
+	}
+
 	// Ignore every requests finding: the gate passes and says why.
 	ig := filepath.Join(t.TempDir(), "ignore.yaml")
 	os.WriteFile(ig, []byte("ignore:\n  - package: requests\n    reason: test waiver\n  - id: CVE-0000-0001\n    reason: lapsed\n    expires: 2020-01-01\n"), 0o644)
@@ -228,6 +243,9 @@ func TestScanGate(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "expired") {
 		t.Errorf("expired ignore entry not reported on stderr: %q", errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "-q", "--format", "json", "--fail-on", "unknown", "--ignore-file", ig, src); code != 0 || errOut != "" {
+		t.Errorf("scan -q: exit %d, stderr %q; want 0 and nothing on stderr", code, errOut)
 	}
 	if !strings.Contains(out, "test waiver") {
 		t.Errorf("suppressed findings and their reason missing from the report")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +68,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags, src string, stderr i
 	dbInfo := dbInfoFrom(g.dbPath(), st, f.maxDBAge, time.Now())
 	if dbInfo.Stale {
 		slog.Warn("vulnerability database is stale", "age", dbInfo.Age.Round(time.Hour), "max", f.maxDBAge)
-		fmt.Fprintf(stderr, "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), f.maxDBAge)
+		if !g.quiet {
+			fmt.Fprintf(stderr, "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), f.maxDBAge)
+		}
 	}
 
 	var inv *inventory.Inventory
@@ -104,7 +107,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags, src string, stderr i
 	}
 	for _, e := range sup.Expired {
 		rep.Expired = append(rep.Expired, report.ExpiredIgnore{ID: e.ID, Package: e.Package, Reason: e.Reason, Expires: e.Expires})
-		fmt.Fprintf(stderr, "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
+		if !g.quiet {
+			fmt.Fprintf(stderr, "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
+		}
 	}
 	return rep, nil
 }
@@ -118,6 +123,7 @@ func newScanCommand(g *globals) *cobra.Command {
 		// unknownSev is how --fail-on treats UNKNOWN findings.
 		unknownSev string
 		details    bool
+		severities []string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan <source>",
@@ -156,15 +162,34 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 			if err != nil {
 				return fmt.Errorf("--unknown-severity %w", err)
 			}
+			for i, sv := range severities {
+				severities[i] = strings.ToUpper(strings.TrimSpace(sv))
+				if !slices.Contains(finding.Ratings, severities[i]) {
+					return fmt.Errorf("--severity %q: want a comma list of critical, high, medium, low, none, unknown", sv)
+				}
+			}
 			rep, err := runScan(cmd.Context(), g, &sf, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			// The gate judges every finding; --severity only narrows what
+			// is shown, so hiding UNKNOWN findings never passes them.
+			all := rep.Findings
+			if len(severities) > 0 {
+				shown := *rep
+				shown.Findings = nil
+				for _, fd := range all {
+					if slices.Contains(severities, normSeverity(fd.Severity.Rating)) {
+						shown.Findings = append(shown.Findings, fd)
+					}
+				}
+				rep = &shown
 			}
 			if err := writeOutput(output, func(w io.Writer) error { return f.Format(w, rep) }); err != nil {
 				return err
 			}
 			if threshold != "" {
-				if msg := gateFailure(rep.Findings, threshold, unknownRule); msg != "" {
+				if msg := gateFailure(all, threshold, unknownRule); msg != "" {
 					return &errGate{msg: msg}
 				}
 			}
@@ -176,6 +201,8 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 	fl.StringVarP(&format, "format", "f", "", "output format: table, json, sarif, cyclonedx (default table on a terminal, else json)")
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when a finding at or above this severity remains: critical, high, medium, low, unknown")
+	fl.String(configFlag, "", "YAML file of scan flags for CI (keys are flag names, e.g. fail-on: high); the command line and DRYDOCK_* variables win, see docs/scan-config.md")
+	fl.StringSliceVar(&severities, "severity", nil, "show only findings of these severities, a comma list (critical,high); --fail-on still judges every finding")
 	fl.BoolVar(&details, "details", false, "table: add each finding's severity source, title and advisory URL (json, sarif and cyclonedx always carry them)")
 	fl.StringVar(&unknownSev, "unknown-severity", finding.UnknownFail, "how --fail-on treats findings of UNKNOWN severity: fail (count as failing), ignore, or a rating to count them as ("+strings.Join(finding.UnknownRules[2:], ", ")+")")
 	return cmd
@@ -201,6 +228,14 @@ func gateFailure(fs []finding.Finding, threshold, unknownRule string) string {
 		msg += fmt.Sprintf(" (%d of UNKNOWN severity, counted by --unknown-severity=%s)", unknown, strings.ToLower(unknownRule))
 	}
 	return msg
+}
+
+// normSeverity maps a rating onto finding.Ratings; anything else is UNKNOWN.
+func normSeverity(r string) string {
+	if slices.Contains(finding.Ratings, r) {
+		return r
+	}
+	return finding.RatingUnknown
 }
 
 // severityRank orders ratings; UNKNOWN ranks lowest so --fail-on unknown

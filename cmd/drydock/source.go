@@ -104,7 +104,7 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 		}
 		return openBase(ctx, name, digest, "annotation", iopts)
 	}))
-	if showProgress(f.progress) {
+	if !g.quiet && showProgress(f.progress) {
 		p := &progressLine{w: os.Stderr}
 		defer p.finish()
 		sopts = append(sopts, scanner.WithProgress(p.update))
