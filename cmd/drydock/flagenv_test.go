@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 func TestParseDayDuration(t *testing.T) {
@@ -56,5 +58,32 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("DRYDOCK_MAX_DB_AGE", "30d")
 	if err := execRoot(t, "scan", "--max-db-age", "2d", "./nothing-here"); err == nil || strings.Contains(err.Error(), "max-db-age") {
 		t.Errorf("--max-db-age 2d: %v", err)
+	}
+}
+
+func TestEveryCommandHasExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s: --help has no examples (add them to examples in examples.go)", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand())
+}
+
+func TestInsecureIsOneName(t *testing.T) {
+	root := newRootCommand()
+	serve, _, err := root.Find([]string{"admission", "serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serve.Flags().Lookup("insecure") == nil || serve.Flags().Lookup("insecure-registry") == nil {
+		t.Errorf("admission serve: want --insecure, with --insecure-registry still accepted")
 	}
 }

@@ -46,7 +46,9 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no warnings on stderr (errors still show)")
 	root.AddCommand(newSBOMCommand(g), newScanCommand(g), newDBCommand(g), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g))
+	root.SetGlobalNormalizationFunc(normalizeFlag)
 	prepareFlags(root)
+	applyExamples(root)
 	return root
 }
 
