@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/policy"
 	"github.com/drydock/drydock/internal/report"
@@ -163,7 +164,8 @@ type failOnEvaluator struct{ threshold string }
 func (e failOnEvaluator) Evaluate(_ context.Context, rep *report.ScanReport) (string, bool, []string, error) {
 	var violations []string
 	for _, f := range rep.Findings {
-		if severityRank(f.Severity.Rating) >= severityRank(e.threshold) {
+		// UNKNOWN fails the verdict, as it fails "scan --fail-on" by default.
+		if finding.FailsAtOrAbove(f.Severity.Rating, e.threshold, finding.UnknownFail) {
 			violations = append(violations, fmt.Sprintf("%s (%s) in %s %s", f.ID, f.Severity.Rating, f.Package.Name, f.Package.Version))
 		}
 	}
@@ -207,6 +209,9 @@ func loadSigner(path string) (*attest.Signer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--key: %w", err)
+	}
+	if err := notPublicKey(path, b); err != nil {
+		return nil, err
 	}
 	pass, _ := keyPassphrase()
 	k, err := attest.ParsePrivateKey(b, pass)

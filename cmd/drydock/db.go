@@ -52,26 +52,82 @@ Last-Modified). A failed or interrupted update leaves the previous database in p
 			if fresh {
 				opts = append(opts, vulndb.WithFresh())
 			}
+			if len(ecosystems) > 0 {
+				// Checked before anything is downloaded.
+				if _, err := vulndb.CheckEcosystems(ecosystems); err != nil {
+					return fmt.Errorf("--ecosystem: %w", err)
+				}
+			}
+			if showProgress("auto") {
+				p := &downloadProgress{w: cmd.ErrOrStderr()}
+				defer p.finish()
+				opts = append(opts, vulndb.WithProgress(p.update))
+			}
 			st, err := vulndb.Update(cmd.Context(), g.dbPath(), ecosystems, opts...)
-			if err != nil {
+			if err != nil && !errors.Is(err, vulndb.ErrPartial) {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ECOSYSTEM\tRESULT\tRECORDS\tDOWNLOADED")
+			failed := 0
 			for _, e := range st.Ecosystems {
-				if e.NotModified {
+				switch {
+				case e.Err != nil:
+					failed++
+					fmt.Fprintf(w, "%s\tfailed (previous records kept)\t-\t-\n", e.Ecosystem)
+				case e.NotModified:
 					fmt.Fprintf(w, "%s\tunchanged\t-\t0\n", e.Ecosystem)
-					continue
+				default:
+					fmt.Fprintf(w, "%s\tupdated\t%d\t%s\n", e.Ecosystem, e.After.Records, humanBytes(e.Bytes))
 				}
-				fmt.Fprintf(w, "%s\tupdated\t%d\t%s\n", e.Ecosystem, e.After.Records, humanBytes(e.Bytes))
 			}
-			return w.Flush()
+			if ferr := w.Flush(); ferr != nil {
+				return ferr
+			}
+			if failed > 0 {
+				for _, e := range st.Ecosystems {
+					if e.Err != nil {
+						fmt.Fprintln(cmd.ErrOrStderr(), "drydock:", e.Err)
+					}
+				}
+				return fmt.Errorf("%d of %d ecosystems not updated (the others were)", failed, len(st.Ecosystems))
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&baseURL, "base-url", envOr("DRYDOCK_DB_BASE_URL", ""), "base URL of the OSV exports (a mirror); default the public OSV export bucket (env DRYDOCK_DB_BASE_URL)")
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystem", nil, "top-level OSV ecosystems to fetch (default: all drydock can match: "+strings.Join(vulndb.DefaultEcosystems(), ", ")+")")
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "rebuild from scratch, dropping ecosystems not fetched now")
 	return cmd
+}
+
+// downloadProgress draws one line per download on a terminal.
+type downloadProgress struct {
+	w    io.Writer
+	last time.Time
+	eco  string
+}
+
+func (p *downloadProgress) update(eco string, done, total int64) {
+	now := time.Now()
+	if eco == p.eco && now.Sub(p.last) < 200*time.Millisecond && done != total {
+		return
+	}
+	if eco != p.eco && p.eco != "" {
+		fmt.Fprintln(p.w)
+	}
+	p.eco, p.last = eco, now
+	if total > 0 {
+		fmt.Fprintf(p.w, "\r%s: %s of %s (%d%%)\x1b[K", eco, humanBytes(done), humanBytes(total), done*100/total)
+	} else {
+		fmt.Fprintf(p.w, "\r%s: %s\x1b[K", eco, humanBytes(done))
+	}
+}
+
+func (p *downloadProgress) finish() {
+	if p.eco != "" {
+		fmt.Fprintln(p.w)
+	}
 }
 
 func newDBImportCommand(g *globals) *cobra.Command {

@@ -245,6 +245,39 @@ func TestScanGate(t *testing.T) {
 		t.Fatalf("requests 2.19.1 must have PYSEC-2018-28 (fixed 2.20.0); got %+v", rep.Findings)
 	}
 
+	// The PyPA records of requests carry no severity and no imported set
+	// rates their aliases: the findings are UNKNOWN, and a HIGH gate fails
+	// on them unless told to ignore them.
+	_, errOut, code = e.run(t, "scan", "--format", "json", "--fail-on", "high", src)
+	if code != 1 || !strings.Contains(errOut, "of UNKNOWN severity, counted by --unknown-severity=fail") {
+		t.Errorf("scan --fail-on high over UNKNOWN findings: exit %d, stderr %q; want 1 and the count of UNKNOWN", code, errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "--format", "json", "--fail-on", "high", "--unknown-severity", "ignore", src); code != 0 {
+		t.Errorf("scan --fail-on high --unknown-severity ignore: exit %d, want 0: %s", code, errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "--format", "json", "--fail-on", "high", "--unknown-severity", "high", src); code != 1 {
+		t.Errorf("scan --fail-on high --unknown-severity high: exit %d, want 1: %s", code, errOut)
+	}
+	out, errOut, code = e.run(t, "scan", "--fail-on", "high", "--unknown-severity", "pass", src)
+	if code != 2 || out != "" || !strings.Contains(errOut, `--unknown-severity "pass": want one of fail, ignore`) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("bad --unknown-severity: exit %d, stdout %q, stderr %q; want 2, nothing on stdout, one line", code, out, errOut)
+	}
+
+	// --severity narrows what is shown, never what the gate judges.
+	out, _, code = e.run(t, "scan", "--format", "json", "--severity", "critical", "--fail-on", "unknown", src)
+	if code != 1 || strings.Contains(out, "PYSEC-2018-28") || !json.Valid([]byte(out)) {
+		t.Errorf("--severity critical --fail-on unknown: exit %d (want 1), UNKNOWN findings shown: %v", code, strings.Contains(out, "PYSEC-2018-28"))
+	}
+	// A scan configuration file for CI; the command line wins over it.
+	cfgFile := filepath.Join(t.TempDir(), "scan.yaml")
+	os.WriteFile(cfgFile, []byte("fail-on: high\nunknown-severity: ignore\nformat: json\nseverity: [critical, high, medium, low, unknown]\n"), 0o644)
+	if out, errOut, code := e.run(t, "scan", "--scan-config", cfgFile, src); code != 0 || !json.Valid([]byte(out)) {
+		t.Errorf("scan --scan-config (fail-on high, unknown ignored): exit %d, want 0: %s", code, errOut)
+	}
+	if _, _, code := e.run(t, "scan", "--scan-config", cfgFile, "--unknown-severity", "fail", src); code != 1 {
+		t.Errorf("scan --scan-config with --unknown-severity fail on the command line: exit %d, want 1", code)
+	}
+
 	// Ignore every requests finding: the gate passes and says why.
 	ig := filepath.Join(t.TempDir(), "ignore.yaml")
 	os.WriteFile(ig, []byte("ignore:\n  - package: requests\n    reason: test waiver\n  - id: CVE-0000-0001\n    reason: lapsed\n    expires: 2020-01-01\n"), 0o644)
@@ -254,6 +287,9 @@ func TestScanGate(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "expired") {
 		t.Errorf("expired ignore entry not reported on stderr: %q", errOut)
+	}
+	if _, errOut, code := e.run(t, "scan", "-q", "--format", "json", "--fail-on", "unknown", "--ignore-file", ig, src); code != 0 || errOut != "" {
+		t.Errorf("scan -q: exit %d, stderr %q; want 0 and nothing on stderr", code, errOut)
 	}
 	if !strings.Contains(out, "test waiver") {
 		t.Errorf("suppressed findings and their reason missing from the report")
@@ -266,6 +302,40 @@ func TestScanGate(t *testing.T) {
 	}
 	if _, errOut, code := e.run(t, "scan", "--inventory", "--fail-on", "unknown", inv); code != 1 {
 		t.Errorf("scan --inventory: exit %d, want 1: %s", code, errOut)
+	}
+
+	// An SBOM written by drydock (or another tool) is scanned as it is:
+	// CycloneDX and SPDX give the same findings as the image.
+	ids := func(out string) []string {
+		var r struct{ Findings []struct{ ID string } }
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("scan JSON: %v\n%.300s", err, out)
+		}
+		var s []string
+		for _, f := range r.Findings {
+			s = append(s, f.ID)
+		}
+		return s
+	}
+	direct, _, _ := e.run(t, "scan", "--format", "json", src)
+	for _, format := range []string{"cyclonedx", "spdx", "json"} {
+		sbom := filepath.Join(t.TempDir(), "app."+format+".json")
+		if _, errOut, code := e.run(t, "sbom", "--format", format, "--output", sbom, src); code != 0 {
+			t.Fatalf("sbom --format %s: %s", format, errOut)
+		}
+		out, errOut, code := e.run(t, "scan", "--format", "json", sbom)
+		if code != 0 {
+			t.Errorf("scan %s SBOM: exit %d: %s", format, code, errOut)
+			continue
+		}
+		if diff := cmp.Diff(ids(direct), ids(out)); diff != "" || len(ids(out)) == 0 {
+			t.Errorf("scan of the %s SBOM: findings differ from the image's (-image +sbom):\n%s", format, diff)
+		}
+	}
+	notSBOM := filepath.Join(t.TempDir(), "inv.json")
+	os.WriteFile(notSBOM, []byte(`{"hello": "world"}`), 0o644)
+	if out, errOut, code := e.run(t, "scan", notSBOM); code != 2 || out != "" || !strings.Contains(errOut, "not a drydock inventory, CycloneDX or SPDX JSON document") {
+		t.Errorf("scan of other JSON: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
 	// SARIF is valid JSON with results.

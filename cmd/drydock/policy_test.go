@@ -61,7 +61,8 @@ func TestPolicyCheck(t *testing.T) {
 		{"allowed images and digest", "  allowedImages: [registry.example.com/team/*]\n  requireDigest: true\n",
 			[]string{"--name", "registry.example.com/other/app:1.0"}, 1,
 			[]string{"allowedImages: image registry.example.com/other/app is not allowed", "requireDigest: image reference registry.example.com/other/app:1.0 is not pinned by digest: use registry.example.com/other/app@sha256:"}, nil},
-		{"local source is pinned by its digest", "  requireDigest: true\n  maxSeverity: CRITICAL\n", nil, 0, []string{"ALLOWED"}, nil},
+		{"local source is pinned by its digest", "  requireDigest: true\n  maxSeverity: CRITICAL\n  unknownSeverity: ignore\n", nil, 0, []string{"ALLOWED"}, nil},
+		{"UNKNOWN findings fail maxSeverity by default", "  maxSeverity: CRITICAL\n", nil, 1, []string{"DENIED", "UNKNOWN"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

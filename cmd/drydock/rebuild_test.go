@@ -60,7 +60,7 @@ func TestRebuildScansAndSigns(t *testing.T) {
       kind: rebase
 `, host, host)), 0o644)
 	pol := filepath.Join(dir, "policy.yaml")
-	os.WriteFile(pol, []byte("apiVersion: drydock.dev/v1\nkind: Policy\nmetadata:\n  name: ci\nspec:\n  maxSeverity: HIGH\n"), 0o644)
+	os.WriteFile(pol, []byte("apiVersion: drydock.dev/v1\nkind: Policy\nmetadata:\n  name: ci\nspec:\n  maxSeverity: HIGH\n  unknownSeverity: ignore\n"), 0o644)
 
 	out, errOut, code := e.run(t, "rebuild", "--config", cfg, "--key", keyPrefix+".key", "--policy", pol, "--format", "json")
 	if code != 0 {

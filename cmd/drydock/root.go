@@ -14,6 +14,8 @@ type globals struct {
 	cacheDir string
 	dataDir  string
 	logLevel string
+	// quiet silences progress and warnings on stderr; errors still show.
+	quiet bool
 }
 
 func newRootCommand() *cobra.Command {
@@ -25,13 +27,29 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd); err != nil {
+				return err
+			}
+			if err := applyConfigFile(cmd); err != nil {
+				return err
+			}
+			if err := validateEnums(cmd); err != nil {
+				return err
+			}
+			if g.quiet && !cmd.Flags().Changed("log-level") {
+				g.logLevel = "error"
+			}
 			return setupLogging(g.logLevel)
 		},
 	}
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", envOr("DRYDOCK_CACHE_DIR", defaultCacheDir()), "cache directory (env DRYDOCK_CACHE_DIR)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("DRYDOCK_DATA_DIR", defaultDataDir()), "data directory holding the vulnerability database (env DRYDOCK_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no warnings on stderr (errors still show)")
 	root.AddCommand(newSBOMCommand(g), newScanCommand(g), newDBCommand(g), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g))
+	root.SetGlobalNormalizationFunc(normalizeFlag)
+	prepareFlags(root)
+	applyExamples(root)
 	return root
 }
 

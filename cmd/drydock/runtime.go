@@ -103,26 +103,33 @@ container and is written as it is read, so memory stays flat on large clusters.`
 	return cmd
 }
 
+// runtimeJSON streams the containers as one JSON array. Nothing is written
+// until the first container arrives, so a cluster that cannot be reached
+// leaves stdout empty; a failure part-way closes the array, so stdout stays
+// valid JSON while the error and exit code say it is incomplete.
 func runtimeJSON(cmd *cobra.Command, client kubernetes.Interface, opts deploy.RuntimeOptions, out io.Writer) error {
-	if _, err := io.WriteString(out, "["); err != nil {
-		return err
-	}
-	first := true
+	started := false
 	enc := json.NewEncoder(out)
 	err := deploy.Runtime(cmd.Context(), client, opts, func(c deploy.Container) error {
 		sep := ",\n"
-		if first {
-			sep, first = "\n", false
+		if !started {
+			sep, started = "[\n", true
 		}
 		if _, err := io.WriteString(out, sep); err != nil {
 			return err
 		}
 		return enc.Encode(c)
 	})
-	if err != nil {
+	switch {
+	case !started && err == nil:
+		_, err = io.WriteString(out, "[]\n")
+		return err
+	case !started:
 		return err
 	}
-	_, err = io.WriteString(out, "]\n")
+	if _, werr := io.WriteString(out, "]\n"); err == nil {
+		err = werr
+	}
 	return err
 }
 

@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/report"
@@ -66,7 +68,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags, src string, stderr i
 	dbInfo := dbInfoFrom(g.dbPath(), st, f.maxDBAge, time.Now())
 	if dbInfo.Stale {
 		slog.Warn("vulnerability database is stale", "age", dbInfo.Age.Round(time.Hour), "max", f.maxDBAge)
-		fmt.Fprintf(stderr, "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), f.maxDBAge)
+		if !g.quiet {
+			fmt.Fprintf(stderr, "warning: the vulnerability database is %s old (over --max-db-age %s): run `drydock db update`\n", humanAge(dbInfo.Age), f.maxDBAge)
+		}
 	}
 
 	var inv *inventory.Inventory
@@ -103,7 +107,9 @@ func runScan(ctx context.Context, g *globals, f *scanFlags, src string, stderr i
 	}
 	for _, e := range sup.Expired {
 		rep.Expired = append(rep.Expired, report.ExpiredIgnore{ID: e.ID, Package: e.Package, Reason: e.Reason, Expires: e.Expires})
-		fmt.Fprintf(stderr, "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
+		if !g.quiet {
+			fmt.Fprintf(stderr, "warning: ignore entry %s%s expired on %s and no longer applies\n", e.ID, e.Package, e.Expires.Format(time.DateOnly))
+		}
 	}
 	return rep, nil
 }
@@ -114,6 +120,10 @@ func newScanCommand(g *globals) *cobra.Command {
 		format string
 		output string
 		failOn string
+		// unknownSev is how --fail-on treats UNKNOWN findings.
+		unknownSev string
+		details    bool
+		severities []string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan <source>",
@@ -124,6 +134,10 @@ func newScanCommand(g *globals) *cobra.Command {
 <source> is anything "drydock sbom" takes, or with --inventory a native JSON inventory
 saved by "drydock sbom --format json" (re-matched without reading the image again).
 
+A finding no record rates has severity UNKNOWN. --fail-on counts it as failing
+the gate unless --unknown-severity says otherwise (ignore, or a rating to count
+it as); the summary says how many there are.
+
 Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -133,7 +147,7 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 					format = "table"
 				}
 			}
-			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && stdoutIsTerminal()})
+			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && useColor(), Details: details})
 			if err != nil {
 				return fmt.Errorf("--format: %w (have %s)", err, strings.Join(report.ScanFormats(), ", "))
 			}
@@ -144,22 +158,39 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 					return fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
 				}
 			}
+			unknownRule, err := finding.ParseUnknownRule(unknownSev)
+			if err != nil {
+				return fmt.Errorf("--unknown-severity %w", err)
+			}
+			for i, sv := range severities {
+				severities[i] = strings.ToUpper(strings.TrimSpace(sv))
+				if !slices.Contains(finding.Ratings, severities[i]) {
+					return fmt.Errorf("--severity %q: want a comma list of critical, high, medium, low, none, unknown", sv)
+				}
+			}
 			rep, err := runScan(cmd.Context(), g, &sf, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			// The gate judges every finding; --severity only narrows what
+			// is shown, so hiding UNKNOWN findings never passes them.
+			all := rep.Findings
+			if len(severities) > 0 {
+				shown := *rep
+				shown.Findings = nil
+				for _, fd := range all {
+					if slices.Contains(severities, normSeverity(fd.Severity.Rating)) {
+						shown.Findings = append(shown.Findings, fd)
+					}
+				}
+				rep = &shown
 			}
 			if err := writeOutput(output, func(w io.Writer) error { return f.Format(w, rep) }); err != nil {
 				return err
 			}
 			if threshold != "" {
-				n := 0
-				for _, f := range rep.Findings {
-					if severityRank(f.Severity.Rating) >= severityRank(threshold) {
-						n++
-					}
-				}
-				if n > 0 {
-					return &errGate{msg: fmt.Sprintf("%d finding(s) at or above %s", n, threshold)}
+				if msg := gateFailure(all, threshold, unknownRule); msg != "" {
+					return &errGate{msg: msg}
 				}
 			}
 			return nil
@@ -170,7 +201,41 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 	fl.StringVarP(&format, "format", "f", "", "output format: table, json, sarif, cyclonedx (default table on a terminal, else json)")
 	fl.StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 	fl.StringVar(&failOn, "fail-on", "", "exit 1 when a finding at or above this severity remains: critical, high, medium, low, unknown")
+	fl.String(configFlag, "", "YAML file of scan flags for CI (keys are flag names, e.g. fail-on: high); the command line and DRYDOCK_* variables win, see docs/scan-config.md")
+	fl.StringSliceVar(&severities, "severity", nil, "show only findings of these severities, a comma list (critical,high); --fail-on still judges every finding")
+	fl.BoolVar(&details, "details", false, "table: add each finding's severity source, title and advisory URL (json, sarif and cyclonedx always carry them)")
+	fl.StringVar(&unknownSev, "unknown-severity", finding.UnknownFail, "how --fail-on treats findings of UNKNOWN severity: fail (count as failing), ignore, or a rating to count them as ("+strings.Join(finding.UnknownRules[2:], ", ")+")")
 	return cmd
+}
+
+// gateFailure says why findings fail a --fail-on threshold under an
+// unknown-severity rule, or "" when they pass.
+func gateFailure(fs []finding.Finding, threshold, unknownRule string) string {
+	n, unknown := 0, 0
+	for _, f := range fs {
+		if finding.FailsAtOrAbove(f.Severity.Rating, threshold, unknownRule) {
+			n++
+			if finding.Rank(f.Severity.Rating) == 0 && f.Severity.Rating != finding.RatingNone {
+				unknown++
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("%d finding(s) at or above %s", n, threshold)
+	if unknown > 0 {
+		msg += fmt.Sprintf(" (%d of UNKNOWN severity, counted by --unknown-severity=%s)", unknown, strings.ToLower(unknownRule))
+	}
+	return msg
+}
+
+// normSeverity maps a rating onto finding.Ratings; anything else is UNKNOWN.
+func normSeverity(r string) string {
+	if slices.Contains(finding.Ratings, r) {
+		return r
+	}
+	return finding.RatingUnknown
 }
 
 // severityRank orders ratings; UNKNOWN ranks lowest so --fail-on unknown

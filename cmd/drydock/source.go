@@ -16,6 +16,7 @@ import (
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/layerfs"
 	"github.com/drydock/drydock/internal/outfile"
+	"github.com/drydock/drydock/internal/sbomread"
 	"github.com/drydock/drydock/internal/scanner"
 )
 
@@ -55,8 +56,14 @@ func (f *sourceFlags) imageOptions(tmp string) ([]image.Option, error) {
 	return opts, nil
 }
 
-// loadInventory opens src and scans it into an inventory.
+// loadInventory opens src and scans it into an inventory. A JSON file is
+// an SBOM (drydock's inventory, CycloneDX or SPDX from another tool), read
+// as it is.
 func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) (*inventory.Inventory, error) {
+	if fi, err := os.Stat(src); err == nil && fi.Mode().IsRegular() && sbomread.LooksLikeJSON(src) {
+		inv, _, err := sbomread.ReadFile(src)
+		return inv, err
+	}
 	tmp, cleanup, err := g.tempDir()
 	if err != nil {
 		return nil, err
@@ -95,7 +102,7 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 		sopts = append(sopts, scanner.WithBase(b))
 	}
 	sopts = append(sopts, scanner.WithBaseResolver(baseResolver(img, f.resolveBase, iopts)))
-	if showProgress(f.progress) {
+	if !g.quiet && showProgress(f.progress) {
 		p := &progressLine{w: os.Stderr}
 		defer p.finish()
 		sopts = append(sopts, scanner.WithProgress(p.update))

@@ -18,6 +18,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -236,4 +237,27 @@ func ParseExpiry(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither YYYY-MM-DD nor RFC 3339", s)
 	}
 	return t, nil
+}
+
+// ParseDuration reads a Go duration that may start with a number of days
+// ("30d", "1d12h", "90s"), the way every drydock file and flag takes one.
+func ParseDuration(s string) (time.Duration, error) {
+	orig := s
+	s = strings.TrimSpace(s)
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("%q: want a duration like 90s, 5m, 24h or 30d", orig)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a duration like 90s, 5m, 24h or 30d", orig)
+	}
+	return days + d, nil
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +19,10 @@ func RESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
 		&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		// client-go's own advice names a variable kubectl dropped long ago.
+		return nil, errors.New("no Kubernetes cluster configured: give --kubeconfig, set KUBECONFIG, or create ~/.kube/config (in a Pod, the service account is used)")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client configuration: %w", err)
 	}

@@ -104,9 +104,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("want a duration such as \"30s\" or \"5m\"")
 	}
-	v, err := time.ParseDuration(s)
+	v, err := configfile.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration such as \"30s\" or \"5m\": %w", err)
+		return err
 	}
 	d.Duration = v
 	return nil
@@ -149,16 +149,13 @@ func LoadConfig(path string) (*Config, error) {
 // errors, as configfile reads every file people write for drydock) and
 // validates.
 func ParseConfig(b []byte) (*Config, error) {
-	j, empty, err := configfile.ToJSON(b)
+	var c Config
+	empty, err := configfile.DecodeYAML(b, &c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if empty {
 		return nil, fmt.Errorf("%w: empty file", ErrConfig)
-	}
-	var c Config
-	if err := configfile.DecodeJSON(j, &c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

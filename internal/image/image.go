@@ -137,19 +137,24 @@ func (i *Image) Close() error {
 }
 
 type options struct {
-	platform  v1.Platform
-	insecure  bool
-	keychain  authn.Keychain
-	transport http.RoundTripper
-	tempDir   string
-	userAgent string
+	platform v1.Platform
+	// platformSet says the caller named the platform: a single-platform
+	// image of another platform is then an error, not a silent substitute.
+	platformSet bool
+	insecure    bool
+	keychain    authn.Keychain
+	transport   http.RoundTripper
+	tempDir     string
+	userAgent   string
 }
 
 // Option configures Open.
 type Option func(*options)
 
 // WithPlatform picks the image for "os/arch[/variant]" from an index.
-func WithPlatform(p v1.Platform) Option { return func(o *options) { o.platform = p } }
+func WithPlatform(p v1.Platform) Option {
+	return func(o *options) { o.platform, o.platformSet = p, true }
+}
 
 // WithInsecure allows plain HTTP to registries other than localhost.
 func WithInsecure(insecure bool) Option { return func(o *options) { o.insecure = insecure } }
@@ -197,7 +202,9 @@ func ParsePlatform(s string) (v1.Platform, error) {
 
 // Open resolves src. Explicit prefixes choose the kind: "registry:", "oci:",
 // "archive:" (also "docker-archive:" and "oci-archive:"), "rootfs:" (also
-// "dir:"). Without one, an existing path is a layout (a directory holding
+// "dir:"), "containers-storage:" (buildah/podman's store, copied out with
+// buildah or podman) and "docker:" (also "docker-daemon:"; a Docker daemon,
+// through docker save). Without one, an existing path is a layout (a directory holding
 // oci-layout), an archive (a file) or a rootfs (any other directory), and
 // anything else is a registry reference.
 func Open(ctx context.Context, src string, opts ...Option) (*Image, error) {
@@ -206,13 +213,21 @@ func Open(ctx context.Context, src string, opts ...Option) (*Image, error) {
 		opt(&o)
 	}
 	kind, ref := classify(src)
+	var img *Image
+	var err error
 	switch kind {
+	case kindMissing:
+		return nil, fmt.Errorf("open %s: %w (a local path; to name a registry image that looks like one, write registry:%s)", src, os.ErrNotExist, src)
 	case KindRegistry:
-		return openRemote(ctx, ref, &o)
+		img, err = openRemote(ctx, ref, &o)
 	case KindLayout:
-		return openLayout(ref, src, &o)
+		img, err = openLayout(ref, src, &o)
 	case KindArchive:
-		return openArchive(ctx, ref, src, &o)
+		img, err = openArchive(ctx, ref, src, &o)
+	case KindContainersStorage:
+		img, err = openContainersStorage(ctx, ref, src, &o)
+	case KindDocker:
+		img, err = openDocker(ctx, ref, src, &o)
 	case KindRootfs:
 		fi, err := os.Stat(ref)
 		if err != nil {
@@ -222,8 +237,53 @@ func Open(ctx context.Context, src string, opts ...Option) (*Image, error) {
 			return nil, fmt.Errorf("open rootfs %s: %w: not a directory", ref, ErrBadSource)
 		}
 		return &Image{RootDir: ref, Source: inventory.Source{Kind: KindRootfs, Ref: src}}, nil
+	default:
+		return nil, fmt.Errorf("open %s: %w", src, ErrBadSource)
 	}
-	return nil, fmt.Errorf("open %s: %w", src, ErrBadSource)
+	if err != nil {
+		return nil, err
+	}
+	// An index was searched for the platform already; a single image is
+	// what it is, and must not stand in for another platform.
+	if o.platformSet && img.Source.Platform != "" && !samePlatform(o.platform, img.Source.Platform) {
+		have := img.Source.Platform
+		img.Close()
+		return nil, fmt.Errorf("open %s: %w: want %s, have [%s]", src, ErrPlatformNotFound, platformString(o.platform), have)
+	}
+	return img, nil
+}
+
+// samePlatform reports whether an image of platform have ("os/arch[/variant]")
+// answers for want; a want without a variant takes any variant.
+func samePlatform(want v1.Platform, have string) bool {
+	p, err := v1.ParsePlatform(have)
+	if err != nil {
+		return false
+	}
+	return p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant)
+}
+
+// kindMissing is a source that names a local path (by its form) that does
+// not exist: it is never looked up in a registry.
+const kindMissing = "missing"
+
+// looksLocal reports whether src can only mean a local path: it starts
+// like one ("./", "../", "/", "~") or ends like an archive or a JSON file.
+// "myapp.tar" is a valid repository name, but nobody means Docker Hub's
+// library/myapp.tar by it.
+func looksLocal(src string) bool {
+	for _, p := range []string{"./", "../", "/", "~", "."} {
+		if strings.HasPrefix(src, p) {
+			return true
+		}
+	}
+	lower := strings.ToLower(src)
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".json", ".zip"} {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 func classify(src string) (kind, ref string) {
@@ -232,6 +292,9 @@ func classify(src string) (kind, ref string) {
 		{"oci:", KindLayout}, {"oci-dir:", KindLayout},
 		{"docker-archive:", KindArchive}, {"oci-archive:", KindArchive}, {"archive:", KindArchive},
 		{"rootfs:", KindRootfs}, {"dir:", KindRootfs},
+		{"containers-storage:", KindContainersStorage},
+		// After "docker://" (a registry) and "docker-archive:".
+		{"docker-daemon:", KindDocker}, {"docker:", KindDocker},
 	} {
 		if strings.HasPrefix(src, p.prefix) {
 			return p.kind, strings.TrimPrefix(src, p.prefix)
@@ -239,6 +302,9 @@ func classify(src string) (kind, ref string) {
 	}
 	fi, err := os.Stat(src)
 	if err != nil {
+		if looksLocal(src) {
+			return kindMissing, src
+		}
 		return KindRegistry, src
 	}
 	if !fi.IsDir() {

@@ -11,8 +11,12 @@ import (
 )
 
 // singleReader hides the store's AffectingMany, forcing one lookup per
-// package.
-type singleReader struct{ r Reader }
+// package (alias lookups still go to the store).
+type singleReader struct{ r *vulndb.DB }
+
+func (s singleReader) KnownAs(ctx context.Context, ids []string) ([]*vulndb.Advisory, error) {
+	return s.r.KnownAs(ctx, ids)
+}
 
 func (s singleReader) Affecting(ctx context.Context, eco, name string) ([]*vulndb.Advisory, error) {
 	return s.r.Affecting(ctx, eco, name)

@@ -48,40 +48,16 @@ type TrimmedBatchReader interface {
 	AffectingManyTrimmed(ctx context.Context, ecosystem string, names []string) (map[string][]*vulndb.Advisory, error)
 }
 
+// AliasReader is implemented by Readers that can find every record of a
+// vulnerability by any of its ids, whatever package or ecosystem it is
+// filed under (the vulndb store). Match uses it to rate findings whose own
+// records carry no severity.
+type AliasReader interface {
+	KnownAs(ctx context.Context, ids []string) ([]*vulndb.Advisory, error)
+}
+
 // ProblemStage is the inventory.Problem stage of matching problems.
 const ProblemStage = "match"
-
-// Finding is one vulnerability of one installed package.
-type Finding struct {
-	// ID is the primary advisory id; when several advisories describe the
-	// same vulnerability, the ecosystem-native one (see primaryRank).
-	ID string `json:"id"`
-	// Aliases are the other ids of the vulnerability: the advisories'
-	// aliases, CVE ids from upstream and related (including the CVE inside
-	// ids like UBUNTU-CVE-2024-6387), and the ids of merged advisories.
-	// Sorted, without ID.
-	Aliases []string `json:"aliases,omitempty"`
-	Summary string   `json:"summary,omitempty"`
-	// Package is the installed package as the inventory lists it.
-	Package   inventory.Package `json:"package"`
-	Ecosystem string            `json:"ecosystem"`
-	// InstalledVersion is the version compared: the source version for
-	// Debian-family packages, "epoch:version-release" for rpm.
-	InstalledVersion string `json:"installedVersion"`
-	// FixedVersions are the versions that end the matched ranges, oldest
-	// first. Empty when no fix is known.
-	FixedVersions []string `json:"fixedVersions,omitempty"`
-	Severity      Severity `json:"severity"`
-	// Layer is the diffID of the layer that introduced the package.
-	Layer string `json:"layer,omitempty"`
-	// FixPath is "base" when the package came with the base image (rebuild
-	// on a patched base), "app" when the image's own layers added it, and
-	// empty when the base is unknown.
-	FixPath string `json:"fixPath,omitempty"`
-	// DataSource is the id of the advisory the finding came from (of the
-	// primary one, when merged).
-	DataSource string `json:"dataSource"`
-}
 
 // Result is the outcome of matching one inventory.
 type Result struct {
@@ -119,7 +95,20 @@ func Match(ctx context.Context, r Reader, inv *inventory.Inventory) (*Result, er
 			return nil, err
 		}
 	}
-	return &Result{Findings: sortFindings(merge(m.found)), Problems: m.problems}, nil
+	found := merge(m.found)
+	if ar, ok := r.(AliasReader); ok {
+		if err := rateByAlias(ctx, ar, found); err != nil {
+			return nil, err
+		}
+	}
+	for i := range found {
+		f := &found[i]
+		f.URL = advisoryURL(f.ID)
+		if f.SeveritySource == "" {
+			f.SeveritySource = originOf(f.Severity)
+		}
+	}
+	return &Result{Findings: sortFindings(found), Problems: m.problems}, nil
 }
 
 // sortFindings sorts stably by compareFindings. It sorts pointers and then
@@ -372,7 +361,7 @@ func evaluate(adv *vulndb.Advisory, eco, name, ver string, cmp, semver version.C
 	return Finding{
 		ID:            adv.ID,
 		Aliases:       aliasesOf(adv),
-		Summary:       adv.Summary,
+		Summary:       summaryOf(adv),
 		FixedVersions: sortVersions(fixed, cmp),
 		Severity:      sev,
 		DataSource:    adv.ID,

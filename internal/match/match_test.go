@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/version"
 	"github.com/drydock/drydock/internal/vulndb"
@@ -221,6 +222,8 @@ func TestMatchFinding(t *testing.T) {
 		Layer:            "sha256:l2",
 		FixPath:          "app",
 		DataSource:       "GO-2021-0113",
+		SeveritySource:   finding.OriginNone,
+		URL:              "https://pkg.go.dev/vuln/GO-2021-0113",
 	}}
 	if diff := cmp.Diff(want, res.Findings); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)

@@ -1,127 +1,61 @@
 package match
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"strings"
 
-	cvss30 "github.com/pandatix/go-cvss/30"
-	cvss31 "github.com/pandatix/go-cvss/31"
-	cvss40 "github.com/pandatix/go-cvss/40"
-
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
-// Ratings, from the CVSS qualitative severity scale plus UNKNOWN for
-// advisories that carry no usable severity.
-const (
-	RatingCritical = "CRITICAL"
-	RatingHigh     = "HIGH"
-	RatingMedium   = "MEDIUM"
-	RatingLow      = "LOW"
-	RatingNone     = "NONE"
-	RatingUnknown  = "UNKNOWN"
+// The finding types and the severity scale live in package finding (a leaf
+// the policy and formatters can import without the database); these names
+// stay so that callers written against match keep compiling.
+type (
+	Finding  = finding.Finding
+	Severity = finding.Severity
 )
 
-// Severity sources, from the highest fidelity down.
 const (
-	SourceCVSSv4         = "CVSS_V4"
-	SourceCVSSv3         = "CVSS_V3"
-	SourceDebianUrgency  = "debian-urgency"
-	SourceUbuntuPriority = "ubuntu-priority"
-	SourceGHSA           = "ghsa"
+	RatingCritical = finding.RatingCritical
+	RatingHigh     = finding.RatingHigh
+	RatingMedium   = finding.RatingMedium
+	RatingLow      = finding.RatingLow
+	RatingNone     = finding.RatingNone
+	RatingUnknown  = finding.RatingUnknown
+
+	SourceCVSSv4         = finding.SourceCVSSv4
+	SourceCVSSv3         = finding.SourceCVSSv3
+	SourceDebianUrgency  = finding.SourceDebianUrgency
+	SourceUbuntuPriority = finding.SourceUbuntuPriority
+	SourceGHSA           = finding.SourceGHSA
 )
 
-// ErrInvalidVector is returned (wrapped) by ParseCVSS for vectors that are
-// not CVSS v3.0, v3.1 or v4.0 base vectors.
-var ErrInvalidVector = errors.New("invalid CVSS vector")
+// ErrInvalidVector is finding.ErrInvalidVector.
+var ErrInvalidVector = finding.ErrInvalidVector
 
-// Severity is how bad a finding is, and where that judgement came from.
-type Severity struct {
-	// Score is the CVSS base score; 0 for vendor ratings.
-	Score float64 `json:"score,omitempty"`
-	// Rating is one of the Rating* constants.
-	Rating string `json:"rating"`
-	Vector string `json:"vector,omitempty"`
-	// Source is one of the Source* constants, empty when unknown.
-	Source string `json:"source,omitempty"`
-}
+// ParseCVSS is finding.ParseCVSS.
+func ParseCVSS(vector string) (Severity, error) { return finding.ParseCVSS(vector) }
 
-// ParseCVSS scores a CVSS v3.0, v3.1 or v4.0 vector ("CVSS:3.1/AV:N/...")
-// and rates the score on the CVSS qualitative scale.
-func ParseCVSS(vector string) (Severity, error) {
-	var score float64
-	var source string
-	switch {
-	case strings.HasPrefix(vector, "CVSS:3.0/"):
-		v, err := cvss30.ParseVector(vector)
-		if err != nil {
-			return Severity{}, fmt.Errorf("parse CVSS vector %q: %w: %v", vector, ErrInvalidVector, err)
-		}
-		score, source = v.BaseScore(), SourceCVSSv3
-	case strings.HasPrefix(vector, "CVSS:3.1/"):
-		v, err := cvss31.ParseVector(vector)
-		if err != nil {
-			return Severity{}, fmt.Errorf("parse CVSS vector %q: %w: %v", vector, ErrInvalidVector, err)
-		}
-		score, source = v.BaseScore(), SourceCVSSv3
-	case strings.HasPrefix(vector, "CVSS:4.0/"):
-		v, err := cvss40.ParseVector(vector)
-		if err != nil {
-			return Severity{}, fmt.Errorf("parse CVSS vector %q: %w: %v", vector, ErrInvalidVector, err)
-		}
-		score, source = v.Score(), SourceCVSSv4
-	default:
-		return Severity{}, fmt.Errorf("parse CVSS vector %q: %w: unsupported version", vector, ErrInvalidVector)
-	}
-	if math.IsNaN(score) || score < 0 || score > 10 {
-		return Severity{}, fmt.Errorf("parse CVSS vector %q: %w: score %v out of range", vector, ErrInvalidVector, score)
-	}
-	return Severity{Score: score, Rating: Rate(score), Vector: vector, Source: source}, nil
-}
-
-// Rate returns the CVSS qualitative rating of a score.
-func Rate(score float64) string {
-	switch {
-	case score >= 9.0:
-		return RatingCritical
-	case score >= 7.0:
-		return RatingHigh
-	case score >= 4.0:
-		return RatingMedium
-	case score > 0:
-		return RatingLow
-	}
-	return RatingNone
-}
+// Rate is finding.Rate.
+func Rate(score float64) string { return finding.Rate(score) }
 
 // ratingRank orders ratings for sorting, UNKNOWN lowest.
-func ratingRank(r string) int {
-	switch r {
-	case RatingCritical:
-		return 5
-	case RatingHigh:
-		return 4
-	case RatingMedium:
-		return 3
-	case RatingLow:
-		return 2
-	case RatingNone:
-		return 1
-	}
-	return 0
-}
+func ratingRank(r string) int { return finding.Rank(r) }
 
 // fidelity orders severity sources: a CVSS v4 vector says more than a v3
-// one, and either says more than a vendor's word.
+// one, and either says more than a vendor's word. Among vendors' words, an
+// ecosystem's rating of the flaw (GHSA) comes before a distribution's
+// urgency, which is about its fix as much as the flaw.
 func fidelity(source string) int {
 	switch source {
 	case SourceCVSSv4:
-		return 3
+		return 4
 	case SourceCVSSv3:
+		return 3
+	case SourceGHSA:
 		return 2
-	case SourceDebianUrgency, SourceUbuntuPriority, SourceGHSA:
+	case SourceDebianUrgency, SourceUbuntuPriority:
 		return 1
 	}
 	return 0
@@ -132,6 +66,10 @@ func fidelity(source string) int {
 func better(a, b Severity) bool {
 	if fa, fb := fidelity(a.Source), fidelity(b.Source); fa != fb {
 		return fa > fb
+	}
+	// CVSS v3.1 corrected v3.0's scoring: prefer its vector.
+	if a31, b31 := strings.HasPrefix(a.Vector, "CVSS:3.1/"), strings.HasPrefix(b.Vector, "CVSS:3.1/"); a.Source == SourceCVSSv3 && b.Source == SourceCVSSv3 && a31 != b31 {
+		return a31
 	}
 	if ra, rb := ratingRank(a.Rating), ratingRank(b.Rating); ra != rb {
 		return ra > rb

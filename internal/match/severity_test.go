@@ -16,15 +16,15 @@ func TestParseCVSS(t *testing.T) {
 		want   Severity
 	}{
 		// Scores from the FIRST calculators.
-		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Severity{9.8, RatingCritical, "", SourceCVSSv3}},
-		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", Severity{10.0, RatingCritical, "", SourceCVSSv3}},
-		{"CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N", Severity{5.5, RatingMedium, "", SourceCVSSv3}},
-		{"CVSS:3.0/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", Severity{6.1, RatingMedium, "", SourceCVSSv3}},
-		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L", Severity{5.3, RatingMedium, "", SourceCVSSv3}},
-		{"CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", Severity{1.6, RatingLow, "", SourceCVSSv3}},
-		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", Severity{0, RatingNone, "", SourceCVSSv3}},
-		{"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", Severity{9.3, RatingCritical, "", SourceCVSSv4}},
-		{"CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N", Severity{6.8, RatingMedium, "", SourceCVSSv4}},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Severity{Score: 9.8, Rating: RatingCritical, Source: SourceCVSSv3}},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", Severity{Score: 10.0, Rating: RatingCritical, Source: SourceCVSSv3}},
+		{"CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N", Severity{Score: 5.5, Rating: RatingMedium, Source: SourceCVSSv3}},
+		{"CVSS:3.0/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", Severity{Score: 6.1, Rating: RatingMedium, Source: SourceCVSSv3}},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:L", Severity{Score: 5.3, Rating: RatingMedium, Source: SourceCVSSv3}},
+		{"CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", Severity{Score: 1.6, Rating: RatingLow, Source: SourceCVSSv3}},
+		{"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", Severity{Score: 0, Rating: RatingNone, Source: SourceCVSSv3}},
+		{"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", Severity{Score: 9.3, Rating: RatingCritical, Source: SourceCVSSv4}},
+		{"CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N", Severity{Score: 6.8, Rating: RatingMedium, Source: SourceCVSSv4}},
 	}
 	for _, tt := range tests {
 		tt.want.Vector = tt.vector

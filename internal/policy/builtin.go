@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // maxListed is how many findings a message names before "and N more".
@@ -86,7 +88,7 @@ func (p *Policy) builtins(in Input, now time.Time, out []Violation, skipped *[]S
 		var over []*Finding
 		for i := range in.Findings {
 			f := &in.Findings[i]
-			if SeverityRank(normRating(f.Severity)) > p.maxSevRank && (!p.fixableOnly || f.Fixable) {
+			if finding.GateRank(normRating(f.Severity), p.unknownRule) > p.maxSevRank && (!p.fixableOnly || f.Fixable) {
 				over = append(over, f)
 			}
 		}

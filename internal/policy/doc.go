@@ -54,9 +54,13 @@
 //   - requireDigest: the reference must name a digest (repo@sha256:...). An
 //     image read from a local source (OCI layout, archive) is its content, so
 //     it counts as pinned when its digest is known.
-//   - maxSeverity (with fixableOnly): no finding may be rated above this
-//     severity (CRITICAL > HIGH > MEDIUM > LOW > NONE > UNKNOWN); with
-//     fixableOnly, only findings with a fixed version count.
+//   - maxSeverity (with fixableOnly, unknownSeverity): no finding may be
+//     rated above this severity (CRITICAL > HIGH > MEDIUM > LOW > NONE); with
+//     fixableOnly, only findings with a fixed version count. A finding of
+//     UNKNOWN severity (no record rates it) is judged by unknownSeverity:
+//     "fail" (the default) counts it as above any maxSeverity, "ignore" lets
+//     it pass, and a rating (critical, high, medium, low, none) counts it as
+//     that rating.
 //   - denyFindings: no finding may have one of these IDs, as its ID or as an
 //     alias (case-insensitive).
 //   - maxVerdictAge: the signed verdict must be younger than this; a missing

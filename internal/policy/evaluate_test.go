@@ -72,21 +72,27 @@ func TestBuiltinRules(t *testing.T) {
 			[]Violation{{"requireDigest", "image reference registry.example.com/team/app:1.2 is not pinned by digest"}}, nil},
 
 		{"maxSeverity HIGH", "  maxSeverity: HIGH\n", nil,
-			[]Violation{{"maxSeverity", "image has 2 CRITICAL findings (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0"}}, nil},
+			[]Violation{{"maxSeverity", "image has 2 CRITICAL and 1 UNKNOWN findings (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0, CVE-2024-0006 in zlib1g 1.2.13"}}, nil},
 		{"maxSeverity lower case", "  maxSeverity: high\n", nil,
-			[]Violation{{"maxSeverity", "image has 2 CRITICAL findings (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0"}}, nil},
+			[]Violation{{"maxSeverity", "image has 2 CRITICAL and 1 UNKNOWN findings (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0, CVE-2024-0006 in zlib1g 1.2.13"}}, nil},
 		{"maxSeverity HIGH fixableOnly", "  maxSeverity: HIGH\n  fixableOnly: true\n", nil,
 			[]Violation{{"maxSeverity", "image has 1 CRITICAL finding with a fix (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3"}}, nil},
 		{"maxSeverity LOW counts by severity, worst first", "  maxSeverity: LOW\n  fixableOnly: true\n", nil,
 			[]Violation{{"maxSeverity", "image has 1 CRITICAL, 1 HIGH and 1 MEDIUM findings with a fix (max allowed LOW): CVE-2024-0001 in libfoo 1.2.3, GHSA-xxxx-yyyy-zzzz in xz-utils 5.6.1, PYSEC-2018-28 in requests 2.19.1"}}, nil},
-		{"maxSeverity UNKNOWN lists five", "  maxSeverity: UNKNOWN\n", nil,
+		{"maxSeverity UNKNOWN lists five", "  maxSeverity: UNKNOWN\n  unknownSeverity: ignore\n", nil,
 			[]Violation{{"maxSeverity", "image has 2 CRITICAL, 1 HIGH, 1 MEDIUM and 1 LOW findings (max allowed UNKNOWN): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0, GHSA-xxxx-yyyy-zzzz in xz-utils 5.6.1, PYSEC-2018-28 in requests 2.19.1, CVE-2024-0005 in zlib1g 1.2.13"}}, nil},
-		{"maxSeverity lists at most five", "  maxSeverity: UNKNOWN\n", func(in *Input) {
+		{"maxSeverity lists at most five", "  maxSeverity: UNKNOWN\n  unknownSeverity: ignore\n", func(in *Input) {
 			in.Findings = append(in.Findings, Finding{ID: "CVE-2024-0007", Severity: "LOW"})
 		}, []Violation{{"maxSeverity", "image has 2 CRITICAL, 1 HIGH, 1 MEDIUM and 2 LOW findings (max allowed UNKNOWN): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0, GHSA-xxxx-yyyy-zzzz in xz-utils 5.6.1, PYSEC-2018-28 in requests 2.19.1, CVE-2024-0005 in zlib1g 1.2.13 and 1 more"}}, nil},
-		{"maxSeverity CRITICAL allows all", "  maxSeverity: CRITICAL\n", nil, nil, nil},
+		{"maxSeverity CRITICAL allows all rated findings, not UNKNOWN", "  maxSeverity: CRITICAL\n", nil,
+			[]Violation{{"maxSeverity", "image has 1 UNKNOWN finding (max allowed CRITICAL): CVE-2024-0006 in zlib1g 1.2.13"}}, nil},
+		{"maxSeverity CRITICAL, unknownSeverity ignore allows all", "  maxSeverity: CRITICAL\n  unknownSeverity: ignore\n", nil, nil, nil},
+		{"unknownSeverity counts UNKNOWN as a rating", "  maxSeverity: LOW\n  unknownSeverity: medium\n", func(in *Input) { in.Findings = in.Findings[4:] },
+			[]Violation{{"maxSeverity", "image has 1 UNKNOWN finding (max allowed LOW): CVE-2024-0006 in zlib1g 1.2.13"}}, nil},
+		{"unknownSeverity below the maximum passes", "  maxSeverity: LOW\n  unknownSeverity: low\n", func(in *Input) { in.Findings = in.Findings[4:] }, nil, nil},
 		{"maxSeverity no findings", "  maxSeverity: LOW\n", func(in *Input) { in.Findings = nil }, nil, nil},
-		{"maxSeverity unrecognised rating is UNKNOWN", "  maxSeverity: NONE\n", func(in *Input) { in.Findings = []Finding{{ID: "X-1", Severity: "moderate"}} }, nil, nil},
+		{"maxSeverity unrecognised rating is UNKNOWN", "  maxSeverity: NONE\n", func(in *Input) { in.Findings = []Finding{{ID: "X-1", Severity: "moderate"}} },
+			[]Violation{{"maxSeverity", "image has 1 UNKNOWN finding (max allowed NONE): X-1"}}, nil},
 
 		{"denyFindings by ID", "  denyFindings: [PYSEC-2018-28]\n", nil,
 			[]Violation{{"denyFindings", "image has a denied finding: PYSEC-2018-28 in requests 2.19.1"}}, nil},
@@ -247,7 +253,7 @@ func TestExceptions(t *testing.T) {
       message: critical vulnerabilities in application layers
   exceptions:
 `
-	maxSev := Violation{"maxSeverity", "image has 2 CRITICAL findings (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0"}
+	maxSev := Violation{"maxSeverity", "image has 2 CRITICAL and 1 UNKNOWN findings (max allowed HIGH): CVE-2024-0001 in libfoo 1.2.3, CVE-2024-0002 in libbar 2.0, CVE-2024-0006 in zlib1g 1.2.13"}
 	deny := Violation{"denyFindings", "image has a denied finding: PYSEC-2018-28 in requests 2.19.1"}
 	appCrit := Violation{"no-app-criticals", "critical vulnerabilities in application layers"}
 	day := func(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t.AddDate(0, 0, 1) }

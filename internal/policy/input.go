@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/report"
 )
 
@@ -60,7 +60,7 @@ type BaseFacts struct {
 type Finding struct {
 	ID      string   `json:"id"`
 	Aliases []string `json:"aliases"`
-	// Severity is one of the match.Rating* constants.
+	// Severity is one of the finding.Rating* constants.
 	Severity string  `json:"severity"`
 	Score    float64 `json:"score"`
 	// Fixable says a fixed version is known; FindingsFrom sets it from
@@ -184,7 +184,7 @@ func ParseReference(ref string) Reference {
 }
 
 // FindingsFrom converts the matcher's findings.
-func FindingsFrom(fs []match.Finding) []Finding {
+func FindingsFrom(fs []finding.Finding) []Finding {
 	out := make([]Finding, len(fs))
 	for i, f := range fs {
 		out[i] = Finding{
@@ -207,23 +207,23 @@ func FindingsFrom(fs []match.Finding) []Finding {
 }
 
 // severities are the ratings, worst first.
-var severities = []string{match.RatingCritical, match.RatingHigh, match.RatingMedium, match.RatingLow, match.RatingNone, match.RatingUnknown}
+var severities = []string{finding.RatingCritical, finding.RatingHigh, finding.RatingMedium, finding.RatingLow, finding.RatingNone, finding.RatingUnknown}
 
 // SeverityRank orders ratings: CRITICAL 5, HIGH 4, MEDIUM 3, LOW 2, NONE 1,
 // UNKNOWN (or "") 0, and -1 for anything else. Case-insensitive.
 func SeverityRank(rating string) int {
 	switch rating { // the matcher's spelling, without a loop
-	case match.RatingCritical:
+	case finding.RatingCritical:
 		return 5
-	case match.RatingHigh:
+	case finding.RatingHigh:
 		return 4
-	case match.RatingMedium:
+	case finding.RatingMedium:
 		return 3
-	case match.RatingLow:
+	case finding.RatingLow:
 		return 2
-	case match.RatingNone:
+	case finding.RatingNone:
 		return 1
-	case match.RatingUnknown, "":
+	case finding.RatingUnknown, "":
 		return 0
 	}
 	for i, s := range severities {
@@ -240,7 +240,7 @@ func normRating(r string) string {
 	if n := SeverityRank(r); n >= 0 {
 		return severities[len(severities)-1-n]
 	}
-	return match.RatingUnknown
+	return finding.RatingUnknown
 }
 
 // Document is the input as CEL rules see it (see the package comment); its

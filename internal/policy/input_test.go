@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/report"
 )
 
@@ -68,11 +68,11 @@ func TestImageFromSource(t *testing.T) {
 func TestInputFromReport(t *testing.T) {
 	r := &report.ScanReport{
 		Inventory: &inventory.Inventory{Source: inventory.Source{Kind: "registry", Ref: "nginx:1.27", Digest: "sha256:aa"}},
-		Findings: []match.Finding{{
+		Findings: []finding.Finding{{
 			ID: "PYSEC-2018-28", Aliases: []string{"CVE-2018-18074"},
 			Package:       inventory.Package{Name: "requests", Version: "2.19.1", Type: "pypi", PURL: "pkg:pypi/requests@2.19.1"},
-			FixedVersions: []string{"2.20.0"}, Severity: match.Severity{Rating: "MEDIUM", Score: 6.1}, FixPath: "app",
-		}, {ID: "CVE-1", Severity: match.Severity{Rating: "weird"}}},
+			FixedVersions: []string{"2.20.0"}, Severity: finding.Severity{Rating: "MEDIUM", Score: 6.1}, FixPath: "app",
+		}, {ID: "CVE-1", Severity: finding.Severity{Rating: "weird"}}},
 	}
 	got := InputFromReport(r, now)
 	want := Input{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drydock/drydock/internal/configfile"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // APIVersion and Kind identify a policy document.
@@ -48,6 +49,9 @@ type Policy struct {
 	maxSev      string // "" when unset
 	maxSevRank  int
 	fixableOnly bool
+	// unknownRule is how maxSeverity judges UNKNOWN findings
+	// (finding.ParseUnknownRule).
+	unknownRule string
 	deny        []string
 	maxVerdict  time.Duration
 	maxBase     time.Duration
@@ -86,6 +90,7 @@ type rawSpec struct {
 	RequireDigest  bool           `json:"requireDigest"`
 	MaxSeverity    string         `json:"maxSeverity"`
 	FixableOnly    bool           `json:"fixableOnly"`
+	UnknownSev     string         `json:"unknownSeverity"`
 	DenyFindings   []string       `json:"denyFindings"`
 	MaxVerdictAge  string         `json:"maxVerdictAge"`
 	MaxBaseAge     string         `json:"maxBaseAge"`
@@ -141,16 +146,13 @@ func parse(b []byte, name string) (*Policy, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidPolicy, fmt.Sprintf(format, args...))
 	}
-	j, empty, err := configfile.ToJSON(b)
+	var raw rawPolicy
+	empty, err := configfile.DecodeYAML(b, &raw)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
 	if empty {
 		return nil, fail("empty document")
-	}
-	var raw rawPolicy
-	if err := configfile.DecodeJSON(j, &raw); err != nil {
-		return nil, fail("%v", err)
 	}
 	if raw.APIVersion != APIVersion || raw.Kind != Kind {
 		return nil, fail("apiVersion %q, kind %q: want %s, %s", raw.APIVersion, raw.Kind, APIVersion, Kind)
@@ -181,6 +183,12 @@ func parse(b []byte, name string) (*Policy, error) {
 		}
 	}
 	p.fixableOnly = s.FixableOnly
+	if p.unknownRule, err = finding.ParseUnknownRule(s.UnknownSev); err != nil {
+		return nil, fail("spec.unknownSeverity %v", err)
+	}
+	if s.UnknownSev != "" && p.maxSev == "" {
+		return nil, fail("spec.unknownSeverity needs spec.maxSeverity")
+	}
 	if p.fixableOnly && p.maxSev == "" {
 		return nil, fail("spec.fixableOnly needs spec.maxSeverity")
 	}

@@ -37,6 +37,9 @@ type Options struct {
 	Now func() time.Time
 	// Color enables ANSI colour in the table format.
 	Color bool
+	// Details adds each finding's title and advisory URL to the scan
+	// table (the other formats always carry them).
+	Details bool
 }
 
 // ErrUnknownFormat is returned by SBOM for a name not in the registry.

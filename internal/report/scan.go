@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 )
 
 // ScanReport is what `drydock scan` renders: the inventory, the findings that
@@ -24,7 +23,7 @@ type ScanReport struct {
 	Inventory *inventory.Inventory
 	// Findings are the findings after suppression, in any order; formatters
 	// sort a copy.
-	Findings []match.Finding
+	Findings []finding.Finding
 	// Suppressed are the findings hidden by --ignore-unfixed, the ignore file
 	// or VEX, with the reason.
 	Suppressed []Suppressed
@@ -48,7 +47,7 @@ const (
 
 // Suppressed is a finding that was hidden, and why.
 type Suppressed struct {
-	Finding match.Finding `json:"finding"`
+	Finding finding.Finding `json:"finding"`
 	// Reason is the human reason: the ignore entry's comment, the VEX
 	// justification, "no fix available".
 	Reason string `json:"reason"`
@@ -109,7 +108,7 @@ func ScanFormats() []string {
 
 // severityOrder lists the ratings worst first, as the table groups them.
 // NONE (a CVSS score of 0.0) is rare and sits below LOW.
-var severityOrder = []string{match.RatingCritical, match.RatingHigh, match.RatingMedium, match.RatingLow, match.RatingNone, match.RatingUnknown}
+var severityOrder = []string{finding.RatingCritical, finding.RatingHigh, finding.RatingMedium, finding.RatingLow, finding.RatingNone, finding.RatingUnknown}
 
 // severityRank orders ratings worst first; anything unrecognised counts as
 // UNKNOWN, so a finding is never lost from a grouping.
@@ -128,13 +127,23 @@ func normRating(rating string) string {
 // sortedFindings returns a copy of the findings in presentation order, worst
 // first, so that every format lists them alike whatever order the caller
 // gave.
-func sortedFindings(fs []match.Finding) []match.Finding {
+func sortedFindings(fs []finding.Finding) []finding.Finding {
 	out := slices.Clone(fs)
 	slices.SortStableFunc(out, compareFindings)
+	for i := range out {
+		// Findings stored by an older drydock lack these; every format
+		// shows where the rating came from and a page to read.
+		if out[i].SeveritySource == "" {
+			out[i].SeveritySource = finding.Origin(out[i].Severity)
+		}
+		if out[i].URL == "" {
+			out[i].URL = sourceOf(out[i].ID).URL
+		}
+	}
 	return out
 }
 
-func compareFindings(a, b match.Finding) int {
+func compareFindings(a, b finding.Finding) int {
 	return cmp.Or(
 		cmp.Compare(severityRank(a.Severity.Rating), severityRank(b.Severity.Rating)),
 		-cmp.Compare(a.Severity.Score, b.Severity.Score),
@@ -154,7 +163,7 @@ type scanSummary struct {
 	Total      int            `json:"total"`
 }
 
-func summarize(fs []match.Finding) scanSummary {
+func summarize(fs []finding.Finding) scanSummary {
 	s := scanSummary{BySeverity: make(map[string]int, len(severityOrder)), Total: len(fs)}
 	for _, r := range severityOrder {
 		s.BySeverity[r] = 0
@@ -168,14 +177,14 @@ func summarize(fs []match.Finding) scanSummary {
 	return s
 }
 
-func fixable(f match.Finding) bool {
+func fixable(f finding.Finding) bool {
 	return len(f.FixedVersions) > 0
 }
 
 // installed is the version the finding compared: the source version for
 // Debian-family packages, the full EVR for rpm, which is what the fixed
 // versions are comparable with.
-func installed(f match.Finding) string {
+func installed(f finding.Finding) string {
 	if f.InstalledVersion != "" {
 		return f.InstalledVersion
 	}
@@ -193,51 +202,20 @@ func scanInventory(r *ScanReport) *inventory.Inventory {
 	return &inv
 }
 
-// advisorySource names the database an advisory ID comes from, by its
-// prefix, with the URL of the advisory's page there. IDs without a known
-// prefix point at OSV, which mirrors all of them.
+// advisorySource names the database an advisory ID comes from, with the
+// URL of the advisory's page there (finding.AdvisoryPage).
 type advisorySource struct {
 	Name string
 	URL  string
 }
 
-var advisoryPrefixes = []struct {
-	prefix, name, base string
-}{
-	{"CVE-", "NVD", "https://nvd.nist.gov/vuln/detail/"},
-	{"GHSA-", "GitHub", "https://github.com/advisories/"},
-	{"GO-", "Go", "https://pkg.go.dev/vuln/"},
-	{"PYSEC-", "PyPA", "https://osv.dev/vulnerability/"},
-	{"RUSTSEC-", "RustSec", "https://rustsec.org/advisories/"},
-	{"DEBIAN-", "Debian", "https://osv.dev/vulnerability/"},
-	{"DSA-", "Debian", "https://osv.dev/vulnerability/"},
-	{"DLA-", "Debian", "https://osv.dev/vulnerability/"},
-	{"USN-", "Ubuntu", "https://ubuntu.com/security/notices/"},
-	{"UBUNTU-", "Ubuntu", "https://osv.dev/vulnerability/"},
-	// AlmaLinux errata pages carry the release in their path, which the id
-	// does not; OSV has them by id.
-	{"ALSA-", "AlmaLinux", "https://osv.dev/vulnerability/"},
-	{"ALBA-", "AlmaLinux", "https://osv.dev/vulnerability/"},
-	{"RLSA-", "Rocky Linux", "https://osv.dev/vulnerability/"},
-	{"ALPINE-", "Alpine", "https://osv.dev/vulnerability/"},
-	{"MAL-", "OpenSSF", "https://osv.dev/vulnerability/"},
-}
-
 func sourceOf(id string) advisorySource {
-	for _, p := range advisoryPrefixes {
-		if strings.HasPrefix(id, p.prefix) {
-			page := url.PathEscape(id)
-			if p.prefix == "RUSTSEC-" {
-				page += ".html"
-			}
-			return advisorySource{Name: p.name, URL: p.base + page}
-		}
-	}
-	return advisorySource{Name: "OSV", URL: "https://osv.dev/vulnerability/" + url.PathEscape(id)}
+	name, u := finding.AdvisoryPage(id)
+	return advisorySource{Name: name, URL: u}
 }
 
 // fixedText is the fixed versions for people: joined, or "no fix yet".
-func fixedText(f match.Finding) string {
+func fixedText(f finding.Finding) string {
 	if !fixable(f) {
 		return "no fix yet"
 	}

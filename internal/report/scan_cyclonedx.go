@@ -8,7 +8,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
-	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // Property names the scan report adds to CycloneDX vulnerabilities and
@@ -34,7 +34,7 @@ func (f scanCycloneDXFormatter) Format(w io.Writer, r *ScanReport) error {
 
 	findings := sortedFindings(r.Findings)
 	var order []string
-	byID := map[string][]match.Finding{}
+	byID := map[string][]finding.Finding{}
 	for _, fd := range findings {
 		if _, ok := byID[fd.ID]; !ok {
 			order = append(order, fd.ID)
@@ -74,7 +74,7 @@ func (f scanCycloneDXFormatter) Format(w io.Writer, r *ScanReport) error {
 // cdxVulnerability describes one advisory id found in one or more packages.
 // The findings are sorted worst first, so the first one's severity is the
 // advisory's worst rating.
-func cdxVulnerability(id string, fs []match.Finding, refs map[string]string) cdx.Vulnerability {
+func cdxVulnerability(id string, fs []finding.Finding, refs map[string]string) cdx.Vulnerability {
 	worst := fs[0]
 	src := sourceOf(id)
 	v := cdx.Vulnerability{
@@ -135,7 +135,7 @@ func cdxVulnerability(id string, fs []match.Finding, refs map[string]string) cdx
 // cdxRating maps a finding's severity. CVSS vectors keep their version as
 // the method; vendor ratings (Debian urgency, GHSA) have no score and are
 // "other", justified by naming the vendor scale.
-func cdxRating(s match.Severity) cdx.VulnerabilityRating {
+func cdxRating(s finding.Severity) cdx.VulnerabilityRating {
 	r := cdx.VulnerabilityRating{
 		Severity: cdx.Severity(strings.ToLower(normRating(s.Rating))),
 		Vector:   s.Vector,

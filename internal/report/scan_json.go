@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 )
 
 // ScanSchemaVersion is the version of the native JSON scan document. It
@@ -24,7 +24,7 @@ type scanDocument struct {
 	Generated      time.Time           `json:"generated"`
 	Source         inventory.Source    `json:"source"`
 	OS             *inventory.OS       `json:"os,omitempty"`
-	Findings       []match.Finding     `json:"findings"`
+	Findings       []finding.Finding   `json:"findings"`
 	Suppressed     []Suppressed        `json:"suppressed"`
 	ExpiredIgnores []ExpiredIgnore     `json:"expiredIgnores"`
 	DB             scanDocumentDB      `json:"db"`

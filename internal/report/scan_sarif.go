@@ -10,7 +10,7 @@ import (
 
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
-	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 const (
@@ -58,7 +58,7 @@ func (f sarifFormatter) log(r *ScanReport) (*sarif.Report, error) {
 	// Findings come worst first, so rules do too; a rule's severity is its
 	// worst finding's, since the same id can be rated per package.
 	ruleIndex := map[string]uint{}
-	byRule := map[string][]match.Finding{}
+	byRule := map[string][]finding.Finding{}
 	var ruleIDs []string
 	for _, fd := range findings {
 		if _, ok := ruleIndex[fd.ID]; !ok {
@@ -126,7 +126,7 @@ func (f sarifFormatter) log(r *ScanReport) (*sarif.Report, error) {
 	return log, nil
 }
 
-func sarifRule(id string, fs []match.Finding) *sarif.ReportingDescriptor {
+func sarifRule(id string, fs []finding.Finding) *sarif.ReportingDescriptor {
 	worst := fs[0]
 	summary := worst.Summary
 	if summary == "" {
@@ -163,7 +163,7 @@ func sarifRule(id string, fs []match.Finding) *sarif.ReportingDescriptor {
 	return rule
 }
 
-func fullDescription(f match.Finding) string {
+func fullDescription(f finding.Finding) string {
 	d := f.ID
 	if f.Summary != "" {
 		d += ": " + f.Summary
@@ -174,7 +174,7 @@ func fullDescription(f match.Finding) string {
 	return d
 }
 
-func severityText(s match.Severity) string {
+func severityText(s finding.Severity) string {
 	t := normRating(s.Rating)
 	var detail []string
 	if s.Score > 0 {
@@ -196,20 +196,20 @@ func severityText(s match.Severity) string {
 // (≥4.0) and low. Vendor ratings without a score get the middle of their
 // bucket, so GitHub shows the rating the advisory gave; an unknown severity
 // gets none, and GitHub falls back to the result's level.
-func securitySeverity(s match.Severity) string {
+func securitySeverity(s finding.Severity) string {
 	if s.Score > 0 {
 		return strconv.FormatFloat(s.Score, 'f', 1, 64)
 	}
 	switch normRating(s.Rating) {
-	case match.RatingCritical:
+	case finding.RatingCritical:
 		return "9.5"
-	case match.RatingHigh:
+	case finding.RatingHigh:
 		return "8.0"
-	case match.RatingMedium:
+	case finding.RatingMedium:
 		return "5.5"
-	case match.RatingLow:
+	case finding.RatingLow:
 		return "2.0"
-	case match.RatingNone:
+	case finding.RatingNone:
 		return "0.0"
 	}
 	return ""
@@ -220,15 +220,15 @@ func securitySeverity(s match.Severity) string {
 // vulnerability is not known to be minor.
 func sarifLevel(rating string) string {
 	switch normRating(rating) {
-	case match.RatingCritical, match.RatingHigh:
+	case finding.RatingCritical, finding.RatingHigh:
 		return "error"
-	case match.RatingMedium, match.RatingUnknown:
+	case finding.RatingMedium, finding.RatingUnknown:
 		return "warning"
 	}
 	return "note"
 }
 
-func sarifResult(f match.Finding, ruleIndex uint) *sarif.Result {
+func sarifResult(f finding.Finding, ruleIndex uint) *sarif.Result {
 	msg := fmt.Sprintf("%s %s is affected by %s", displayName(f.Package), installed(f), f.ID)
 	if cves := aliasText(f); cves != "-" {
 		msg += " (" + cves + ")"

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // Severity colours. Row codes are five bytes long, like the SBOM table's, so
@@ -20,20 +20,20 @@ import (
 // may be longer.
 var (
 	rowColor = map[string]string{
-		match.RatingCritical: "\x1b[31m", // red
-		match.RatingHigh:     "\x1b[91m", // bright red
-		match.RatingMedium:   "\x1b[33m", // yellow
-		match.RatingLow:      "\x1b[34m", // blue
-		match.RatingNone:     "\x1b[39m",
-		match.RatingUnknown:  "\x1b[39m", // default
+		finding.RatingCritical: "\x1b[31m", // red
+		finding.RatingHigh:     "\x1b[91m", // bright red
+		finding.RatingMedium:   "\x1b[33m", // yellow
+		finding.RatingLow:      "\x1b[34m", // blue
+		finding.RatingNone:     "\x1b[39m",
+		finding.RatingUnknown:  "\x1b[39m", // default
 	}
 	groupColor = map[string]string{
-		match.RatingCritical: "\x1b[1;31m",
-		match.RatingHigh:     "\x1b[1;91m",
-		match.RatingMedium:   "\x1b[1;33m",
-		match.RatingLow:      "\x1b[1;34m",
-		match.RatingNone:     "\x1b[1m",
-		match.RatingUnknown:  "\x1b[1m",
+		finding.RatingCritical: "\x1b[1;31m",
+		finding.RatingHigh:     "\x1b[1;91m",
+		finding.RatingMedium:   "\x1b[1;33m",
+		finding.RatingLow:      "\x1b[1;34m",
+		finding.RatingNone:     "\x1b[1m",
+		finding.RatingUnknown:  "\x1b[1m",
 	}
 )
 
@@ -57,9 +57,17 @@ func (f scanTableFormatter) Format(w io.Writer, r *ScanReport) error {
 		}
 		fmt.Fprintf(bw, "\n%s\n", t.paint(groupColor[rating], fmt.Sprintf("%s (%d)", rating, len(group))))
 		tw := tabwriter.NewWriter(bw, 0, 8, 2, ' ', 0)
-		t.row(tw, ansiHeader, "ID", "ALIASES", "PACKAGE", "INSTALLED", "FIXED", "FIX PATH", "LAYER")
+		head := []string{"ID", "ALIASES", "PACKAGE", "INSTALLED", "FIXED", "FIX PATH", "LAYER"}
+		if f.opts.Details {
+			head = append(head, "SEVERITY FROM", "TITLE", "URL")
+		}
+		t.row(tw, ansiHeader, head...)
 		for _, fd := range group {
-			t.row(tw, rowColor[rating], fd.ID, aliasText(fd), displayName(fd.Package), installed(fd), fixedText(fd), dash(fd.FixPath), dash(shortDigest(fd.Layer)))
+			cells := []string{fd.ID, aliasText(fd), displayName(fd.Package), installed(fd), fixedText(fd), dash(fd.FixPath), dash(shortDigest(fd.Layer))}
+			if f.opts.Details {
+				cells = append(cells, severityFromText(fd), dash(fd.Summary), fd.URL)
+			}
+			t.row(tw, rowColor[rating], cells...)
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("report: write scan table: %w", err)
@@ -137,9 +145,29 @@ func dbText(db DBInfo) string {
 		parts = append(parts, dbAge(db.Age)+" old")
 	}
 	if len(db.Sources) > 0 {
-		parts = append(parts, strings.Join(db.Sources, ", "))
+		// One short line: the ecosystems' names, not where each was loaded
+		// from (the JSON report has that).
+		names := make([]string, 0, len(db.Sources))
+		for _, src := range db.Sources {
+			name, _, _ := strings.Cut(src, ": ")
+			names = append(names, name)
+		}
+		const maxNamed = 6
+		if len(names) > maxNamed {
+			names = append(names[:maxNamed:maxNamed], fmt.Sprintf("… (%d ecosystems)", len(db.Sources)))
+		}
+		parts = append(parts, strings.Join(names, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// severityFromText says whose word a rating is: "advisory", "alias
+// GHSA-…", "distribution", "none".
+func severityFromText(f finding.Finding) string {
+	if f.SeveritySource == finding.OriginAlias && f.Severity.From != "" {
+		return "alias " + f.Severity.From
+	}
+	return f.SeveritySource
 }
 
 func summaryLine(s scanSummary) string {
@@ -148,15 +176,15 @@ func summaryLine(s scanSummary) string {
 	}
 	var counts []string
 	for _, r := range severityOrder {
-		if n := s.BySeverity[r]; n > 0 || r != match.RatingNone {
+		if n := s.BySeverity[r]; n > 0 || r != finding.RatingNone {
 			counts = append(counts, r+" "+strconv.Itoa(n))
 		}
 	}
 	return fmt.Sprintf("%d %s (%s), %d fixable", s.Total, plural(s.Total, "vulnerability", "vulnerabilities"), strings.Join(counts, ", "), s.Fixable)
 }
 
-func findingsRated(sorted []match.Finding, rating string) []match.Finding {
-	start := slices.IndexFunc(sorted, func(f match.Finding) bool { return normRating(f.Severity.Rating) == rating })
+func findingsRated(sorted []finding.Finding, rating string) []finding.Finding {
+	start := slices.IndexFunc(sorted, func(f finding.Finding) bool { return normRating(f.Severity.Rating) == rating })
 	if start < 0 {
 		return nil
 	}
@@ -170,7 +198,7 @@ func findingsRated(sorted []match.Finding, rating string) []match.Finding {
 // aliasText shows a finding's CVE ids, the names most people search for,
 // at most two of them and a count of the other aliases; a finding without
 // CVE ids shows its first other alias instead.
-func aliasText(f match.Finding) string {
+func aliasText(f finding.Finding) string {
 	var cves, others []string
 	for _, a := range f.Aliases {
 		if strings.HasPrefix(a, "CVE-") {

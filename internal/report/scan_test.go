@@ -19,15 +19,15 @@ import (
 	"github.com/owenrumney/go-sarif/v2/sarif"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 )
 
 // cvss scores a real advisory's vector with the matcher's own parser, so
 // that the fixture carries the scores drydock would compute.
-func cvss(t testing.TB, vector string) match.Severity {
+func cvss(t testing.TB, vector string) finding.Severity {
 	t.Helper()
-	s, err := match.ParseCVSS(vector)
+	s, err := finding.ParseCVSS(vector)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,36 +76,43 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 		t.Fatalf("fixture has no package %s", name)
 		return inventory.Package{}
 	}
-	finding := func(id string, aliases []string, summary, pkgName, eco string, fixed []string, sev match.Severity) match.Finding {
+	mkFinding := func(id string, aliases []string, summary, pkgName, eco string, fixed []string, sev finding.Severity) finding.Finding {
 		p := pkg(pkgName)
 		ver := p.Version
 		if p.SourceVersion != "" {
 			ver = p.SourceVersion
 		}
-		return match.Finding{
+		return finding.Finding{
 			ID: id, Aliases: aliases, Summary: summary, Package: p, Ecosystem: eco, InstalledVersion: ver,
 			FixedVersions: fixed, Severity: sev, Layer: p.Layer, FixPath: string(p.Origin), DataSource: id,
 		}
 	}
-	debianRating := func(r string) match.Severity { return match.Severity{Rating: r, Source: match.SourceDebianUrgency} }
+	// The record of the same CVE rated it, not the distribution's.
+	fromAlias := func(s finding.Severity, id string) finding.Severity {
+		s.From = id
+		return s
+	}
+	debianRating := func(r string) finding.Severity {
+		return finding.Severity{Rating: r, Source: finding.SourceDebianUrgency}
+	}
 
 	// Given in no particular order: formatters sort.
-	findings := []match.Finding{
-		finding("GO-2021-0113", []string{"CVE-2021-38561", "GHSA-ppp9-7jff-5vj2"}, "Out-of-bounds read in golang.org/x/text/language",
-			"golang.org/x/text", "Go", []string{"0.3.7"}, match.Severity{Rating: match.RatingUnknown}),
-		finding("DEBIAN-CVE-2024-0727", []string{"CVE-2024-0727"}, "", "libssl3", "Debian:12",
-			[]string{"3.0.13-1~deb12u1"}, debianRating(match.RatingLow)),
-		finding("RUSTSEC-2018-0003", []string{"CVE-2018-20991", "GHSA-rxr4-x558-x7hw"}, "Possible double free during unwinding in SmallVec::insert_many",
+	findings := []finding.Finding{
+		mkFinding("GO-2021-0113", []string{"CVE-2021-38561", "GHSA-ppp9-7jff-5vj2"}, "Out-of-bounds read in golang.org/x/text/language",
+			"golang.org/x/text", "Go", []string{"0.3.7"}, finding.Severity{Rating: finding.RatingUnknown}),
+		mkFinding("DEBIAN-CVE-2024-0727", []string{"CVE-2024-0727"}, "", "libssl3", "Debian:12",
+			[]string{"3.0.13-1~deb12u1"}, debianRating(finding.RatingLow)),
+		mkFinding("RUSTSEC-2018-0003", []string{"CVE-2018-20991", "GHSA-rxr4-x558-x7hw"}, "Possible double free during unwinding in SmallVec::insert_many",
 			"smallvec", "crates.io", []string{"0.6.3"}, cvss(t, "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")),
-		finding("GHSA-72xf-g2v4-qvf3", []string{"CVE-2023-26136"}, "tough-cookie Prototype Pollution vulnerability",
+		mkFinding("GHSA-72xf-g2v4-qvf3", []string{"CVE-2023-26136"}, "tough-cookie Prototype Pollution vulnerability",
 			"tough-cookie", "npm", []string{"4.1.3"}, cvss(t, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N")),
-		finding("DEBIAN-CVE-2024-6387", []string{"CVE-2024-6387"}, "", "openssh-server", "Debian:12",
-			[]string{"1:9.2p1-2+deb12u3"}, cvss(t, "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H")),
-		finding("GHSA-7g45-4rm6-3mm3", []string{"CVE-2023-2976"}, "Guava vulnerable to insecure use of temporary directory",
+		mkFinding("DEBIAN-CVE-2024-6387", []string{"CVE-2024-6387"}, "", "openssh-server", "Debian:12",
+			[]string{"1:9.2p1-2+deb12u3"}, fromAlias(cvss(t, "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"), "CVE-2024-6387")),
+		mkFinding("GHSA-7g45-4rm6-3mm3", []string{"CVE-2023-2976"}, "Guava vulnerable to insecure use of temporary directory",
 			"guava", "Maven", []string{"32.0.0"}, cvss(t, "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N")),
-		finding("DEBIAN-CVE-2011-3374", []string{"CVE-2011-3374"}, "", "apt", "Debian:12",
-			nil, debianRating(match.RatingLow)),
-		finding("PYSEC-2023-74", []string{"CVE-2023-32681", "GHSA-j8r2-6x86-q33q"}, "Unintended leak of Proxy-Authorization header in requests",
+		mkFinding("DEBIAN-CVE-2011-3374", []string{"CVE-2011-3374"}, "", "apt", "Debian:12",
+			nil, debianRating(finding.RatingLow)),
+		mkFinding("PYSEC-2023-74", []string{"CVE-2023-32681", "GHSA-j8r2-6x86-q33q"}, "Unintended leak of Proxy-Authorization header in requests",
 			"requests", "PyPI", []string{"2.31.0"}, cvss(t, "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N")),
 	}
 	return &ScanReport{
@@ -113,13 +120,13 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 		Findings:  findings,
 		Suppressed: []Suppressed{
 			{
-				Finding: finding("DEBIAN-CVE-2023-52425", []string{"CVE-2023-52425"}, "", "libexpat1", "Debian:12",
-					[]string{"2.5.0-1+deb12u2"}, debianRating(match.RatingMedium)),
+				Finding: mkFinding("DEBIAN-CVE-2023-52425", []string{"CVE-2023-52425"}, "", "libexpat1", "Debian:12",
+					[]string{"2.5.0-1+deb12u2"}, debianRating(finding.RatingMedium)),
 				Reason: "expat only parses our own configuration files", Source: SuppressedIgnoreFile,
 				Statement: ".drydockignore: DEBIAN-CVE-2023-52425",
 			},
 			{
-				Finding: finding("DEBIAN-CVE-2023-4911", []string{"CVE-2023-4911"}, "", "libc6", "Debian:12",
+				Finding: mkFinding("DEBIAN-CVE-2023-4911", []string{"CVE-2023-4911"}, "", "libc6", "Debian:12",
 					[]string{"2.36-9+deb12u3"}, cvss(t, "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H")),
 				Reason: "vulnerable_code_cannot_be_controlled_by_adversary", Source: SuppressedVEX,
 				Statement: "vex/app.openvex.json: the image has no setuid binaries",
@@ -139,7 +146,7 @@ func fixtureScanReport(t testing.TB) *ScanReport {
 			Stale:     true,
 		},
 		Problems: append(slices.Clone(inv.Problems), inventory.Problem{
-			Stage: match.ProblemStage, Layer: layerApp, Path: "app/lib/legacy.jar",
+			Stage: "match", Layer: layerApp, Path: "app/lib/legacy.jar",
 			Message: `maven package legacy: version "1.0 final" does not parse in Maven: invalid version`,
 		}),
 	}
@@ -167,6 +174,7 @@ func TestScanGolden(t *testing.T) {
 	}{
 		{"table", "scan-table.golden", testOptions},
 		{"table", "scan-table-color.golden", color},
+		{"table", "scan-table-details.golden", Options{ToolName: testOptions.ToolName, ToolVersion: testOptions.ToolVersion, Now: testOptions.Now, Details: true}},
 		{"json", "scan-json.golden", testOptions},
 		{"sarif", "scan-sarif.golden", testOptions},
 		{"cyclonedx", "scan-cyclonedx.golden", testOptions},
@@ -267,9 +275,9 @@ func TestScanTable(t *testing.T) {
 		{
 			name: "one finding without layer, fix path or aliases; unknown suppression source",
 			r: &ScanReport{
-				Findings: []match.Finding{{
+				Findings: []finding.Finding{{
 					ID: "GHSA-c2qf-rxjj-qqgw", Package: inventory.Package{Name: "semver", Version: "7.5.1", Type: inventory.TypeNPM},
-					FixedVersions: []string{"7.5.2"}, Severity: match.Severity{Rating: "BOGUS"},
+					FixedVersions: []string{"7.5.2"}, Severity: finding.Severity{Rating: "BOGUS"},
 				}},
 				Suppressed: []Suppressed{{Source: "policy"}, {Source: SuppressedIgnoreUnfixed}},
 			},
@@ -304,7 +312,7 @@ func TestAliasText(t *testing.T) {
 		{[]string{"GHSA-ppp9-7jff-5vj2", "PYSEC-2021-1"}, "GHSA-ppp9-7jff-5vj2 +1"},
 	}
 	for _, tt := range tests {
-		if got := aliasText(match.Finding{Aliases: tt.aliases}); got != tt.want {
+		if got := aliasText(finding.Finding{Aliases: tt.aliases}); got != tt.want {
 			t.Errorf("aliasText(%q) = %q, want %q", tt.aliases, got, tt.want)
 		}
 	}
@@ -336,17 +344,17 @@ func TestSourceOf(t *testing.T) {
 
 func TestSARIFSeverity(t *testing.T) {
 	tests := []struct {
-		sev        match.Severity
+		sev        finding.Severity
 		level, sec string
 	}{
-		{match.Severity{Rating: match.RatingCritical, Score: 9.8}, "error", "9.8"},
-		{match.Severity{Rating: match.RatingHigh, Score: 8.1}, "error", "8.1"},
-		{match.Severity{Rating: match.RatingHigh, Source: match.SourceDebianUrgency}, "error", "8.0"},
-		{match.Severity{Rating: match.RatingMedium, Score: 4.0}, "warning", "4.0"},
-		{match.Severity{Rating: match.RatingLow, Source: match.SourceGHSA}, "note", "2.0"},
-		{match.Severity{Rating: match.RatingNone}, "note", "0.0"},
-		{match.Severity{Rating: match.RatingUnknown}, "warning", ""},
-		{match.Severity{}, "warning", ""},
+		{finding.Severity{Rating: finding.RatingCritical, Score: 9.8}, "error", "9.8"},
+		{finding.Severity{Rating: finding.RatingHigh, Score: 8.1}, "error", "8.1"},
+		{finding.Severity{Rating: finding.RatingHigh, Source: finding.SourceDebianUrgency}, "error", "8.0"},
+		{finding.Severity{Rating: finding.RatingMedium, Score: 4.0}, "warning", "4.0"},
+		{finding.Severity{Rating: finding.RatingLow, Source: finding.SourceGHSA}, "note", "2.0"},
+		{finding.Severity{Rating: finding.RatingNone}, "note", "0.0"},
+		{finding.Severity{Rating: finding.RatingUnknown}, "warning", ""},
+		{finding.Severity{}, "warning", ""},
 	}
 	for _, tt := range tests {
 		if got := sarifLevel(tt.sev.Rating); got != tt.level {
@@ -383,7 +391,7 @@ func scanReports(t testing.TB) map[string]*ScanReport {
 	odd.Summary = "Summary with <html> & \"quotes\" | pipes *stars*\nand a newline"
 	odd.Package.Path = "opt/my app/lib 100%.jar"
 	odd.FixedVersions = nil
-	odd.Severity = match.Severity{Rating: match.RatingNone}
+	odd.Severity = finding.Severity{Rating: finding.RatingNone}
 	nopath := awkward.Findings[1]
 	nopath.ID = "GHSA-xxxx-yyyy-zzzz"
 	nopath.Package.Path = ""
@@ -582,18 +590,18 @@ func TestScanCycloneDXVulnerability(t *testing.T) {
 func TestCycloneDXRating(t *testing.T) {
 	score := func(f float64) *float64 { return &f }
 	tests := []struct {
-		in   match.Severity
+		in   finding.Severity
 		want cdx.VulnerabilityRating
 	}{
-		{match.Severity{Rating: "HIGH", Score: 8.1, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", Source: match.SourceCVSSv3},
+		{finding.Severity{Rating: "HIGH", Score: 8.1, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", Source: finding.SourceCVSSv3},
 			cdx.VulnerabilityRating{Score: score(8.1), Severity: cdx.SeverityHigh, Method: cdx.ScoringMethodCVSSv31, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
-		{match.Severity{Rating: "CRITICAL", Score: 9.8, Vector: "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Source: match.SourceCVSSv3},
+		{finding.Severity{Rating: "CRITICAL", Score: 9.8, Vector: "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Source: finding.SourceCVSSv3},
 			cdx.VulnerabilityRating{Score: score(9.8), Severity: cdx.SeverityCritical, Method: cdx.ScoringMethodCVSSv3, Vector: "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
-		{match.Severity{Rating: "MEDIUM", Score: 5.3, Vector: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:L/SC:N/SI:N/SA:N", Source: match.SourceCVSSv4},
+		{finding.Severity{Rating: "MEDIUM", Score: 5.3, Vector: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:L/SC:N/SI:N/SA:N", Source: finding.SourceCVSSv4},
 			cdx.VulnerabilityRating{Score: score(5.3), Severity: cdx.SeverityMedium, Method: cdx.ScoringMethodCVSSv4, Vector: "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:L/SC:N/SI:N/SA:N"}},
-		{match.Severity{Rating: "LOW", Source: match.SourceDebianUrgency},
+		{finding.Severity{Rating: "LOW", Source: finding.SourceDebianUrgency},
 			cdx.VulnerabilityRating{Severity: cdx.SeverityLow, Method: cdx.ScoringMethodOther, Justification: "rated by debian-urgency"}},
-		{match.Severity{Rating: "UNKNOWN"}, cdx.VulnerabilityRating{Severity: cdx.SeverityUnknown, Method: cdx.ScoringMethodOther}},
+		{finding.Severity{Rating: "UNKNOWN"}, cdx.VulnerabilityRating{Severity: cdx.SeverityUnknown, Method: cdx.ScoringMethodOther}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, cdxRating(tt.in)); diff != "" {
@@ -608,7 +616,7 @@ func TestScanJSON(t *testing.T) {
 		SchemaVersion  int                 `json:"schemaVersion"`
 		Source         inventory.Source    `json:"source"`
 		OS             *inventory.OS       `json:"os"`
-		Findings       []match.Finding     `json:"findings"`
+		Findings       []finding.Finding   `json:"findings"`
 		Suppressed     []Suppressed        `json:"suppressed"`
 		ExpiredIgnores []ExpiredIgnore     `json:"expiredIgnores"`
 		DB             map[string]any      `json:"db"`
@@ -738,17 +746,17 @@ func TestDBAge(t *testing.T) {
 // advisory ids, the shape of a large unpatched image.
 func benchScanReport(t testing.TB, n int) *ScanReport {
 	inv := benchInventory(n / 2)
-	ratings := []match.Severity{
-		{Rating: match.RatingCritical, Score: 9.8, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Source: match.SourceCVSSv3},
-		{Rating: match.RatingHigh, Score: 7.5, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", Source: match.SourceCVSSv3},
-		{Rating: match.RatingMedium, Source: match.SourceDebianUrgency},
-		{Rating: match.RatingLow, Source: match.SourceGHSA},
-		{Rating: match.RatingUnknown},
+	ratings := []finding.Severity{
+		{Rating: finding.RatingCritical, Score: 9.8, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Source: finding.SourceCVSSv3},
+		{Rating: finding.RatingHigh, Score: 7.5, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", Source: finding.SourceCVSSv3},
+		{Rating: finding.RatingMedium, Source: finding.SourceDebianUrgency},
+		{Rating: finding.RatingLow, Source: finding.SourceGHSA},
+		{Rating: finding.RatingUnknown},
 	}
 	r := &ScanReport{Inventory: inv, DB: DBInfo{UpdatedAt: fixedClock().Add(-time.Hour), Age: time.Hour}}
 	for i := range n {
 		p := inv.Packages[i%len(inv.Packages)]
-		f := match.Finding{
+		f := finding.Finding{
 			ID:               fmt.Sprintf("GHSA-%04d-bench", i%1500),
 			Aliases:          []string{fmt.Sprintf("CVE-2024-%05d", i%1500)},
 			Summary:          fmt.Sprintf("Benchmark vulnerability %d in %s", i, p.Name),
@@ -781,5 +789,17 @@ func BenchmarkScanFormat(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestDBTextIsOneShortLine(t *testing.T) {
+	var srcs []string
+	for _, e := range []string{"AlmaLinux", "Debian", "Go", "Maven", "PyPI", "crates.io", "npm", "RubyGems", "NuGet"} {
+		srcs = append(srcs, e+": /home/ci/mirror/osv/"+e+"/all.zip")
+	}
+	got := dbText(DBInfo{Sources: srcs, Age: 50 * time.Hour})
+	want := "2d2h old; AlmaLinux, Debian, Go, Maven, PyPI, crates.io, … (9 ecosystems)"
+	if got != want {
+		t.Errorf("dbText = %q, want %q", got, want)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/drydock/drydock/internal/glob"
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 )
 
 // Sources of a suppression.
@@ -36,7 +36,7 @@ type Options struct {
 // Result says which findings remain.
 type Result struct {
 	// Kept are the findings nothing suppressed, in input order.
-	Kept []match.Finding
+	Kept []finding.Finding
 	// Suppressed are the others, in input order.
 	Suppressed []Suppression
 	// Expired are the ignore entries past their expiry, in file order,
@@ -47,7 +47,7 @@ type Result struct {
 
 // Suppression is a finding and why it was left out.
 type Suppression struct {
-	Finding match.Finding
+	Finding finding.Finding
 	// Source is SourceVEX, SourceIgnoreFile or SourceIgnoreUnfixed.
 	Source string
 	// Reason is the ignore entry's reason, the VEX statement's status with
@@ -63,13 +63,13 @@ type Suppression struct {
 // rules suppress is attributed to the most specific: a VEX statement first
 // (an attested decision about this image), then an ignore entry, then
 // --ignore-unfixed. ig and vexDocs may be nil.
-func Apply(findings []match.Finding, ig *IgnoreFile, vexDocs []*VEXDocument, opts Options) Result {
+func Apply(findings []finding.Finding, ig *IgnoreFile, vexDocs []*VEXDocument, opts Options) Result {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	var active []*Entry
-	res := Result{Kept: []match.Finding{}, Suppressed: []Suppression{}, Expired: []Entry{}}
+	res := Result{Kept: []finding.Finding{}, Suppressed: []Suppression{}, Expired: []Entry{}}
 	if ig != nil {
 		for i := range ig.Entries {
 			e := &ig.Entries[i]
@@ -92,7 +92,7 @@ func Apply(findings []match.Finding, ig *IgnoreFile, vexDocs []*VEXDocument, opt
 	return res
 }
 
-func suppressOne(f *match.Finding, keys *findingKeys, ig *IgnoreFile, active []*Entry, docs []*VEXDocument, img imageKeys, opts Options) (Suppression, bool) {
+func suppressOne(f *finding.Finding, keys *findingKeys, ig *IgnoreFile, active []*Entry, docs []*VEXDocument, img imageKeys, opts Options) (Suppression, bool) {
 	if v := vexFor(docs, keys, img); v != nil && (v.st.Status == vex.StatusNotAffected || v.st.Status == vex.StatusFixed) {
 		ref := v.doc.name()
 		for i := range v.doc.Doc.Statements {
@@ -129,7 +129,7 @@ type findingKeys struct {
 	namespace string
 }
 
-func newFindingKeys(f *match.Finding) *findingKeys {
+func newFindingKeys(f *finding.Finding) *findingKeys {
 	k := &findingKeys{name: f.Package.Name, namespace: f.Package.Namespace}
 	k.ids = append(k.ids, strings.ToUpper(strings.TrimSpace(f.ID)))
 	for _, a := range f.Aliases {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 )
 
 // appDigest is the image the testdata VEX documents speak about.
@@ -18,34 +18,34 @@ var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // Findings shaped like the matcher's, with package URLs as the inventory
 // writes them.
 var (
-	fLibc = match.Finding{ID: "CVE-2023-4911", Aliases: []string{"DSA-5514-1"}, FixedVersions: []string{"2.36-9+deb12u3"},
+	fLibc = finding.Finding{ID: "CVE-2023-4911", Aliases: []string{"DSA-5514-1"}, FixedVersions: []string{"2.36-9+deb12u3"},
 		Package: inventory.Package{Name: "libc6", Version: "2.36-9+deb12u1", Type: "deb", Namespace: "debian",
 			PURL: "pkg:deb/debian/libc6@2.36-9%2Bdeb12u1?arch=amd64&distro=debian-12"}}
-	fLibcBin = match.Finding{ID: "CVE-2023-4911", Aliases: []string{"DSA-5514-1"}, FixedVersions: []string{"2.36-9+deb12u3"},
+	fLibcBin = finding.Finding{ID: "CVE-2023-4911", Aliases: []string{"DSA-5514-1"}, FixedVersions: []string{"2.36-9+deb12u3"},
 		Package: inventory.Package{Name: "libc-bin", Version: "2.36-9+deb12u1", Type: "deb", Namespace: "debian",
 			PURL: "pkg:deb/debian/libc-bin@2.36-9%2Bdeb12u1?arch=amd64&distro=debian-12"}}
-	fSSH = match.Finding{ID: "CVE-2024-6387", Aliases: []string{"DSA-5724-1"}, FixedVersions: []string{"1:9.2p1-2+deb12u3"},
+	fSSH = finding.Finding{ID: "CVE-2024-6387", Aliases: []string{"DSA-5724-1"}, FixedVersions: []string{"1:9.2p1-2+deb12u3"},
 		Package: inventory.Package{Name: "openssh-server", Version: "1:9.2p1-2+deb12u2", Type: "deb", Namespace: "debian",
 			PURL: "pkg:deb/debian/openssh-server@1%3A9.2p1-2%2Bdeb12u2?arch=amd64&distro=debian-12"}}
-	fOpenSSL = match.Finding{ID: "CVE-2024-5535", // no fix known
+	fOpenSSL = finding.Finding{ID: "CVE-2024-5535", // no fix known
 		Package: inventory.Package{Name: "openssl", Version: "3.0.13-1~deb12u1", Type: "deb", Namespace: "debian",
 			PURL: "pkg:deb/debian/openssl@3.0.13-1~deb12u1?arch=amd64&distro=debian-12"}}
-	fLodash = match.Finding{ID: "GHSA-jf85-cpcp-j695", Aliases: []string{"CVE-2019-10744"}, FixedVersions: []string{"4.17.12"},
+	fLodash = finding.Finding{ID: "GHSA-jf85-cpcp-j695", Aliases: []string{"CVE-2019-10744"}, FixedVersions: []string{"4.17.12"},
 		Package: inventory.Package{Name: "lodash", Version: "4.17.11", Type: "npm", PURL: "pkg:npm/lodash@4.17.11"}}
-	fBabel = match.Finding{ID: "GHSA-67hx-6x53-jw92", Aliases: []string{"CVE-2023-45133"}, FixedVersions: []string{"7.23.2"},
+	fBabel = finding.Finding{ID: "GHSA-67hx-6x53-jw92", Aliases: []string{"CVE-2023-45133"}, FixedVersions: []string{"7.23.2"},
 		Package: inventory.Package{Name: "traverse", Namespace: "@babel", Version: "7.23.1", Type: "npm", PURL: "pkg:npm/%40babel/traverse@7.23.1"}}
-	fText = match.Finding{ID: "GHSA-69ch-w2m2-3vjp", Aliases: []string{"CVE-2022-32149", "GO-2022-1059"}, FixedVersions: []string{"0.3.8"},
+	fText = finding.Finding{ID: "GHSA-69ch-w2m2-3vjp", Aliases: []string{"CVE-2022-32149", "GO-2022-1059"}, FixedVersions: []string{"0.3.8"},
 		Package: inventory.Package{Name: "golang.org/x/text", Version: "v0.3.7", Type: "golang", PURL: "pkg:golang/golang.org/x/text@v0.3.7"}}
-	fNet = match.Finding{ID: "GHSA-4374-p667-p6c8", Aliases: []string{"CVE-2023-39325", "GO-2023-2102"}, FixedVersions: []string{"0.17.0"},
+	fNet = finding.Finding{ID: "GHSA-4374-p667-p6c8", Aliases: []string{"CVE-2023-39325", "GO-2023-2102"}, FixedVersions: []string{"0.17.0"},
 		Package: inventory.Package{Name: "golang.org/x/net", Version: "v0.15.0", Type: "golang", PURL: "pkg:golang/golang.org/x/net@v0.15.0"}}
-	fSetuptools = match.Finding{ID: "PYSEC-2022-43012", Aliases: []string{"CVE-2022-40897", "GHSA-r9hx-vwmv-q579"}, FixedVersions: []string{"65.5.1"},
+	fSetuptools = finding.Finding{ID: "PYSEC-2022-43012", Aliases: []string{"CVE-2022-40897", "GHSA-r9hx-vwmv-q579"}, FixedVersions: []string{"65.5.1"},
 		Package: inventory.Package{Name: "setuptools", Version: "65.5.0", Type: "pypi", PURL: "pkg:pypi/setuptools@65.5.0"}}
-	fLog4j = match.Finding{ID: "GHSA-jfh8-c2jp-5v3q", Aliases: []string{"CVE-2021-44228"}, FixedVersions: []string{"2.15.0"},
+	fLog4j = finding.Finding{ID: "GHSA-jfh8-c2jp-5v3q", Aliases: []string{"CVE-2021-44228"}, FixedVersions: []string{"2.15.0"},
 		Package: inventory.Package{Name: "log4j-core", Namespace: "org.apache.logging.log4j", Version: "2.14.1", Type: "maven",
 			PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"}}
 	// fNoPURL has no package URL, as an inventory read without
 	// AssignPURLs would have; one is built from its fields.
-	fNoPURL = match.Finding{ID: "GHSA-xvch-5gv4-984h", Aliases: []string{"CVE-2021-23337"}, FixedVersions: []string{"4.17.21"},
+	fNoPURL = finding.Finding{ID: "GHSA-xvch-5gv4-984h", Aliases: []string{"CVE-2021-23337"}, FixedVersions: []string{"4.17.21"},
 		Package: inventory.Package{Name: "lodash", Version: "4.17.20", Type: "npm"}}
 )
 
@@ -94,7 +94,7 @@ func TestApply(t *testing.T) {
 	imageOpts := Options{Now: now, ImageDigest: appDigest, ImageName: "ghcr.io/example/app"}
 	tests := []struct {
 		name     string
-		findings []match.Finding
+		findings []finding.Finding
 		ignore   string
 		vex      []string
 		opts     Options
@@ -102,20 +102,20 @@ func TestApply(t *testing.T) {
 	}{
 		{
 			name:     "nothing to apply keeps everything",
-			findings: []match.Finding{fLibc, fOpenSSL},
+			findings: []finding.Finding{fLibc, fOpenSSL},
 			opts:     Options{Now: now},
 			want:     outcome{Kept: []string{"CVE-2023-4911 libc6", "CVE-2024-5535 openssl"}},
 		},
 		{
 			name:     "ignore-unfixed",
-			findings: []match.Finding{fLibc, fOpenSSL, fLodash},
+			findings: []finding.Finding{fLibc, fOpenSSL, fLodash},
 			opts:     Options{Now: now, IgnoreUnfixed: true},
 			want: outcome{Kept: []string{"CVE-2023-4911 libc6", "GHSA-jf85-cpcp-j695 lodash"},
 				Suppressed: []string{"CVE-2024-5535 openssl ignore-unfixed: no fixed version is known"}},
 		},
 		{
 			name:     "id by primary ID, case-insensitive",
-			findings: []match.Finding{fLibc, fSSH},
+			findings: []finding.Finding{fLibc, fSSH},
 			ignore:   "ignore:\n  - id: cve-2024-6387\n    reason: sshd not started\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"CVE-2023-4911 libc6"},
@@ -123,7 +123,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "id by alias",
-			findings: []match.Finding{fText, fNet, fLodash},
+			findings: []finding.Finding{fText, fNet, fLodash},
 			ignore:   "ignore:\n  - id: CVE-2022-32149\n    reason: not called\n  - id: GO-2023-2102\n    reason: no HTTP/2 server\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"GHSA-jf85-cpcp-j695 lodash"},
@@ -131,7 +131,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "package glob on purl",
-			findings: []match.Finding{fLodash, fNoPURL, fBabel, fText},
+			findings: []finding.Finding{fLodash, fNoPURL, fBabel, fText},
 			ignore:   "ignore:\n  - package: 'pkg:npm/lodash@*'\n    reason: build only\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"GHSA-67hx-6x53-jw92 traverse", "GHSA-69ch-w2m2-3vjp golang.org/x/text"},
@@ -139,7 +139,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "purl glob without qualifiers or version",
-			findings: []match.Finding{fLibc, fLibcBin, fSSH},
+			findings: []finding.Finding{fLibc, fLibcBin, fSSH},
 			ignore:   "ignore:\n  - package: 'pkg:deb/debian/libc*'\n    reason: r\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"CVE-2024-6387 openssh-server"},
@@ -147,7 +147,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "purl glob with decoded scope and version",
-			findings: []match.Finding{fBabel, fLodash, fLibc},
+			findings: []finding.Finding{fBabel, fLodash, fLibc},
 			ignore:   "ignore:\n  - package: 'pkg:npm/@babel/*'\n    reason: r1\n  - package: 'pkg:deb/debian/libc6@2.36-9+*'\n    reason: r2\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"GHSA-jf85-cpcp-j695 lodash"},
@@ -163,7 +163,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "package glob on name and namespace/name",
-			findings: []match.Finding{fOpenSSL, fSSH, fText, fNet, fBabel},
+			findings: []finding.Finding{fOpenSSL, fSSH, fText, fNet, fBabel},
 			ignore:   "ignore:\n  - package: 'openss*'\n    reason: r1\n  - package: 'golang.org/x/*'\n    reason: r2\n  - package: '@babel/traverse'\n    reason: r3\n",
 			opts:     Options{Now: now},
 			want: outcome{Suppressed: []string{
@@ -173,7 +173,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "id and package both must match",
-			findings: []match.Finding{fText, fNet},
+			findings: []finding.Finding{fText, fNet},
 			ignore:   "ignore:\n  - id: CVE-2023-39325\n    package: golang.org/x/text\n    reason: wrong package\n  - id: GHSA-69ch-w2m2-3vjp\n    package: golang.org/x/text\n    reason: right\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"GHSA-4374-p667-p6c8 golang.org/x/net"},
@@ -181,7 +181,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "expired entry stops applying and is reported",
-			findings: []match.Finding{fLibc, fSSH},
+			findings: []finding.Finding{fLibc, fSSH},
 			ignore:   "ignore:\n  - id: CVE-2023-4911\n    reason: old waiver\n    expires: 2026-02-28\n  - id: CVE-2024-6387\n    reason: current\n    expires: 2026-03-01\n  - id: CVE-2000-0001\n    reason: gone\n    expires: 2020-01-01\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"CVE-2023-4911 libc6"},
@@ -189,14 +189,14 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "entry before its expiry applies",
-			findings: []match.Finding{fLibc},
+			findings: []finding.Finding{fLibc},
 			ignore:   "ignore:\n  - id: CVE-2023-4911\n    reason: r\n    expires: 2026-03-01T12:00:01Z\n",
 			opts:     Options{Now: now},
 			want:     outcome{Suppressed: []string{"CVE-2023-4911 libc6 ignorefile: r"}},
 		},
 		{
 			name:     "VEX not_affected with image product and subcomponent",
-			findings: []match.Finding{fLibc, fLibcBin},
+			findings: []finding.Finding{fLibc, fLibcBin},
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     imageOpts,
 			want: outcome{Kept: []string{"CVE-2023-4911 libc-bin"}, // not the listed subcomponent
@@ -204,42 +204,42 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "VEX fixed with registry/repo@digest product and no subcomponents",
-			findings: []match.Finding{fSSH},
+			findings: []finding.Finding{fSSH},
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     imageOpts,
 			want:     outcome{Suppressed: []string{"CVE-2024-6387 openssh-server vex: fixed"}},
 		},
 		{
 			name:     "VEX for another image digest does not apply",
-			findings: []match.Finding{fLibc, fSSH},
+			findings: []finding.Finding{fLibc, fSSH},
 			vex:      []string{"testdata/vex-image.json", "testdata/vex-other-image.json"},
 			opts:     Options{Now: now, ImageDigest: "sha256:1111111111111111111111111111111111111111111111111111111111111111", ImageName: "ghcr.io/example/app"},
 			want:     outcome{Kept: []string{"CVE-2023-4911 libc6", "CVE-2024-6387 openssh-server"}},
 		},
 		{
 			name:     "VEX about the image without a digest to compare does not apply",
-			findings: []match.Finding{fLibc, fSSH},
+			findings: []finding.Finding{fLibc, fSSH},
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     Options{Now: now},
 			want:     outcome{Kept: []string{"CVE-2023-4911 libc6", "CVE-2024-6387 openssh-server"}},
 		},
 		{
 			name:     "VEX affected does not suppress",
-			findings: []match.Finding{fLog4j},
+			findings: []finding.Finding{fLog4j},
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     imageOpts,
 			want:     outcome{Kept: []string{"GHSA-jfh8-c2jp-5v3q log4j-core"}},
 		},
 		{
 			name:     "VEX product that is the package purl, matched by alias",
-			findings: []match.Finding{fSetuptools},
+			findings: []finding.Finding{fSetuptools},
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     Options{Now: now}, // needs no image facts
 			want:     outcome{Suppressed: []string{"PYSEC-2022-43012 setuptools vex: not_affected: vulnerable_code_cannot_be_controlled_by_adversary"}},
 		},
 		{
 			name:     "later VEX statement wins across documents",
-			findings: []match.Finding{fLibc, fSSH},
+			findings: []finding.Finding{fLibc, fSSH},
 			vex:      []string{"testdata/vex-image.json", "testdata/vex-later.json"},
 			opts:     imageOpts,
 			// libc6: the later document says affected (via the alias).
@@ -250,7 +250,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "later VEX statement wins regardless of document order",
-			findings: []match.Finding{fLibc, fSSH},
+			findings: []finding.Finding{fLibc, fSSH},
 			vex:      []string{"testdata/vex-later.json", "testdata/vex-image.json"},
 			opts:     imageOpts,
 			want: outcome{Kept: []string{"CVE-2023-4911 libc6"},
@@ -258,7 +258,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "VEX is credited before the ignore file, the ignore file before unfixed",
-			findings: []match.Finding{fSSH, fOpenSSL},
+			findings: []finding.Finding{fSSH, fOpenSSL},
 			ignore:   "ignore:\n  - package: 'openss*'\n    reason: r\n",
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     Options{Now: now, ImageDigest: appDigest, IgnoreUnfixed: true},
@@ -266,7 +266,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "VEX affected does not stop the ignore file",
-			findings: []match.Finding{fLog4j},
+			findings: []finding.Finding{fLog4j},
 			ignore:   "ignore:\n  - id: CVE-2021-44228\n    reason: JNDI lookups disabled\n",
 			vex:      []string{"testdata/vex-image.json"},
 			opts:     imageOpts,
@@ -297,9 +297,9 @@ func TestApplyResult(t *testing.T) {
 	ig := mustIgnore(t, "ignore:\n  - id: CVE-2019-10744\n    reason: build only\n  - id: CVE-1999-0001\n    reason: old\n    expires: 2020-01-01\n")
 	ig.Path = ".drydock-ignore.yaml"
 	docs := mustVEX(t, "testdata/vex-image.json")
-	got := Apply([]match.Finding{fLodash, fSSH, fNet}, ig, docs, Options{Now: now, ImageDigest: appDigest})
+	got := Apply([]finding.Finding{fLodash, fSSH, fNet}, ig, docs, Options{Now: now, ImageDigest: appDigest})
 	want := Result{
-		Kept: []match.Finding{fNet},
+		Kept: []finding.Finding{fNet},
 		Suppressed: []Suppression{
 			{Finding: fLodash, Source: SourceIgnoreFile, Reason: "build only", Ref: ".drydock-ignore.yaml entry 0 (line 2)"},
 			{Finding: fSSH, Source: SourceVEX, Reason: "fixed", Ref: "testdata/vex-image.json statement 1"},
@@ -311,14 +311,14 @@ func TestApplyResult(t *testing.T) {
 	}
 
 	empty := Apply(nil, nil, nil, Options{})
-	if diff := cmp.Diff(Result{Kept: []match.Finding{}, Suppressed: []Suppression{}, Expired: []Entry{}}, empty); diff != "" {
+	if diff := cmp.Diff(Result{Kept: []finding.Finding{}, Suppressed: []Suppression{}, Expired: []Entry{}}, empty); diff != "" {
 		t.Errorf("Apply(nil) mismatch (-want +got):\n%s", diff)
 	}
 }
 
 func TestApplyZeroNowIsWallClock(t *testing.T) {
 	ig := mustIgnore(t, "ignore:\n  - id: CVE-2023-4911\n    reason: r\n    expires: 2000-01-01\n  - id: CVE-2024-6387\n    reason: r\n    expires: 9999-12-31\n")
-	got := summarize(Apply([]match.Finding{fLibc, fSSH}, ig, nil, Options{}))
+	got := summarize(Apply([]finding.Finding{fLibc, fSSH}, ig, nil, Options{}))
 	want := outcome{Kept: []string{"CVE-2023-4911 libc6"}, Suppressed: []string{"CVE-2024-6387 openssh-server ignorefile: r"}, Expired: []int{0}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Apply mismatch (-want +got):\n%s", diff)
@@ -356,7 +356,7 @@ func TestVEXImageProducts(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.opts.Now = now
-			r := Apply([]match.Finding{fSSH}, nil, []*VEXDocument{d}, tt.opts)
+			r := Apply([]finding.Finding{fSSH}, nil, []*VEXDocument{d}, tt.opts)
 			if got := len(r.Suppressed) == 1; got != tt.want {
 				t.Errorf("suppressed = %v, want %v", got, tt.want)
 			}
@@ -388,7 +388,7 @@ func TestVEXTimestamps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := Apply([]match.Finding{fSSH}, nil, []*VEXDocument{d}, Options{Now: now})
+			r := Apply([]finding.Finding{fSSH}, nil, []*VEXDocument{d}, Options{Now: now})
 			if got := len(r.Suppressed) == 1; got != tt.want {
 				t.Errorf("suppressed = %v, want %v", got, tt.want)
 			}

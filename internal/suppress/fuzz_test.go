@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/finding"
 )
 
 // FuzzParseIgnoreFile: any input either parses into entries that Apply can
@@ -33,7 +33,7 @@ func FuzzParseIgnoreFile(f *testing.F) {
 				t.Fatalf("accepted entry %+v", e)
 			}
 		}
-		Apply([]match.Finding{fLibc, fLodash, fBabel, fNoPURL}, ig, nil, Options{Now: now})
+		Apply([]finding.Finding{fLibc, fLodash, fBabel, fNoPURL}, ig, nil, Options{Now: now})
 	})
 }
 
@@ -56,6 +56,6 @@ func FuzzParseVEX(f *testing.F) {
 			}
 			return
 		}
-		Apply([]match.Finding{fLibc, fSSH, fSetuptools, fNoPURL}, nil, []*VEXDocument{d}, Options{Now: now, ImageDigest: appDigest, ImageName: "ghcr.io/example/app"})
+		Apply([]finding.Finding{fLibc, fSSH, fSetuptools, fNoPURL}, nil, []*VEXDocument{d}, Options{Now: now, ImageDigest: appDigest, ImageName: "ghcr.io/example/app"})
 	})
 }

@@ -99,6 +99,9 @@ func parseIgnoreFile(b []byte, name string) (*IgnoreFile, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s", op, ErrInvalidIgnoreFile, fmt.Sprintf(format, args...))
 	}
+	if isTrivyIgnore(b) {
+		return parseTrivyIgnore(b, name, fail)
+	}
 	// A first pass through the node-level parser finds the line of each
 	// entry; the JSON that ToJSON makes has no positions.
 	lines, err := entryLines(b)

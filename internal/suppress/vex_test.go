@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/openvex/go-vex/pkg/vex"
 
+	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/match"
 )
 
 func TestLoadVEX(t *testing.T) {
@@ -123,7 +123,7 @@ func TestPURLMatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := &vex.Component{ID: tt.vex}
-		k := newFindingKeys(&match.Finding{ID: "CVE-1", Package: inventory.Package{PURL: tt.pkg}})
+		k := newFindingKeys(&finding.Finding{ID: "CVE-1", Package: inventory.Package{PURL: tt.pkg}})
 		if got := componentNamesPackage(c, k); got != tt.want {
 			t.Errorf("VEX %s vs package %s: %v, want %v", tt.vex, tt.pkg, got, tt.want)
 		}

@@ -22,6 +22,7 @@ type builder struct {
 	tx       *sql.Tx
 	insAdv   *sql.Stmt
 	insStage *sql.Stmt
+	insAlias *sql.Stmt
 	// modified of each advisory stored so far, to keep the newest copy when
 	// sources overlap.
 	modified map[string]time.Time
@@ -39,6 +40,11 @@ func (b *builder) add(ctx context.Context, adv *Advisory, ks []indexKey) error {
 		if _, err := b.insAdv.ExecContext(ctx, adv.ID, formatTime(adv.Modified), rec); err != nil {
 			return fmt.Errorf("store %s: %w", adv.ID, err)
 		}
+		for _, a := range aliasKeys(adv) {
+			if _, err := b.insAlias.ExecContext(ctx, a, adv.ID); err != nil {
+				return fmt.Errorf("index %s alias %s: %w", adv.ID, a, err)
+			}
+		}
 	}
 	for _, k := range ks {
 		if _, err := b.insStage.ExecContext(ctx, k.ecosystem, k.name, adv.ID, topLevel(k.ecosystem)); err != nil {
@@ -46,6 +52,23 @@ func (b *builder) add(ctx context.Context, adv *Advisory, ks []indexKey) error {
 		}
 	}
 	return nil
+}
+
+// aliasKeys are the ids adv is known by: its id, its aliases, and the CVE
+// ids it is the distribution's record of (upstream; a DEBIAN-CVE-… record's
+// own CVE). Related ids are left out: a USN relates to many CVEs, and a
+// record of one of them says nothing of the others' severity.
+func aliasKeys(adv *Advisory) []string {
+	keys := append([]string{adv.ID}, adv.Aliases...)
+	for _, u := range adv.Upstream {
+		if isCVEID(u) {
+			keys = append(keys, u)
+		}
+	}
+	if i := strings.Index(adv.ID, "CVE-"); i > 0 && adv.ID[i-1] == '-' && isCVEID(adv.ID[i:]) {
+		keys = append(keys, adv.ID[i:])
+	}
+	return keys
 }
 
 // loaded is what a build's load step reports back: per source stats, and
@@ -114,6 +137,11 @@ func build(ctx context.Context, dbPath string, cfg *config, load func(context.Co
 	if _, err := db.ExecContext(ctx, `CREATE TEMP TABLE staging (ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL, top TEXT NOT NULL)`); err != nil {
 		return loaded{}, nil, fmt.Errorf("create staging table: %w", err)
 	}
+	// Aliases of the records stored now; a newer copy of a record replaces
+	// the older one's rows.
+	if _, err := db.ExecContext(ctx, `CREATE TEMP TABLE staging_alias (alias TEXT NOT NULL, advisory_id TEXT NOT NULL, PRIMARY KEY (alias, advisory_id)) WITHOUT ROWID`); err != nil {
+		return loaded{}, nil, fmt.Errorf("create staging table: %w", err)
+	}
 	if oldPath != "" {
 		// ATTACH cannot run inside a transaction.
 		oldDSN := "file:" + (&url.URL{Path: mustAbs(oldPath)}).EscapedPath() + "?mode=ro&immutable=1"
@@ -132,6 +160,9 @@ func build(ctx context.Context, dbPath string, cfg *config, load func(context.Co
 		return loaded{}, nil, fmt.Errorf("prepare: %w", err)
 	}
 	if b.insStage, err = tx.PrepareContext(ctx, `INSERT INTO staging VALUES (?, ?, ?, ?)`); err != nil {
+		return loaded{}, nil, fmt.Errorf("prepare: %w", err)
+	}
+	if b.insAlias, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO staging_alias VALUES (?, ?)`); err != nil {
 		return loaded{}, nil, fmt.Errorf("prepare: %w", err)
 	}
 
@@ -178,6 +209,17 @@ func build(ctx context.Context, dbPath string, cfg *config, load func(context.Co
 	// Records whose every entry fell outside the replaced ecosystems.
 	steps = append(steps, struct{ what, q string }{"drop unindexed advisories",
 		`DELETE FROM advisories WHERE id NOT IN (SELECT advisory_id FROM affected)`})
+	// Alias rows of the records kept: those read now, and for records kept
+	// from the old file, the old file's rows.
+	steps = append(steps, struct{ what, q string }{"index aliases",
+		`INSERT OR IGNORE INTO aliases SELECT alias, advisory_id FROM temp.staging_alias
+			WHERE advisory_id IN (SELECT id FROM advisories)`})
+	if oldPath != "" {
+		steps = append(steps, struct{ what, q string }{"keep other ecosystems' aliases",
+			`INSERT OR IGNORE INTO aliases SELECT alias, advisory_id FROM old.aliases
+				WHERE advisory_id IN (SELECT id FROM advisories)
+				AND advisory_id NOT IN (SELECT advisory_id FROM temp.staging_alias)`})
+	}
 	for _, s := range steps {
 		if _, err := tx.ExecContext(ctx, s.q, string(topsJSON)); err != nil {
 			return ld, nil, fmt.Errorf("build database: %s: %w", s.what, sqlErr(err))
@@ -217,8 +259,10 @@ func build(ctx context.Context, dbPath string, cfg *config, load func(context.Co
 	if err := tx.Commit(); err != nil {
 		return ld, nil, fmt.Errorf("commit: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `DROP TABLE temp.staging`); err != nil {
-		return ld, nil, fmt.Errorf("drop staging table: %w", err)
+	for _, t := range []string{"temp.staging", "temp.staging_alias"} {
+		if _, err := db.ExecContext(ctx, `DROP TABLE `+t); err != nil {
+			return ld, nil, fmt.Errorf("drop staging table: %w", err)
+		}
 	}
 	if oldPath != "" {
 		if _, err := db.ExecContext(ctx, `DETACH DATABASE old`); err != nil {

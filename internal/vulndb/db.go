@@ -37,8 +37,8 @@ var (
 // SchemaVersion is the layout this package reads and writes. Bump it when
 // the tables or the stored record form (record.go) change; adding a field to
 // Advisory changes the record form. Version 1 stored deflated JSON, which
-// was too slow to decode per lookup.
-const SchemaVersion = 2
+// was too slow to decode per lookup. Version 3 added the alias index.
+const SchemaVersion = 3
 
 // applicationID marks the file as ours in the SQLite header ("DrYd"), so a
 // random SQLite file is told apart from an old drydock one without a query.
@@ -58,6 +58,13 @@ var schema = []string{
 	// normalised (PEP 503 for PyPI).
 	`CREATE TABLE affected (ecosystem TEXT NOT NULL, name TEXT NOT NULL, advisory_id TEXT NOT NULL,
 		PRIMARY KEY (ecosystem, name, advisory_id)) WITHOUT ROWID`,
+	// The alias index: every id an advisory is known by (its own id, its
+	// aliases, the CVE ids it is upstream of) → the advisory. A finding
+	// whose own records carry no severity is rated by another record of the
+	// same vulnerability (a GHSA or NVD-derived record of the CVE, a
+	// RUSTSEC record of a Python binding's CVE) found through it.
+	`CREATE TABLE aliases (alias TEXT NOT NULL, advisory_id TEXT NOT NULL,
+		PRIMARY KEY (alias, advisory_id)) WITHOUT ROWID`,
 	// One row per top-level ecosystem: where its records came from and the
 	// validators Update sends back to skip unchanged exports.
 	`CREATE TABLE sources (ecosystem TEXT PRIMARY KEY, source TEXT NOT NULL,
@@ -343,6 +350,46 @@ func (d *DB) affecting(ctx context.Context, ecosystem string, names []string, tr
 		for _, n := range byNorm[h.norm] {
 			out[n] = append(out[n], adv)
 		}
+	}
+	return out, nil
+}
+
+// KnownAs returns the advisories known by any of ids (as their id, an
+// alias, or an upstream CVE), ordered by ID, each once. It reads every
+// ecosystem: the record of a vulnerability another ecosystem shares is
+// what it is for. Records come without References. Callers must not modify
+// the advisories.
+func (d *DB) KnownAs(ctx context.Context, ids []string) ([]*Advisory, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.sql.QueryContext(ctx, `SELECT id, data FROM advisories WHERE id IN (
+			SELECT advisory_id FROM aliases WHERE alias IN (SELECT value FROM json_each(?1))) ORDER BY id`, string(idsJSON))
+	if err != nil {
+		return nil, fmt.Errorf("look up advisories by alias: %w", sqlErr(err))
+	}
+	defer rows.Close()
+	var out []*Advisory
+	var scratch recordScratch
+	for rows.Next() {
+		var id string
+		var blob sql.RawBytes
+		if err := rows.Scan(&id, &blob); err != nil {
+			return nil, fmt.Errorf("look up advisories by alias: %w", sqlErr(err))
+		}
+		adv, err := decodeRecordKeep(blob, nil, &scratch)
+		if err != nil {
+			return nil, fmt.Errorf("advisory %s: %w: %w", id, ErrCorrupt, err)
+		}
+		adv.References = nil
+		out = append(out, adv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up advisories by alias: %w", sqlErr(err))
 	}
 	return out, nil
 }

@@ -20,6 +20,9 @@ type config struct {
 	maxUncompessed int64 // uncompressed bytes of one source in total
 	fresh          bool
 	now            func() time.Time
+	// progress, when set, is told how far each download has got (total is
+	// -1 when the server did not say).
+	progress func(eco string, done, total int64)
 }
 
 // defaults is the one place default limits live. The caps sit well above the
@@ -42,6 +45,12 @@ func newConfig(opts []Option) config {
 		o(&c)
 	}
 	return c
+}
+
+// WithProgress has Update report each download's progress to fn, called
+// from the downloading goroutine as bytes arrive.
+func WithProgress(fn func(ecosystem string, done, total int64)) Option {
+	return func(c *config) { c.progress = fn }
 }
 
 // WithBaseURL sets where Update fetches <base>/<Ecosystem>/all.zip from.

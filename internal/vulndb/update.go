@@ -30,27 +30,36 @@ type EcosystemUpdate struct {
 	// After is the ecosystem's row once the update is in (zero when
 	// NotModified).
 	After EcosystemStatus
+	// Err is why this ecosystem was not updated (its download failed); its
+	// previous records, if any, are kept. The others are swapped in.
+	Err error
 }
+
+// ErrPartial is returned (wrapped, with each failure) when some ecosystems
+// could not be downloaded: the others were updated all the same.
+var ErrPartial = errors.New("some ecosystems were not updated")
 
 // Update downloads <base>/<Ecosystem>/all.zip for each ecosystem (nil means
 // DefaultEcosystems) and replaces those ecosystems' records, keeping the
 // others. The ETag and Last-Modified of each export are remembered and sent
 // back, so an unchanged export is not downloaded again; when nothing changed
 // the file is not rewritten. Downloads stream to temporary files beside the
-// database. All or nothing: if any download or export fails, the existing
-// database is left as it was.
+// database. Ecosystems are downloaded independently: one that fails to
+// download keeps its previous records and is reported (EcosystemUpdate.Err,
+// and an error wrapping ErrPartial) while the others are swapped in. An
+// export that downloads but does not load fails the whole update, leaving
+// the existing database as it was.
 func Update(ctx context.Context, dbPath string, ecosystems []string, opts ...Option) (UpdateStats, error) {
 	cfg := newConfig(opts)
 	if len(ecosystems) == 0 {
 		ecosystems = DefaultEcosystems()
 	}
-	for _, e := range ecosystems {
-		if e == "" || strings.ContainsAny(e, ":/\\") || e == "." || e == ".." {
-			return UpdateStats{}, fmt.Errorf("update: bad ecosystem name %q (want a top-level OSV ecosystem such as \"Debian\")", e)
-		}
+	ecosystems, err := CheckEcosystems(ecosystems)
+	if err != nil {
+		return UpdateStats{}, fmt.Errorf("update: %w", err)
 	}
 	var st UpdateStats
-	err := withLock(ctx, dbPath, func() error {
+	err = withLock(ctx, dbPath, func() error {
 		var err error
 		st, err = update(ctx, dbPath, ecosystems, &cfg)
 		return err
@@ -99,9 +108,14 @@ func update(ctx context.Context, dbPath string, ecosystems []string, cfg *config
 		if p, ok := prev[eco]; ok && p.Source == u {
 			conditional = &p
 		}
-		src, n, err := download(ctx, cfg, dbPath, u, conditional)
+		src, n, err := download(ctx, cfg, dbPath, u, conditional, eco)
 		if err != nil {
-			return st, fmt.Errorf("download %s: %w", eco, err)
+			if ctx.Err() != nil {
+				return st, fmt.Errorf("download %s: %w", eco, ctx.Err())
+			}
+			eu.Err = fmt.Errorf("download %s: %w", eco, err)
+			st.Ecosystems = append(st.Ecosystems, eu)
+			continue
 		}
 		eu.Bytes = n
 		if src == nil {
@@ -112,8 +126,20 @@ func update(ctx context.Context, dbPath string, ecosystems []string, cfg *config
 		}
 		st.Ecosystems = append(st.Ecosystems, eu)
 	}
+	var failed []string
+	for _, eu := range st.Ecosystems {
+		if eu.Err != nil {
+			failed = append(failed, eu.Err.Error())
+		}
+	}
+	partial := func(err error) error {
+		if err == nil && len(failed) > 0 {
+			return fmt.Errorf("%w: %s", ErrPartial, strings.Join(failed, "; "))
+		}
+		return err
+	}
 	if len(srcs) == 0 {
-		return st, nil
+		return st, partial(nil)
 	}
 	ld, replaced, err := build(ctx, dbPath, cfg, func(ctx context.Context, b *builder) (loaded, error) {
 		return loadSources(ctx, b, srcs)
@@ -131,7 +157,28 @@ func update(ctx context.Context, dbPath string, ecosystems []string, cfg *config
 			}
 		}
 	}
-	return st, err
+	return st, partial(err)
+}
+
+// CheckEcosystems validates top-level ecosystem names against
+// DefaultEcosystems, ignoring case, and returns them as the export bucket
+// spells them.
+func CheckEcosystems(ecos []string) ([]string, error) {
+	known := DefaultEcosystems()
+	out := make([]string, 0, len(ecos))
+	for _, e := range ecos {
+		found := ""
+		for _, k := range known {
+			if strings.EqualFold(strings.TrimSpace(e), k) {
+				found = k
+			}
+		}
+		if found == "" {
+			return nil, fmt.Errorf("unknown ecosystem %q (known: %s)", e, strings.Join(known, ", "))
+		}
+		out = append(out, found)
+	}
+	return out, nil
 }
 
 func exportURL(base, eco string) (string, error) {
@@ -144,7 +191,7 @@ func exportURL(base, eco string) (string, error) {
 
 // download fetches u into a temporary file beside the database. It returns
 // a nil source when the server says the remembered copy is current.
-func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRow) (_ *source, _ int64, err error) {
+func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRow, eco string) (_ *source, _ int64, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
@@ -166,8 +213,7 @@ func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRo
 	case resp.StatusCode == http.StatusNotModified && prev != nil:
 		return nil, 0, nil
 	case resp.StatusCode != http.StatusOK:
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		return nil, 0, fmt.Errorf("GET %s: %s: %q", u, resp.Status, bytes.ToValidUTF8(snippet, []byte("?")))
+		return nil, 0, fmt.Errorf("GET %s: %s%s", u, resp.Status, errorDetail(resp))
 	}
 	if resp.ContentLength > cfg.maxDownload {
 		return nil, 0, fmt.Errorf("GET %s: %d bytes is over the %d-byte download cap", u, resp.ContentLength, cfg.maxDownload)
@@ -187,7 +233,11 @@ func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRo
 			os.Remove(f.Name())
 		}
 	}()
-	n, err := io.Copy(f, io.LimitReader(resp.Body, cfg.maxDownload+1))
+	var body io.Reader = resp.Body
+	if cfg.progress != nil {
+		body = &progressReader{r: body, eco: eco, total: resp.ContentLength, fn: cfg.progress}
+	}
+	n, err := io.Copy(f, io.LimitReader(body, cfg.maxDownload+1))
 	if err != nil {
 		if resp.ContentLength >= 0 {
 			return nil, n, fmt.Errorf("GET %s: body truncated at %d of %d bytes: %w", u, n, resp.ContentLength, err)
@@ -206,6 +256,10 @@ func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRo
 	if _, err := f.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "PK\x03\x04" {
 		head := make([]byte, 64)
 		k, _ := f.ReadAt(head, 0)
+		if strings.Contains(resp.Header.Get("Content-Type"), "html") || bytes.HasPrefix(bytes.TrimSpace(head[:k]), []byte("<")) {
+			// A login or error page: its markup helps nobody.
+			return nil, n, fmt.Errorf("GET %s: response is not a zip archive but a web page (%s); check --base-url", u, resp.Header.Get("Content-Type"))
+		}
 		return nil, n, fmt.Errorf("GET %s: response is not a zip archive (%s, starts %q)", u, resp.Header.Get("Content-Type"), bytes.ToValidUTF8(head[:k], []byte("?")))
 	}
 	return &source{
@@ -215,4 +269,34 @@ func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRo
 		etag:         resp.Header.Get("ETag"),
 		lastModified: resp.Header.Get("Last-Modified"),
 	}, n, nil
+}
+
+// errorDetail is what an error response adds to its status for a reader: a
+// short plain-text message, never a web page's markup.
+func errorDetail(resp *http.Response) string {
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/plain") {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	line, _, _ := strings.Cut(strings.TrimSpace(string(bytes.ToValidUTF8(b, []byte("?")))), "\n")
+	if line == "" || strings.HasPrefix(line, "<") {
+		return ""
+	}
+	return ": " + line
+}
+
+// progressReader reports a download's progress as it is read.
+type progressReader struct {
+	r     io.Reader
+	eco   string
+	done  int64
+	total int64
+	fn    func(eco string, done, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	p.fn(p.eco, p.done, p.total)
+	return n, err
 }

@@ -284,3 +284,54 @@ func TestDefaultEcosystemURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateEcosystemsIndependently: one ecosystem missing on the mirror
+// (404) is reported while the other is swapped in; progress is reported
+// for the download that happened.
+func TestUpdateEcosystemsIndependently(t *testing.T) {
+	ctx := context.Background()
+	srv := newExportServer(t)
+	srv.set("Go", mustRead(t, realZip(t, "Go")), `"go-v1"`)
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	var mu sync.Mutex
+	seen := map[string]int64{}
+	st, err := Update(ctx, path, []string{"go", "PyPI"}, WithBaseURL(srv.URL), WithProgress(func(eco string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done < seen[eco] {
+			t.Errorf("%s progress went back from %d to %d", eco, seen[eco], done)
+		}
+		seen[eco] = done
+	}))
+	if !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "PyPI") || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("Update: %v; want ErrPartial naming PyPI's 404", err)
+	}
+	if strings.Contains(err.Error(), "404 page not found\n") {
+		t.Errorf("error carries the response body: %q", err)
+	}
+	var goRow, pyRow EcosystemUpdate
+	for _, e := range st.Ecosystems {
+		switch e.Ecosystem {
+		case "Go":
+			goRow = e
+		case "PyPI":
+			pyRow = e
+		}
+	}
+	if goRow.Err != nil || goRow.After.Records == 0 || pyRow.Err == nil {
+		t.Errorf("stats: Go %+v, PyPI %+v", goRow, pyRow)
+	}
+	if seen["Go"] != goRow.Bytes || goRow.Bytes == 0 {
+		t.Errorf("progress for Go ended at %d of %d bytes", seen["Go"], goRow.Bytes)
+	}
+	db := openT(t, path)
+	if advs, err := db.Affecting(ctx, "Go", "golang.org/x/text"); err != nil || len(advs) == 0 {
+		t.Errorf("Go not swapped in: %v %v", ids(advs), err)
+	}
+
+	for _, bad := range []string{"Debain", "Debian:12", "../etc", ""} {
+		if _, err := Update(ctx, path, []string{bad}, WithBaseURL(srv.URL)); err == nil || !strings.Contains(err.Error(), "known: Debian") {
+			t.Errorf("Update(%q): %v; want an error listing the known ecosystems", bad, err)
+		}
+	}
+}

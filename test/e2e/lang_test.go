@@ -304,6 +304,8 @@ func (e *env) importVulnData(t testing.TB) string {
 	sources := []string{
 		filepath.Join(vd, "osv-bucket-layout", "Go", "all.zip"),
 		filepath.Join(vd, "osv-bucket-layout", "PyPI", "all.zip"),
+		// crates.io rates CVEs that PyPA and Go records share unrated.
+		filepath.Join(vd, "osv-bucket-layout", "crates.io", "all.zip"),
 		filepath.Join(vd, "ghsa-sample"),
 	}
 	deb, why := e.debianTracker(t, vd)
@@ -419,6 +421,13 @@ type scanFinding struct {
 	FixedVersions    []string          `json:"fixedVersions"`
 	Layer            string            `json:"layer"`
 	FixPath          string            `json:"fixPath"`
+	Severity         struct {
+		Rating string `json:"rating"`
+		From   string `json:"from"`
+	} `json:"severity"`
+	SeveritySource string `json:"severitySource"`
+	Summary        string `json:"summary"`
+	URL            string `json:"url"`
 }
 
 type scanDoc struct {
@@ -477,6 +486,31 @@ func TestScanLanguageEcosystemsOnDebian(t *testing.T) {
 	if doc.OS == nil || doc.OS.ID != "debian" {
 		t.Errorf("os = %+v, want debian", doc.OS)
 	}
+
+	// No finding is UNKNOWN where an imported set rates one of its ids, and
+	// each has a reference URL.
+	vd := testenv.VulnData(t)
+	rated := ratedIDs(t, filepath.Join(vd, "osv-bucket-layout", "Go", "all.zip"), filepath.Join(vd, "osv-bucket-layout", "PyPI", "all.zip"),
+		filepath.Join(vd, "osv-bucket-layout", "crates.io", "all.zip"), filepath.Join(vd, "ghsa-sample"))
+	nUnknown := 0
+	for _, f := range doc.Findings {
+		if f.URL == "" {
+			t.Errorf("%s: no reference URL", f)
+		}
+		if f.Severity.Rating != "UNKNOWN" {
+			continue
+		}
+		nUnknown++
+		if f.SeveritySource != "none" {
+			t.Errorf("%s: UNKNOWN from %q, want none", f, f.SeveritySource)
+		}
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
+			if len(rated[id]) > 0 {
+				t.Errorf("%s is UNKNOWN, but %v in the imported data rate %s", f, rated[id], id)
+			}
+		}
+	}
+	t.Logf("%d of %d findings are UNKNOWN (no imported record rates them)", nUnknown, len(doc.Findings))
 
 	// Go: the module, and the standard library when the data has advisories
 	// for the Go version the binary was built with.
