@@ -2,10 +2,13 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/drydock/drydock/internal/testenv"
 )
 
 func TestSummarize(t *testing.T) {
@@ -63,5 +66,35 @@ func TestSummarize(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRealGoTestStream runs `go test -json` on testdata/needpart, where a
+// test stops through testenv.NeedPart, and checks that the summary fails
+// the run and names it; with the marker gone from the stream it would pass.
+func TestRealGoTestStream(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		testenv.NeedPart(t, "go command", "%v", err)
+	}
+	cmd := exec.Command(gobin, "test", "-json", "-count=1", "./testdata/needpart")
+	cmd.Env = append(os.Environ(), "CI=", testenv.RequirePartsEnv+"=")
+	out, _ := cmd.Output() // exits 0: a skip is no failure to go test
+	var sum strings.Builder
+	s, err := summarize(strings.NewReader(string(out)), &sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.print(&sum)
+	if s.ok() {
+		t.Errorf("summary passes a run with a missing-part skip:\n%s", sum.String())
+	}
+	for _, want := range []string{"SKIP github.com/drydock/drydock/test/testsummary/testdata/needpart TestNeedsAPart: needs real part: kube-apiserver: DRYDOCK_K8S_BINS is not set", "1 passed, 0 failed, 2 skipped"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+	if strings.Contains(sum.String(), "TestOrdinarySkip:") {
+		t.Errorf("an ordinary skip is listed as a missing part:\n%s", sum.String())
 	}
 }
