@@ -71,7 +71,7 @@ func TestSinglePlatformImageIsNotSubstituted(t *testing.T) {
 func TestContainersStorage(t *testing.T) {
 	buildah, err := exec.LookPath("buildah")
 	if err != nil {
-		testenv.SkipOrFail(t, "buildah is not installed (scripts/test.sh installs it): %v", err)
+		testenv.NeedPart(t, "buildah", "buildah is not installed (scripts/test.sh installs it): %v", err)
 	}
 	dir := t.TempDir()
 	root, runroot := filepath.Join(dir, "root"), filepath.Join(dir, "run")

@@ -155,7 +155,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:     "'*' stops at '/', '**' spans segments",
-			findings: []match.Finding{fBabel, fLodash, fText},
+			findings: []finding.Finding{fBabel, fLodash, fText},
 			ignore:   "ignore:\n  - package: 'pkg:npm/*'\n    reason: r1\n  - package: 'golang.org/**'\n    reason: r2\n",
 			opts:     Options{Now: now},
 			want: outcome{Kept: []string{"GHSA-67hx-6x53-jw92 traverse"},
