@@ -1,20 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/drydock/drydock/internal/attest"
-	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/policy"
-	"github.com/drydock/drydock/internal/report"
 )
 
 func newAttestCommand(g *globals) *cobra.Command {
@@ -69,7 +65,10 @@ Exit codes: 0 verdict pushed and passing; 1 verdict pushed and failing; 2 an err
 			if sf.fromInventory && rep.Inventory.Source.Ref != "" {
 				ref = rep.Inventory.Source.Ref
 			}
-			pred, subjects, pushed, err := signAndPush(ctx, rep, ev, signer, ref, pushTo, sf.source.insecure)
+			pred, subjects, pushed, err := loop.SignAndPush(ctx, rep, ev, ref, loop.SignOptions{
+				Signer: signer, PushTo: pushTo, Insecure: sf.source.insecure,
+				Tool: attest.Scanner{Name: "drydock", Version: version},
+			})
 			if err != nil {
 				return err
 			}
@@ -107,11 +106,11 @@ func policyEvaluator(policyPath, failOn, result string) (attest.Evaluator, error
 		if err != nil {
 			return nil, err
 		}
-		return policyFileEvaluator{p: p}, nil
+		return loop.PolicyFile{Policy: p}, nil
 	case result != "":
 		switch result {
 		case attest.ResultPass, attest.ResultFail:
-			return fixedResult{passed: result == attest.ResultPass}, nil
+			return loop.Fixed{Passed: result == attest.ResultPass}, nil
 		}
 		return nil, fmt.Errorf("--policy-result %q: want pass or fail", result)
 	case failOn != "":
@@ -119,54 +118,9 @@ func policyEvaluator(policyPath, failOn, result string) (attest.Evaluator, error
 		if severityRank(t) < 0 {
 			return nil, fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
 		}
-		return failOnEvaluator{threshold: t}, nil
+		return loop.FailOn{Threshold: t}, nil
 	}
-	return fixedResult{passed: true, name: "none"}, nil
-}
-
-// failOnEvaluator fails on a finding at or above the threshold, as
-// "drydock scan --fail-on" does.
-type failOnEvaluator struct{ threshold string }
-
-func (e failOnEvaluator) Evaluate(_ context.Context, rep *report.ScanReport) (string, bool, []string, error) {
-	var violations []string
-	for _, f := range rep.Findings {
-		if severityRank(f.Severity.Rating) >= severityRank(e.threshold) {
-			violations = append(violations, fmt.Sprintf("%s (%s) in %s %s", f.ID, f.Severity.Rating, f.Package.Name, f.Package.Version))
-		}
-	}
-	return "fail-on-" + strings.ToLower(e.threshold), len(violations) == 0, violations, nil
-}
-
-// policyFileEvaluator applies a drydock policy to the fresh scan: verdict
-// rules are skipped (the verdict is what is being made), Kubernetes rules see
-// no namespace.
-type policyFileEvaluator struct{ p *policy.Policy }
-
-func (e policyFileEvaluator) Evaluate(ctx context.Context, rep *report.ScanReport) (string, bool, []string, error) {
-	d, err := e.p.Evaluate(ctx, policy.InputFromReport(rep, time.Now()))
-	if err != nil {
-		return "", false, nil, err
-	}
-	var violations []string
-	for _, v := range d.Violations {
-		violations = append(violations, v.Rule+": "+v.Message)
-	}
-	return e.p.Name(), d.Allowed, violations, nil
-}
-
-// fixedResult records an outcome decided outside drydock.
-type fixedResult struct {
-	passed bool
-	name   string
-}
-
-func (e fixedResult) Evaluate(context.Context, *report.ScanReport) (string, bool, []string, error) {
-	n := e.name
-	if n == "" {
-		n = "external"
-	}
-	return n, e.passed, nil, nil
+	return loop.Fixed{Passed: true, Name: "none"}, nil
 }
 
 // loadSigner reads a private key file, decrypting it with the passphrase
@@ -185,68 +139,4 @@ func loadSigner(path string) (*attest.Signer, error) {
 		return nil, fmt.Errorf("--key %s: %w", path, err)
 	}
 	return attest.NewSigner(k)
-}
-
-// signAndPush makes the verdict for a scan report, signs it and pushes it as
-// a referrer of the scanned image (and of its index, when it came through
-// one). attest, rebuild and watch share it.
-func signAndPush(ctx context.Context, rep *report.ScanReport, ev attest.Evaluator, signer *attest.Signer, ref, pushTo string, insecure bool) (*attest.Predicate, []name.Digest, []string, error) {
-	subjects, repo, err := verdictSubjects(rep, pushTo, insecure)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pred, err := attest.PredicateFor(ctx, rep, ev, ref, attest.Scanner{Name: "drydock", Version: version}, time.Now())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var digests []string
-	for _, s := range subjects {
-		digests = append(digests, s.DigestStr())
-	}
-	st, err := attest.NewStatement(repo, digests, pred)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ropts := image.RemoteOptions(ctx, image.WithInsecure(insecure), image.WithUserAgent("drydock/"+version))
-	_, pushed, err := attest.Attest(ctx, signer, st, subjects, attest.WithRemoteOptions(ropts...))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var refs []string
-	for _, p := range pushed {
-		refs = append(refs, fmt.Sprint(p))
-	}
-	return &pred, subjects, refs, nil
-}
-
-// verdictSubjects names the digests the verdict is about and where it is
-// pushed: the scanned image and, if it came from an index, the index too.
-func verdictSubjects(rep *report.ScanReport, pushTo string, insecure bool) ([]name.Digest, string, error) {
-	src := rep.Inventory.Source
-	if src.Digest == "" {
-		return nil, "", errors.New("the source has no image digest (a root filesystem directory cannot be attested)")
-	}
-	repo := pushTo
-	if repo == "" {
-		if src.Kind != image.KindRegistry || src.Name == "" {
-			return nil, "", fmt.Errorf("%s is not a registry image: name the repository to push the verdict to with --push-to", src.Ref)
-		}
-		repo = src.Name
-	}
-	var out []name.Digest
-	for _, d := range []string{src.Digest, src.IndexDigest} {
-		if d == "" {
-			continue
-		}
-		r, err := image.ParseReference(repo+"@"+d, insecure)
-		if err != nil {
-			return nil, "", fmt.Errorf("--push-to: %w", err)
-		}
-		dg, ok := r.(name.Digest)
-		if !ok {
-			return nil, "", fmt.Errorf("--push-to %q: want a repository without tag", repo)
-		}
-		out = append(out, dg)
-	}
-	return out, out[0].Context().Name(), nil
 }

@@ -10,10 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/drydock/drydock/internal/extract/extractors"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/layerfs"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/scanner"
 )
 
@@ -49,7 +48,8 @@ func (f *sourceFlags) imageOptions(tmp string) ([]image.Option, error) {
 	return opts, nil
 }
 
-// loadInventory opens src and scans it into an inventory.
+// loadInventory opens src and scans it into an inventory (internal/loop,
+// shared with the server).
 func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) (*inventory.Inventory, error) {
 	tmp, cleanup, err := g.tempDir()
 	if err != nil {
@@ -60,77 +60,21 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 	if err != nil {
 		return nil, err
 	}
-	img, err := image.Open(ctx, src, iopts...)
-	if err != nil {
-		return nil, err
+	o := loop.InventoryOptions{
+		CacheDir:   g.cacheDir,
+		NoCache:    f.noCache,
+		TempDir:    tmp,
+		Image:      iopts,
+		Extractors: f.extractors,
+		Base:       f.base,
+		Tool:       "drydock " + version,
 	}
-	defer img.Close()
-
-	sopts := []scanner.Option{scanner.WithTempDir(tmp), scanner.WithTool("drydock " + version)}
-	if len(f.extractors) > 0 {
-		exts, err := extractors.ByName(f.extractors...)
-		if err != nil {
-			return nil, err
-		}
-		sopts = append(sopts, scanner.WithExtractors(exts))
-	}
-	if !f.noCache {
-		c, err := layerfs.OpenCache(filepath.Join(g.cacheDir, "layers"))
-		if err != nil {
-			return nil, err
-		}
-		sopts = append(sopts, scanner.WithCache(c))
-	}
-	if f.base != "" {
-		b, err := openBase(ctx, f.base, "", "flag", iopts)
-		if err != nil {
-			return nil, fmt.Errorf("--base: %w", err)
-		}
-		sopts = append(sopts, scanner.WithBase(b))
-	}
-	sopts = append(sopts, scanner.WithBaseResolver(func(ctx context.Context, name, digest string) (*scanner.Base, error) {
-		if img.LayoutDir != "" && digest != "" {
-			if b, err := openBase(ctx, "oci:"+img.LayoutDir+"@"+digest, "", "annotation", iopts); err == nil {
-				b.Name, b.Digest = name, digest
-				return b, nil
-			}
-		}
-		return openBase(ctx, name, digest, "annotation", iopts)
-	}))
 	if showProgress(f.progress) {
 		p := &progressLine{w: os.Stderr}
 		defer p.finish()
-		sopts = append(sopts, scanner.WithProgress(p.update))
+		o.Progress = p.update
 	}
-	return scanner.Scan(ctx, img, sopts...)
-}
-
-// openBase reads a base image's layer chain; a digest pins it.
-func openBase(ctx context.Context, name, digest, method string, iopts []image.Option) (*scanner.Base, error) {
-	ref := name
-	if digest != "" {
-		if name == "" {
-			return nil, fmt.Errorf("base digest %s given without a base name", digest)
-		}
-		r, err := image.ParseReference(name, false)
-		if err != nil {
-			return nil, err
-		}
-		ref = r.Context().Name() + "@" + digest
-	}
-	b, err := image.Open(ctx, ref, iopts...)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	if b.Image == nil {
-		return nil, fmt.Errorf("base %s is a directory, not an image", ref)
-	}
-	cf, err := b.Image.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("read base config: %w", err)
-	}
-	return &scanner.Base{Name: name, Digest: b.Source.Digest, DiffIDs: cf.RootFS.DiffIDs, Method: method}, nil
+	return loop.Inventory(ctx, src, o)
 }
 
 func showProgress(mode string) bool {
