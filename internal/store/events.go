@@ -233,3 +233,25 @@ func (s *DB) VulnerableRunning(ctx context.Context, minSeverity string) (int, er
 	}
 	return n, nil
 }
+
+// Meta reads a server setting kept in the store ("" when unset), such as
+// the fingerprint of the vulnerability database last matched.
+func (s *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta writes a server setting.
+func (s *DB) SetMeta(ctx context.Context, key, value string) error {
+	if _, err := s.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}

@@ -162,7 +162,11 @@ var migrations = []string{
 		detail TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX events_vuln ON events (vuln_id);
-	CREATE INDEX events_digest ON events (digest);`,
+	CREATE INDEX events_digest ON events (digest);
+	CREATE TABLE meta (
+		key TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);`,
 }
 
 func (s *DB) render(m string) string {

@@ -369,3 +369,20 @@ func TestWorkloadsAndVerdicts(t *testing.T) {
 		}
 	})
 }
+
+func TestMeta(t *testing.T) {
+	forEach(t, func(t *testing.T, s *store.DB, _ func() (*store.DB, error)) {
+		ctx := context.Background()
+		if v, err := s.Meta(ctx, "k"); v != "" || err != nil {
+			t.Errorf("unset = %q, %v", v, err)
+		}
+		for _, v := range []string{"1", "2"} {
+			if err := s.SetMeta(ctx, "k", v); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.Meta(ctx, "k"); got != v {
+				t.Errorf("Meta = %q, want %q", got, v)
+			}
+		}
+	})
+}
