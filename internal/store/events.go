@@ -155,18 +155,31 @@ func (s *DB) SetWorkload(ctx context.Context, w Workload) (changed bool, previou
 	return changed, previous, nil
 }
 
-// DeleteWorkload forgets a workload container that no longer runs.
+// DeleteWorkload forgets a workload container that no longer runs (its
+// digest is read from the store).
 func (s *DB) DeleteWorkload(ctx context.Context, w Workload) error {
 	err := s.inTx(ctx, func(t tx) error {
-		res, err := t.exec(ctx, `DELETE FROM workloads WHERE cluster = ? AND namespace = ? AND kind = ? AND name = ? AND container = ?`,
+		rows, err := t.query(ctx, `DELETE FROM workloads WHERE cluster = ? AND namespace = ? AND kind = ? AND name = ? AND container = ? RETURNING digest`,
 			w.Cluster, w.Namespace, w.Kind, w.Name, w.Container)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
+		var digests []string
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return err
+			}
+			digests = append(digests, d)
 		}
-		return s.addEvent(ctx, t, Event{Kind: EventStopped, Digest: w.Digest, Workload: w.Key(), Detail: "workload gone"})
+		rows.Close()
+		for _, d := range digests {
+			if err := s.addEvent(ctx, t, Event{Kind: EventStopped, Digest: d, Workload: w.Key(), Detail: "workload gone"}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete workload %s: %w", w.Key(), err)
@@ -180,8 +193,9 @@ func (s *DB) Workloads(ctx context.Context, digest string) ([]Workload, error) {
 	q := `SELECT cluster, namespace, kind, name, container, image, digest, updated_at FROM workloads`
 	var args []any
 	if digest != "" {
-		q += ` WHERE digest = ?`
-		args = append(args, digest)
+		// A runtime may report the index digest of a multi-arch image.
+		q += ` WHERE digest = ? OR digest = (SELECT index_digest FROM images WHERE digest = ? AND index_digest <> '')`
+		args = append(args, digest, digest)
 	}
 	q += ` ORDER BY cluster, namespace, kind, name, container`
 	rows, err := s.query(ctx, q, args...)

@@ -63,7 +63,7 @@ func (s *DB) SetTag(ctx context.Context, repository, tag, digest string) error {
 
 const imageCols = `i.digest, i.registry, i.repository, i.platform, i.index_digest, i.base_name, i.base_digest, i.first_seen, i.scanned_at, i.scan_error,
 	i.critical, i.high, i.medium, i.low, i.unknown, i.fixable, i.total,
-	EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest)`
+	EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest OR (i.index_digest <> '' AND w.digest = i.index_digest))`
 
 func scanImage(r interface{ Scan(...any) error }) (Image, error) {
 	var im Image
@@ -139,7 +139,7 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 		if !*f.Running {
 			not = "NOT "
 		}
-		where = append(where, not+"EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest)")
+		where = append(where, not+"EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest OR (i.index_digest <> '' AND w.digest = i.index_digest))")
 	}
 	if f.After != "" {
 		where, args = append(where, "i.digest > ?"), append(args, f.After)
