@@ -153,9 +153,9 @@ func TestCrawlScanRematch(t *testing.T) {
 			dir := t.TempDir()
 			dbPath := filepath.Join(dir, "vulndb.sqlite")
 			d := &jobs.Deps{
-				DBPath:    dbPath,
-				Inventory: loop.InventoryOptions{CacheDir: filepath.Join(dir, "cache"), TempDir: filepath.Join(dir, "cache", "tmp"), Tool: "drydock test"},
-				Targets:   []jobs.Target{{Registry: reg.host, Repositories: []string{"team/app", "os/debian"}, Tags: []string{"*"}}},
+				DBPath:       dbPath,
+				Inventory:    loop.InventoryOptions{CacheDir: filepath.Join(dir, "cache"), TempDir: filepath.Join(dir, "cache", "tmp"), Tool: "drydock test"},
+				Targets:      []jobs.Target{{Registry: reg.host, Repositories: []string{"team/app", "os/debian"}, Tags: []string{"*"}}},
 				ImageOptions: []image.Option{image.WithUserAgent("drydock-test")},
 				Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}

@@ -138,7 +138,6 @@ func ParseConfig(fc *freshness.Config) (*Config, error) {
 	return c, nil
 }
 
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
