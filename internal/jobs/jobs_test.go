@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/jobs"
 	"github.com/drydock/drydock/internal/loop"
@@ -38,7 +39,7 @@ type countingRegistry struct {
 func startRegistry(t *testing.T) *countingRegistry {
 	t.Helper()
 	c := &countingRegistry{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
 			c.blobs.Add(1)
@@ -215,5 +216,81 @@ func TestCrawlScanRematch(t *testing.T) {
 				t.Errorf("%d db-update events; want 1 (an unchanged database is not re-matched)", len(dbEvents))
 			}
 		})
+	}
+}
+
+// With a key, each scanned digest gets a verdict; a re-match that changes
+// the findings signs a new one; an unchanged result never pushes another.
+func TestVerdictsSignedOnceAndReSigned(t *testing.T) {
+	lay := demoLayout(t)
+	pypi := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "PyPI", "all.zip")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg := startRegistry(t)
+	app := push(t, lay, "app", reg.host+"/team/app:1")
+	key, err := attest.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := attest.NewSigner(key)
+	keys, _ := attest.NewKeys(&key.PublicKey)
+
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "vulndb.sqlite")
+	// A database that has nothing on the app's packages yet.
+	if _, err := vulndb.Import(ctx, dbPath, []string{filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "crates.io", "all.zip")}); err != nil {
+		t.Fatal(err)
+	}
+	d := &jobs.Deps{
+		DBPath:       dbPath,
+		Inventory:    loop.InventoryOptions{CacheDir: filepath.Join(dir, "cache"), TempDir: filepath.Join(dir, "cache", "tmp"), Tool: "drydock test"},
+		ImageOptions: []image.Option{image.WithUserAgent("drydock-test")},
+		Signer:       signer,
+		Evaluator:    loop.FailOn{Threshold: "CRITICAL"},
+		Tool:         attest.Scanner{Name: "drydock", Version: "test"},
+		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	st, e := engineCases[0].open(t, ctx, dir, d, jobs.Schedule{Workers: 2})
+	defer st.Close()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop(context.Background())
+	verdicts := func() []*attest.Verdict {
+		all, err := attest.VerifyAll(ctx, app, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	if _, err := e.Enqueue(ctx, jobs.ResolveArgs{Ref: reg.host + "/team/app:1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first verdict", func() bool { _, err := st.Verdict(ctx, app.DigestStr()); return err == nil })
+	first, _ := st.Verdict(ctx, app.DigestStr())
+	if got := verdicts(); len(got) != 1 || got[0].Err != nil || !got[0].Passed() {
+		t.Fatalf("after the scan: %d verdict(s) %+v", len(got), got)
+	}
+	// Signing again with the same findings pushes nothing.
+	e.Enqueue(ctx, jobs.SignArgs{Digest: app.DigestStr()})
+	time.Sleep(time.Second)
+	if got := verdicts(); len(got) != 1 {
+		t.Fatalf("a repeated signing pushed again: %d verdicts", len(got))
+	}
+	// New advisories change the findings: a new verdict is signed.
+	if _, err := vulndb.Import(ctx, dbPath, []string{pypi}); err != nil {
+		t.Fatal(err)
+	}
+	e.Enqueue(ctx, jobs.DBUpdateArgs{})
+	waitFor(t, "a new verdict after the re-match", func() bool {
+		v, err := st.Verdict(ctx, app.DigestStr())
+		return err == nil && v.Fingerprint != first.Fingerprint
+	})
+	got := verdicts()
+	if len(got) != 2 {
+		t.Fatalf("after the re-match: %d verdicts, want 2", len(got))
+	}
+	if got[0].Statement == nil || len(got[0].Statement.Predicate.Findings) == 0 {
+		t.Errorf("the new verdict records no findings: %+v", got[0].Statement)
 	}
 }

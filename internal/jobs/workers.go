@@ -486,7 +486,7 @@ func (w *rematchBatchWorker) Work(ctx context.Context, job *river.Job[RematchBat
 		if err != nil {
 			return err
 		}
-		if diff.Changed() {
+		if diff.Changed() || d.Signer != nil && !w.e.hasVerdict(ctx, digest) {
 			changed++
 			if d.Signer != nil {
 				if _, err := w.e.Enqueue(ctx, SignArgs{Digest: digest, Insecure: d.insecure(inv.Source.Name)}); err != nil {
@@ -591,6 +591,12 @@ func (w *signWorker) Work(ctx context.Context, job *river.Job[SignArgs]) error {
 		return river.JobCancel(fmt.Errorf("sign %s: stored inventory unreadable: %w", job.Args.Digest, err))
 	}
 	db, err := vulndb.Open(ctx, d.DBPath)
+	if errors.Is(err, vulndb.ErrNotFound) {
+		// No database, no judgement: a verdict now would pass what was
+		// never matched. The first database change re-matches and signs.
+		d.log().Warn("not signing: no vulnerability database yet", "digest", job.Args.Digest)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("sign %s: %w", job.Args.Digest, err)
 	}
@@ -670,4 +676,9 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 		}
 	}
 	return nil
+}
+
+func (e *Engine) hasVerdict(ctx context.Context, digest string) bool {
+	_, err := e.deps.Store.Verdict(ctx, digest)
+	return err == nil
 }
