@@ -30,6 +30,10 @@ type Store interface {
 	Verdict(ctx context.Context, digest string) (*store.Verdict, error)
 	Workloads(ctx context.Context, digest string) ([]store.Workload, error)
 	Events(ctx context.Context, f store.EventFilter) ([]store.Event, error)
+	ImagesByDigest(ctx context.Context, digests []string) (map[string]*store.Image, error)
+	ImagesInRepositories(ctx context.Context, repos []string) ([]store.Image, error)
+	WorkloadsRunning(ctx context.Context, digests []string) ([]store.Workload, error)
+	LastEvent(ctx context.Context, kind string, digests []string) (map[string]time.Time, error)
 	Ping(ctx context.Context) error
 }
 
@@ -305,7 +309,23 @@ func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := Vulnerability{ID: id, FixedVersions: []string{}, Images: []AffectedImage{}, Workloads: []store.Workload{}}
 	aliases, fixed := map[string]bool{}, map[string]bool{}
-	images := map[string]*store.Image{}
+	var digests []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if !seen[f.Digest] {
+			seen[f.Digest] = true
+			digests = append(digests, f.Digest)
+		}
+	}
+	images, err := a.Store.ImagesByDigest(ctx, digests)
+	if err != nil {
+		return err
+	}
+	if ws, err := a.Store.WorkloadsRunning(ctx, digests); err != nil {
+		return err
+	} else if ws != nil {
+		v.Workloads = ws
+	}
 	for _, f := range fs {
 		for _, al := range append([]string{f.ID}, f.Aliases...) {
 			if al != id {
@@ -315,17 +335,9 @@ func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
 		if f.Fixed != "" {
 			fixed[f.Fixed] = true
 		}
-		im, ok := images[f.Digest]
-		if !ok {
-			if im, err = a.Store.Image(ctx, f.Digest); err != nil {
-				return err
-			}
-			images[f.Digest] = im
-			ws, err := a.Store.Workloads(ctx, f.Digest)
-			if err != nil {
-				return err
-			}
-			v.Workloads = append(v.Workloads, ws...)
+		im := images[f.Digest]
+		if im == nil {
+			continue
 		}
 		v.Images = append(v.Images, AffectedImage{Digest: f.Digest, Repository: im.Repository, Tags: im.Tags, Package: f.Package,
 			Version: f.Version, Fixed: f.Fixed, Severity: f.Severity, FixPath: f.FixPath})

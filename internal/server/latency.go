@@ -70,26 +70,32 @@ func patchLatency(ctx context.Context, st Store, id string, fs []store.Finding, 
 	}
 	// A fixed image: a later image of an affected repository that is
 	// scanned and does not have the vulnerability.
-	for repo, since := range repos {
-		ims, err := st.Images(ctx, store.ImageFilter{Repository: repo, Limit: 1000})
+	var repoNames []string
+	for r := range repos {
+		repoNames = append(repoNames, r)
+	}
+	ims, err := st.ImagesInRepositories(ctx, repoNames)
+	if err != nil {
+		return l, err
+	}
+	for _, im := range ims {
+		if affected[im.Digest] || im.ScannedAt.IsZero() || im.ScannedAt.Before(repos[im.Repository]) {
+			continue
+		}
+		l.FixedImageBuilt = earliest(l.FixedImageBuilt, im.ScannedAt)
+	}
+	if !running && len(affected) > 0 {
+		var ds []string
+		for d := range affected {
+			ds = append(ds, d)
+		}
+		last, err := st.LastEvent(ctx, store.EventStopped, ds)
 		if err != nil {
 			return l, err
 		}
-		for _, im := range ims {
-			if affected[im.Digest] || im.ScannedAt.IsZero() || im.ScannedAt.Before(since) {
-				continue
-			}
-			l.FixedImageBuilt = earliest(l.FixedImageBuilt, im.ScannedAt)
-		}
-	}
-	if !running {
-		for d := range affected {
-			evs, err := st.Events(ctx, store.EventFilter{Digest: d, Kind: store.EventStopped, Limit: 1})
-			if err != nil {
-				return l, err
-			}
-			if len(evs) > 0 && evs[0].At.After(l.LastPodOff) {
-				l.LastPodOff = evs[0].At
+		for _, at := range last {
+			if at.After(l.LastPodOff) {
+				l.LastPodOff = at
 			}
 		}
 	}

@@ -37,7 +37,7 @@ type countingRegistry struct {
 	blobs atomic.Int64
 }
 
-func startRegistry(t *testing.T) *countingRegistry {
+func startRegistry(t testing.TB) *countingRegistry {
 	t.Helper()
 	c := &countingRegistry{}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
@@ -52,7 +52,7 @@ func startRegistry(t *testing.T) *countingRegistry {
 	return c
 }
 
-func demoLayout(t *testing.T) string {
+func demoLayout(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "layout")
 	cmd := exec.Command("go", "run", "./scripts/demoimage", "scripts/demoimage/rootfs", dir)
@@ -63,7 +63,7 @@ func demoLayout(t *testing.T) string {
 	return dir
 }
 
-func push(t *testing.T, dir, refName, dst string) name.Digest {
+func push(t testing.TB, dir, refName, dst string) name.Digest {
 	t.Helper()
 	p, err := layout.FromPath(dir)
 	if err != nil {

@@ -60,8 +60,8 @@ func (s *DB) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := s.query(ctx, q, args...)
+	q += " ORDER BY id DESC LIMIT ?"
+	rows, err := s.query(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

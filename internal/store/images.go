@@ -99,7 +99,7 @@ func (s *DB) fillTags(ctx context.Context, ims []*Image) error {
 		by[im.Digest] = im
 		args = append(args, im.Digest)
 	}
-	rows, err := s.query(ctx, `SELECT digest, tag FROM tags WHERE digest IN (?`+strings.Repeat(", ?", len(args)-1)+`) ORDER BY tag`, args...)
+	rows, err := s.queryDirect(ctx, `SELECT digest, tag FROM tags WHERE digest IN (?`+strings.Repeat(", ?", len(args)-1)+`) ORDER BY tag`, args...)
 	if err != nil {
 		return fmt.Errorf("read tags: %w", err)
 	}
@@ -152,8 +152,8 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q += fmt.Sprintf(" ORDER BY i.digest LIMIT %d", limit)
-	rows, err := s.query(ctx, q, args...)
+	q += " ORDER BY i.digest LIMIT ?"
+	rows, err := s.query(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}
@@ -225,7 +225,7 @@ func (s *DB) Inventory(ctx context.Context, digest string) ([]byte, error) {
 // InventoryDigests lists stored inventories in digest order after the
 // given one: the pages re-match batches are cut from.
 func (s *DB) InventoryDigests(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := s.query(ctx, fmt.Sprintf(`SELECT digest FROM inventories WHERE digest > ? ORDER BY digest LIMIT %d`, limit), after)
+	rows, err := s.query(ctx, `SELECT digest FROM inventories WHERE digest > ? ORDER BY digest LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inventories: %w", err)
 	}

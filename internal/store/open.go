@@ -179,15 +179,17 @@ func (s *DB) render(m string) string {
 // SchemaVersion is the number of migrations this build knows.
 func SchemaVersion() int { return len(migrations) }
 
+// migrate runs unprepared statements: the tables they create do not
+// exist for other connections until the transaction commits.
 func (s *DB) migrate(ctx context.Context) error {
 	return s.inTx(ctx, func(t tx) error {
 		if s.dialect.name == "postgres" {
 			// Replicas starting together take turns.
-			if _, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(4242001)`); err != nil {
+			if _, err := t.ExecContext(ctx, `SELECT pg_advisory_xact_lock(4242001)`); err != nil {
 				return fmt.Errorf("migrate: %w", err)
 			}
 		}
-		if _, err := t.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		if _, err := t.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		var have int
@@ -202,11 +204,11 @@ func (s *DB) migrate(ctx context.Context) error {
 				if strings.TrimSpace(stmt) == "" {
 					continue
 				}
-				if _, err := t.exec(ctx, stmt); err != nil {
+				if _, err := t.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("migration %d: %w", v, err)
 				}
 			}
-			if _, err := t.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, nanos(s.now())); err != nil {
+			if _, err := t.ExecContext(ctx, t.d.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, nanos(s.now())); err != nil {
 				return fmt.Errorf("migration %d: %w", v, err)
 			}
 		}

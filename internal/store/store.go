@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -148,6 +149,9 @@ type ImageFilter struct {
 // DB is the store on either engine.
 type DB struct {
 	db      *sql.DB
+	// stmts caches prepared statements: SQLite's parser is a large part of
+	// a short query's cost.
+	stmts   sync.Map // query → *sql.Stmt
 	dialect dialect
 	now     func() time.Time
 	enc     *zstd.Encoder
@@ -193,7 +197,10 @@ func newDB(db *sql.DB, d dialect) (*DB, error) {
 func (s *DB) Engine() string { return s.dialect.name }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 // Ping checks the database answers (/readyz).
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -201,29 +208,100 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // SetClock fixes the time (tests).
 func (s *DB) SetClock(now func() time.Time) { s.now = now }
 
+// prepared returns the cached statement for q (in the engine's dialect).
+func (s *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.dialect.q(q))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
 func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.dialect.q(q), args...)
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryDirect runs a query whose text varies (IN lists) unprepared, so the
+// statement cache stays small.
+func (s *DB) queryDirect(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return s.db.QueryContext(ctx, s.dialect.q(q), args...)
 }
 
-func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.db.QueryRowContext(ctx, s.dialect.q(q), args...)
+type row struct {
+	rows *sql.Rows
+	err  error
+}
+
+// Scan reads the first row as sql.Row does.
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	return r.rows.Close()
+}
+
+func (s *DB) queryRow(ctx context.Context, q string, args ...any) row {
+	rows, err := s.query(ctx, q, args...)
+	return row{rows, err}
 }
 
 type tx struct {
 	*sql.Tx
+	s *DB
 	d dialect
 }
 
+func (t tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	st, err := t.s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return t.StmtContext(ctx, st), nil
+}
+
 func (t tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.ExecContext(ctx, t.d.q(q), args...)
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (t tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.QueryContext(ctx, t.d.q(q), args...)
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (s *DB) inTx(ctx context.Context, f func(tx) error) error {
@@ -231,7 +309,7 @@ func (s *DB) inTx(ctx context.Context, f func(tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := f(tx{t, s.dialect}); err != nil {
+	if err := f(tx{t, s, s.dialect}); err != nil {
 		t.Rollback()
 		return err
 	}
