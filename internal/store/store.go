@@ -148,7 +148,7 @@ type ImageFilter struct {
 
 // DB is the store on either engine.
 type DB struct {
-	db      *sql.DB
+	db *sql.DB
 	// stmts caches prepared statements: SQLite's parser is a large part of
 	// a short query's cost.
 	stmts   sync.Map // query → *sql.Stmt
