@@ -65,6 +65,10 @@ Examples:
 					fmt.Fprintf(cmd.ErrOrStderr(), "drydock server: listening on %s\n", addr)
 				},
 			}
+			if replica != "" {
+				// Registries' logs then tell replicas apart.
+				o.UserAgent += " (replica " + replica + ")"
+			}
 			if sc.TokenEnv != "" {
 				if o.Token = os.Getenv(sc.TokenEnv); o.Token == "" {
 					return fmt.Errorf("server.tokenEnv: $%s is empty", sc.TokenEnv)

@@ -41,6 +41,9 @@ type Config struct {
 	RematchBatch int `json:"rematchBatch,omitempty"`
 	// Workers is how many jobs this replica runs at once (default 4).
 	Workers int `json:"workers,omitempty"`
+	// JobTimeout bounds one job (default 10m); a job of a replica that died
+	// is taken over by another after it (plus a margin).
+	JobTimeout *freshness.Duration `json:"jobTimeout,omitempty"`
 	// Clusters are watched for running images.
 	Clusters []ClusterConfig `json:"clusters,omitempty"`
 }
@@ -91,6 +94,11 @@ func ParseConfig(fc *freshness.Config) (*Config, error) {
 		if d.v < 0 || (d.v > 0 && d.v < time.Second) {
 			errs = append(errs, fmt.Sprintf("%s: %s: want 0s (off) or at least 1s", d.f, d.v))
 		}
+	}
+	if c.JobTimeout == nil {
+		c.JobTimeout = &freshness.Duration{Duration: 10 * time.Minute}
+	} else if c.JobTimeout.Duration < time.Second {
+		errs = append(errs, fmt.Sprintf("server.jobTimeout: %s: want at least 1s", c.JobTimeout.Duration))
 	}
 	if c.RematchBatch == 0 {
 		c.RematchBatch = DefaultRematchBatch

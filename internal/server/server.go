@@ -125,6 +125,9 @@ func Run(ctx context.Context, o Options) error {
 		DBUpdate: sc.DBUpdateInterval.Duration,
 		Workers:  sc.Workers,
 		ID:       o.ReplicaID,
+		// A dead replica's job is rescued once it has clearly overrun.
+		JobTimeout:  sc.JobTimeout.Duration,
+		RescueAfter: sc.JobTimeout.Duration + min(time.Minute, sc.JobTimeout.Duration/2),
 	}
 	if o.Reconciler != nil {
 		sched.Reconcile = o.Config.Watch.PollInterval.Duration
