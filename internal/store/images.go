@@ -382,30 +382,32 @@ func (s *DB) SaveFindings(ctx context.Context, digest string, findings []Finding
 				return err
 			}
 		}
+		var frows [][]any
 		for _, f := range changed {
-			if _, err := t.exec(ctx, `INSERT INTO findings (digest, vuln_id, package, version, ecosystem, fixed, severity, fix_path, layer, aliases)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (digest, vuln_id, package, version) DO UPDATE SET ecosystem = excluded.ecosystem, fixed = excluded.fixed,
-				severity = excluded.severity, fix_path = excluded.fix_path, layer = excluded.layer, aliases = excluded.aliases`,
-				digest, f.ID, f.Package, f.Version, f.Ecosystem, f.Fixed, f.Severity, f.FixPath, f.Layer, strings.Join(f.Aliases, " ")); err != nil {
-				return err
-			}
+			frows = append(frows, []any{digest, f.ID, f.Package, f.Version, f.Ecosystem, f.Fixed, f.Severity, f.FixPath, f.Layer, strings.Join(f.Aliases, " ")})
+		}
+		if err := insertMany(ctx, t, `INSERT INTO findings (digest, vuln_id, package, version, ecosystem, fixed, severity, fix_path, layer, aliases) VALUES `, frows,
+			` ON CONFLICT (digest, vuln_id, package, version) DO UPDATE SET ecosystem = excluded.ecosystem, fixed = excluded.fixed,
+				severity = excluded.severity, fix_path = excluded.fix_path, layer = excluded.layer, aliases = excluded.aliases`); err != nil {
+			return err
 		}
 		if len(changed)+len(d.Disappeared) > 0 {
 			if _, err := t.exec(ctx, `DELETE FROM finding_ids WHERE digest = ?`, digest); err != nil {
 				return err
 			}
 			seen := map[[2]string]bool{}
+			var irows [][]any
 			for _, f := range newBy {
 				for _, id := range append([]string{f.ID}, f.Aliases...) {
 					if seen[[2]string{id, f.ID}] {
 						continue
 					}
 					seen[[2]string{id, f.ID}] = true
-					if _, err := t.exec(ctx, `INSERT INTO finding_ids (id, digest, vuln_id) VALUES (?, ?, ?)`, id, digest, f.ID); err != nil {
-						return err
-					}
+					irows = append(irows, []any{id, digest, f.ID})
 				}
+			}
+			if err := insertMany(ctx, t, `INSERT INTO finding_ids (id, digest, vuln_id) VALUES `, irows, ""); err != nil {
+				return err
 			}
 		}
 		now := nanos(s.now())
@@ -423,15 +425,15 @@ func (s *DB) SaveFindings(ctx context.Context, digest string, findings []Finding
 		if !d.Changed() {
 			return nil
 		}
+		var erows [][]any
 		for _, f := range d.Appeared {
-			if err := s.addEvent(ctx, t, Event{Kind: EventAppeared, Digest: digest, VulnID: f.ID, Detail: findingDetail(f)}); err != nil {
-				return err
-			}
+			erows = append(erows, []any{now, EventAppeared, digest, f.ID, "", findingDetail(f)})
 		}
 		for _, f := range d.Disappeared {
-			if err := s.addEvent(ctx, t, Event{Kind: EventDisappeared, Digest: digest, VulnID: f.ID, Detail: findingDetail(f)}); err != nil {
-				return err
-			}
+			erows = append(erows, []any{now, EventDisappeared, digest, f.ID, "", findingDetail(f)})
+		}
+		if err := insertMany(ctx, t, `INSERT INTO events (at, kind, digest, vuln_id, workload, detail) VALUES `, erows, ""); err != nil {
+			return err
 		}
 		return s.addEvent(ctx, t, Event{Kind: EventRematch, Digest: digest, Detail: fmt.Sprintf("%d appeared, %d disappeared", len(d.Appeared), len(d.Disappeared))})
 	})
@@ -455,4 +457,33 @@ func findingDetail(f Finding) string {
 func sameFinding(a, b Finding) bool {
 	return a.Ecosystem == b.Ecosystem && a.Fixed == b.Fixed && a.Severity == b.Severity && a.FixPath == b.FixPath &&
 		a.Layer == b.Layer && strings.Join(a.Aliases, " ") == strings.Join(b.Aliases, " ")
+}
+
+// insertMany inserts rows with multi-row VALUES statements (a statement per
+// row costs more than the row itself), in order.
+func insertMany(ctx context.Context, t tx, head string, rows [][]any, tail string) error {
+	const per = 50
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		part := rows[:n]
+		rows = rows[n:]
+		one := "(?" + strings.Repeat(", ?", len(part[0])-1) + ")"
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, n*len(part[0]))
+		for i, r := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(one)
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		// The text depends on the row count only: the statement cache
+		// holds at most one statement per count.
+		if _, err := t.exec(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
