@@ -103,7 +103,9 @@ server:
 		}
 		return c.get(t, "/api/v1/images/"+rebuilt, &d) == 200 && !d.ScannedAt.IsZero() && d.Verdict != nil
 	})
-	var evs struct{ Events []struct{ Kind, Digest string } }
+	var evs struct {
+		Events []struct{ Kind, Digest string }
+	}
 	c.get(t, "/api/v1/events?kind=rebuild", &evs)
 	if len(evs.Events) == 0 || evs.Events[0].Digest != rebuilt {
 		t.Errorf("rebuild events = %+v; want one for %s", evs.Events, rebuilt)
