@@ -45,6 +45,7 @@ log() { echo "test.sh: $*" >&2; }
 # the CLI's progress test; npm (below) builds the real node_modules trees
 # of the npm extractor's tests.
 APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah binutils bsdutils)
+APT_PACKAGES+=(postgresql) # the server's store and job tests (scripts/lib/postgres.sh)
 # npm: Debian's package unless an npm is already on PATH (for example the
 # one bundled in a nodejs package from elsewhere, which conflicts with it).
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
@@ -141,6 +142,7 @@ run_dir=$(mktemp -d "${TMPDIR:-/tmp}/drydock-e2e-registry.XXXXXX")
 cleanup() {
 	local rc=$?
 	"$root/scripts/registry.sh" stop "$run_dir" || true
+	declare -F pg_stop >/dev/null && pg_stop || true
 	rm -rf "$run_dir"
 	exit $rc
 }
@@ -171,6 +173,9 @@ export DRYDOCK_E2E_ROOTFS_UPGRADED_TAR="$(dirname "$upgraded")/rootfs.tar"
 log "DRYDOCK_E2E_ROOTFS=$DRYDOCK_E2E_ROOTFS"
 log "DRYDOCK_E2E_ROOTFS_TAR=$DRYDOCK_E2E_ROOTFS_TAR"
 log "DRYDOCK_E2E_REGISTRY=$DRYDOCK_E2E_REGISTRY"
+
+# PostgreSQL for the store and job tests: exports DRYDOCK_TEST_POSTGRES.
+source "$root/scripts/lib/postgres.sh" && pg_start
 
 # etcd, kube-apiserver and kube-controller-manager for the real-cluster tests
 # (internal/k8stest, test/k8s), built once from the Go module proxy and cached.

@@ -1,21 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/drydock/drydock/internal/attest"
-	"github.com/drydock/drydock/internal/finding"
-	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/policy"
-	"github.com/drydock/drydock/internal/report"
 )
 
 func newAttestCommand(g *globals) *cobra.Command {
@@ -89,7 +84,10 @@ pushed and failing; 2 an error, or no decision given.`,
 			if sf.fromInventory && rep.Inventory.Source.Ref != "" {
 				ref = rep.Inventory.Source.Ref
 			}
-			pred, subjects, pushed, err := signAndPush(ctx, rep, ev, signer, ref, pushTo, sf.source.insecure)
+			pred, subjects, pushed, err := loop.SignAndPush(ctx, rep, ev, ref, loop.SignOptions{
+				Signer: signer, PushTo: pushTo, Insecure: sf.source.insecure,
+				Tool: attest.Scanner{Name: "drydock", Version: version},
+			})
 			if err != nil {
 				return err
 			}
@@ -140,11 +138,11 @@ func policyEvaluator(policyPath, failOn, result string, noPolicy bool) (attest.E
 		if err != nil {
 			return nil, err
 		}
-		return policyFileEvaluator{p: p}, nil
+		return loop.PolicyFile{Policy: p}, nil
 	case result != "":
 		switch result {
 		case attest.ResultPass, attest.ResultFail:
-			return fixedResult{passed: result == attest.ResultPass}, nil
+			return loop.Fixed{Passed: result == attest.ResultPass}, nil
 		}
 		return nil, fmt.Errorf("--policy-result %q: want pass or fail", result)
 	case failOn != "":
@@ -152,55 +150,9 @@ func policyEvaluator(policyPath, failOn, result string, noPolicy bool) (attest.E
 		if severityRank(t) < 0 {
 			return nil, fmt.Errorf("--fail-on %q: want one of critical, high, medium, low, unknown", failOn)
 		}
-		return failOnEvaluator{threshold: t}, nil
+		return loop.FailOn{Threshold: t}, nil
 	}
 	return nil, errNoDecision("drydock")
-}
-
-// failOnEvaluator fails on a finding at or above the threshold, as
-// "drydock scan --fail-on" does.
-type failOnEvaluator struct{ threshold string }
-
-func (e failOnEvaluator) Evaluate(_ context.Context, rep *report.ScanReport) (string, bool, []string, error) {
-	var violations []string
-	for _, f := range rep.Findings {
-		// UNKNOWN fails the verdict, as it fails "scan --fail-on" by default.
-		if finding.FailsAtOrAbove(f.Severity.Rating, e.threshold, finding.UnknownFail) {
-			violations = append(violations, fmt.Sprintf("%s (%s) in %s %s", f.ID, f.Severity.Rating, f.Package.Name, f.Package.Version))
-		}
-	}
-	return "fail-on-" + strings.ToLower(e.threshold), len(violations) == 0, violations, nil
-}
-
-// policyFileEvaluator applies a drydock policy to the fresh scan: verdict
-// rules are skipped (the verdict is what is being made), Kubernetes rules see
-// no namespace.
-type policyFileEvaluator struct{ p *policy.Policy }
-
-func (e policyFileEvaluator) Evaluate(ctx context.Context, rep *report.ScanReport) (string, bool, []string, error) {
-	d, err := e.p.Evaluate(ctx, policy.InputFromReport(rep, time.Now()))
-	if err != nil {
-		return "", false, nil, err
-	}
-	var violations []string
-	for _, v := range d.Violations {
-		violations = append(violations, v.Rule+": "+v.Message)
-	}
-	return e.p.Name(), d.Allowed, violations, nil
-}
-
-// fixedResult records an outcome decided outside drydock.
-type fixedResult struct {
-	passed bool
-	name   string
-}
-
-func (e fixedResult) Evaluate(context.Context, *report.ScanReport) (string, bool, []string, error) {
-	n := e.name
-	if n == "" {
-		n = "external"
-	}
-	return n, e.passed, nil, nil
 }
 
 // loadSigner reads a private key file, decrypting it with the passphrase
@@ -222,68 +174,4 @@ func loadSigner(path string) (*attest.Signer, error) {
 		return nil, fmt.Errorf("--key %s: %w", path, err)
 	}
 	return attest.NewSigner(k)
-}
-
-// signAndPush makes the verdict for a scan report, signs it and pushes it as
-// a referrer of the scanned image (and of its index, when it came through
-// one). attest, rebuild and watch share it.
-func signAndPush(ctx context.Context, rep *report.ScanReport, ev attest.Evaluator, signer *attest.Signer, ref, pushTo string, insecure bool) (*attest.Predicate, []name.Digest, []string, error) {
-	subjects, repo, err := verdictSubjects(rep, pushTo, insecure)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pred, err := attest.PredicateFor(ctx, rep, ev, ref, attest.Scanner{Name: "drydock", Version: version}, time.Now())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var digests []string
-	for _, s := range subjects {
-		digests = append(digests, s.DigestStr())
-	}
-	st, err := attest.NewStatement(repo, digests, pred)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ropts := image.RemoteOptions(ctx, image.WithInsecure(insecure), image.WithUserAgent("drydock/"+version))
-	_, pushed, err := attest.Attest(ctx, signer, st, subjects, attest.WithRemoteOptions(ropts...))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var refs []string
-	for _, p := range pushed {
-		refs = append(refs, fmt.Sprint(p))
-	}
-	return &pred, subjects, refs, nil
-}
-
-// verdictSubjects names the digests the verdict is about and where it is
-// pushed: the scanned image and, if it came from an index, the index too.
-func verdictSubjects(rep *report.ScanReport, pushTo string, insecure bool) ([]name.Digest, string, error) {
-	src := rep.Inventory.Source
-	if src.Digest == "" {
-		return nil, "", errors.New("the source has no image digest (a root filesystem directory cannot be attested)")
-	}
-	repo := pushTo
-	if repo == "" {
-		if src.Kind != image.KindRegistry || src.Name == "" {
-			return nil, "", fmt.Errorf("%s is not a registry image: name the repository to push the verdict to with --push-to", src.Ref)
-		}
-		repo = src.Name
-	}
-	var out []name.Digest
-	for _, d := range []string{src.Digest, src.IndexDigest} {
-		if d == "" {
-			continue
-		}
-		r, err := image.ParseReference(repo+"@"+d, insecure)
-		if err != nil {
-			return nil, "", fmt.Errorf("--push-to: %w", err)
-		}
-		dg, ok := r.(name.Digest)
-		if !ok {
-			return nil, "", fmt.Errorf("--push-to %q: want a repository without tag", repo)
-		}
-		out = append(out, dg)
-	}
-	return out, out[0].Context().Name(), nil
 }

@@ -8,23 +8,15 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/drydock/drydock/internal/attest"
-	"github.com/drydock/drydock/internal/deploy"
 	"github.com/drydock/drydock/internal/freshness"
-	"github.com/drydock/drydock/internal/image"
-	"github.com/drydock/drydock/internal/rebuild"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/report"
-	"github.com/drydock/drydock/internal/vulndb"
 )
 
 // freshFlags are the flags rebuild and watch share.
@@ -67,213 +59,45 @@ decision is required: --policy FILE, --fail-on SEVERITY, or --no-policy (the ver
 records "no policy" and never passes, so neither verify nor the admission webhook
 accept it, and --deploy rolls nothing out). --key without one is refused.`
 
-// newReconciler wires the configuration to the registry, the executors of
-// internal/rebuild, the scanner and the store.
+// newReconciler turns the flags into loop.Options: the reconcile itself
+// (rebuild → scan → sign → deploy) lives in internal/loop, shared with
+// watch and server.
 func newReconciler(ctx context.Context, g *globals, f *freshFlags, storePath string) (*freshness.Reconciler, error) {
 	cfg, err := freshness.LoadConfig(f.config)
 	if err != nil {
 		return nil, err
 	}
-	platform := image.DefaultPlatform()
-	if cfg.Platform != "" {
-		if platform, err = image.ParsePlatform(cfg.Platform); err != nil {
-			return nil, fmt.Errorf("platform: %w", err)
-		}
-	}
-	st, err := freshness.OpenStore(ctx, storePath)
-	if err != nil {
-		return nil, err
-	}
-	imgOpts := []image.Option{image.WithPlatform(platform), image.WithUserAgent("drydock/" + version)}
-	r := &freshness.Reconciler{
-		Config: cfg,
-		Store:  st,
-		Registry: &freshness.RemoteRegistry{Config: cfg, Platform: platform, Options: []remote.Option{
-			remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithUserAgent("drydock/" + version),
-		}},
-		NewExecutor: func(kind string, c map[string]string) (rebuild.Executor, error) {
-			return rebuild.New(kind, c, imgOpts...)
-		},
+	o := loop.Options{
+		Config:    cfg,
+		StorePath: storePath,
+		UserAgent: "drydock/" + version,
+		Tool:      attest.Scanner{Name: "drydock", Version: version},
 	}
 	decided := f.policy != "" || f.failOn != "" || f.noPolicy
 	if f.key != "" && !decided {
-		st.Close()
 		return nil, errNoDecision("--key")
 	}
 	if !f.noScan {
-		sc := &cliScanner{g: g, reports: map[string]*report.ScanReport{}}
-		if decided {
-			ev, err := policyEvaluator(f.policy, f.failOn, "", f.noPolicy)
-			if err != nil {
-				st.Close()
-				return nil, err
-			}
-			sc.ev = ev
+		o.Scan = func(ctx context.Context, ref string) (*report.ScanReport, error) {
+			return runScan(ctx, g, &scanFlags{}, ref, io.Discard)
 		}
-		r.Scanner = sc
-		if f.key != "" {
-			signer, err := loadSigner(f.key)
-			if err != nil {
-				st.Close()
+		if decided {
+			if o.Evaluator, err = policyEvaluator(f.policy, f.failOn, "", f.noPolicy); err != nil {
 				return nil, err
 			}
-			r.Attester = &cliAttester{scans: sc, signer: signer, insecure: cfg.Registries.Insecure}
+		}
+		if f.key != "" {
+			if o.Signer, err = loadSigner(f.key); err != nil {
+				return nil, err
+			}
 		}
 	} else if f.key != "" || decided {
-		st.Close()
 		return nil, errors.New("--key, --policy, --fail-on and --no-policy need the scan: drop --no-scan")
 	}
 	if f.deploy {
-		rc, err := deploy.RESTConfig(f.kubeconfig, f.kubeContext)
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		cs, err := deploy.NewClient(rc, "drydock/"+version)
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		r.Deployer = &cliDeployer{client: cs, opts: deploy.RolloutOptions{Wait: true, Timeout: f.rolloutTimeout, ExcludeNamespaces: f.excludeNS}}
+		o.Deploy = &loop.DeployOptions{Kubeconfig: f.kubeconfig, Context: f.kubeContext, ExcludeNamespaces: f.excludeNS, RolloutTimeout: f.rolloutTimeout}
 	}
-	if err := r.CheckExecutors(); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return r, nil
-}
-
-// cliScanner scans rebuilt images with the same code as `drydock scan`,
-// applies the policy when one is given, and keeps each report for the
-// attester.
-type cliScanner struct {
-	g  *globals
-	ev attest.Evaluator
-
-	mu      sync.Mutex
-	reports map[string]*report.ScanReport
-}
-
-func (s *cliScanner) Scan(ctx context.Context, ref string) (freshness.ScanResult, error) {
-	rep, err := runScan(ctx, s.g, &scanFlags{}, ref, io.Discard)
-	if errors.Is(err, vulndb.ErrNotFound) {
-		return freshness.ScanResult{Summary: "not scanned: no vulnerability database (drydock db update)", Passed: true}, nil
-	}
-	if err != nil {
-		return freshness.ScanResult{}, err
-	}
-	bySev := map[string]int{}
-	for _, f := range rep.Findings {
-		bySev[strings.ToLower(string(f.Severity.Rating))]++
-	}
-	var parts []string
-	for _, sev := range []string{"critical", "high", "medium", "low", "unknown"} {
-		if n := bySev[sev]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
-		}
-	}
-	sum := fmt.Sprintf("%d packages, %d findings", len(rep.Inventory.Packages), len(rep.Findings))
-	if len(parts) > 0 {
-		sum += " (" + strings.Join(parts, ", ") + ")"
-	}
-	res := freshness.ScanResult{Summary: sum, Passed: true}
-	if s.ev != nil {
-		name, passed, violations, err := s.ev.Evaluate(ctx, rep)
-		if err != nil {
-			return freshness.ScanResult{}, err
-		}
-		res.Passed = passed
-		if name == attest.PolicyNoPolicy {
-			res.Summary += "; no policy decided (--no-policy)"
-		} else if !passed {
-			res.Summary += fmt.Sprintf("; policy %s failed (%d violation(s))", name, len(violations))
-		}
-	}
-	s.mu.Lock()
-	s.reports[ref] = rep
-	s.mu.Unlock()
-	return res, nil
-}
-
-func (s *cliScanner) take(ref string) *report.ScanReport {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rep := s.reports[ref]
-	delete(s.reports, ref)
-	return rep
-}
-
-// cliAttester signs a verdict for each rebuilt image, as `drydock attest`
-// does, from the report its scan just made.
-type cliAttester struct {
-	scans    *cliScanner
-	signer   *attest.Signer
-	insecure []string
-}
-
-func (a *cliAttester) Attest(ctx context.Context, ref string, _ freshness.ScanResult) (string, error) {
-	rep := a.scans.take(ref)
-	if rep == nil {
-		var err error
-		if rep, err = runScan(ctx, a.scans.g, &scanFlags{}, ref, io.Discard); err != nil {
-			return "", err
-		}
-	}
-	ev := a.scans.ev
-	if ev == nil {
-		// newReconciler requires a decision with --key; should one be
-		// missing, the verdict must still never pass.
-		ev = attest.NoPolicy{}
-	}
-	insecure := false
-	for _, h := range a.insecure {
-		if strings.HasPrefix(ref, h+"/") {
-			insecure = true
-		}
-	}
-	pred, _, pushed, err := signAndPush(ctx, rep, ev, a.signer, ref, "", insecure)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("verdict %s: %s", pred.Policy.Result, strings.Join(pushed, ", ")), nil
-}
-
-// cliDeployer rolls a rebuilt image out with internal/deploy, as
-// `drydock deploy` does: every opted-in workload running another image of
-// the same repository moves to the new digest, and is rolled back if its
-// rollout fails.
-type cliDeployer struct {
-	client kubernetes.Interface
-	opts   deploy.RolloutOptions
-}
-
-func (d *cliDeployer) Deploy(ctx context.Context, ref string) (string, bool, error) {
-	dg, err := name.NewDigest(ref)
-	if err != nil {
-		return "", false, fmt.Errorf("deploy %s: %w", ref, err)
-	}
-	rep, err := deploy.Rollout(ctx, d.client, dg, d.opts)
-	if err != nil {
-		return "", false, err
-	}
-	counts := map[string]int{}
-	for _, res := range rep.Results {
-		counts[res.Status]++
-	}
-	var parts []string
-	for _, k := range []string{deploy.StatusUpdated, deploy.StatusRolledBack, deploy.StatusFailed, deploy.StatusSkipped} {
-		if counts[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
-			delete(counts, k)
-		}
-	}
-	for k, n := range counts {
-		parts = append(parts, fmt.Sprintf("%d %s", n, k))
-	}
-	if len(parts) == 0 {
-		parts = []string{"no workload runs this repository"}
-	}
-	return strings.Join(parts, ", "), rep.Failed() == 0, nil
+	return loop.NewReconciler(ctx, o)
 }
 
 func newRebuildCommand(g *globals) *cobra.Command {

@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/drydock/drydock/internal/extract/extractors"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/layerfs"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/outfile"
 	"github.com/drydock/drydock/internal/sbomread"
 	"github.com/drydock/drydock/internal/scanner"
@@ -73,113 +70,22 @@ func loadInventory(ctx context.Context, g *globals, f *sourceFlags, src string) 
 	if err != nil {
 		return nil, err
 	}
-	img, err := image.Open(ctx, src, iopts...)
-	if err != nil {
-		return nil, err
+	o := loop.InventoryOptions{
+		CacheDir:    g.cacheDir,
+		NoCache:     f.noCache,
+		TempDir:     tmp,
+		Image:       iopts,
+		Extractors:  f.extractors,
+		Base:        f.base,
+		ResolveBase: f.resolveBase,
+		Tool:        "drydock " + version,
 	}
-	defer img.Close()
-
-	sopts := []scanner.Option{scanner.WithTempDir(tmp), scanner.WithTool("drydock " + version)}
-	if len(f.extractors) > 0 {
-		exts, err := extractors.ByName(f.extractors...)
-		if err != nil {
-			return nil, err
-		}
-		sopts = append(sopts, scanner.WithExtractors(exts))
-	}
-	if !f.noCache {
-		c, err := layerfs.OpenCache(filepath.Join(g.cacheDir, "layers"))
-		if err != nil {
-			return nil, err
-		}
-		sopts = append(sopts, scanner.WithCache(c))
-	}
-	if f.base != "" {
-		b, err := openBase(ctx, f.base, "", "flag", iopts)
-		if err != nil {
-			return nil, fmt.Errorf("--base: %w", err)
-		}
-		sopts = append(sopts, scanner.WithBase(b))
-	}
-	sopts = append(sopts, scanner.WithBaseResolver(baseResolver(img, f.resolveBase, iopts)))
 	if !g.quiet && showProgress(f.progress) {
 		p := &progressLine{w: os.Stderr}
 		defer p.finish()
-		sopts = append(sopts, scanner.WithProgress(p.update))
+		o.Progress = p.update
 	}
-	return scanner.Scan(ctx, img, sopts...)
-}
-
-// baseResolver follows an image's base annotations. The annotations are the
-// image author's to write, so by default they never make drydock contact a
-// host the user did not name: the base is looked up by its base.digest
-// only in the OCI layout or archive being scanned, or in the registry the image itself
-// was read from. --resolve-base allows any reference the annotation names.
-func baseResolver(img *image.Image, resolveAnywhere bool, iopts []image.Option) scanner.BaseResolver {
-	return func(ctx context.Context, name, digest string) (*scanner.Base, error) {
-		if local := localSource(img); local != "" && digest != "" {
-			b, err := openBase(ctx, local+"@"+digest, "", "annotation", iopts)
-			if err == nil {
-				b.Name, b.Digest = name, digest
-				return b, nil
-			}
-			if !resolveAnywhere {
-				return nil, fmt.Errorf("base %s is not in %s (pass --resolve-base to look it up at %s)", digest, strings.TrimPrefix(strings.TrimPrefix(local, "oci:"), "oci-archive:"), name)
-			}
-		}
-		if resolveAnywhere {
-			return openBase(ctx, "registry:"+name, digest, "annotation", iopts)
-		}
-		if img.Source.Kind == image.KindRegistry && digest != "" && image.SameRegistry(img.Source.Ref, name) {
-			return openBase(ctx, "registry:"+name, digest, "annotation", iopts)
-		}
-		return nil, fmt.Errorf("not looked up: the image's annotation names %q, outside the source being scanned (pass --resolve-base to contact it)", name)
-	}
-}
-
-// localSource is the layout or OCI archive the image came from, as a
-// source prefix, or "".
-func localSource(img *image.Image) string {
-	switch {
-	case img.LayoutDir != "":
-		return "oci:" + img.LayoutDir
-	case img.OCIArchive != "":
-		return "oci-archive:" + img.OCIArchive
-	}
-	return ""
-}
-
-// openBase reads a base image's layer chain; a digest pins it. A name with
-// the "registry:" prefix is only ever a registry reference, never a path.
-func openBase(ctx context.Context, name, digest, method string, iopts []image.Option) (*scanner.Base, error) {
-	prefix := ""
-	if strings.HasPrefix(name, "registry:") {
-		prefix, name = "registry:", strings.TrimPrefix(name, "registry:")
-	}
-	ref := prefix + name
-	if digest != "" {
-		if name == "" {
-			return nil, fmt.Errorf("base digest %s given without a base name", digest)
-		}
-		r, err := image.ParseReference(name, false)
-		if err != nil {
-			return nil, err
-		}
-		ref = prefix + r.Context().Name() + "@" + digest
-	}
-	b, err := image.Open(ctx, ref, iopts...)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	if b.Image == nil {
-		return nil, fmt.Errorf("base %s is a directory, not an image", ref)
-	}
-	cf, err := b.Image.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("read base config: %w", err)
-	}
-	return &scanner.Base{Name: name, Digest: b.Source.Digest, DiffIDs: cf.RootFS.DiffIDs, Method: method}, nil
+	return loop.Inventory(ctx, src, o)
 }
 
 func showProgress(mode string) bool {

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/drydock/drydock/internal/freshness"
+	"github.com/drydock/drydock/internal/loop"
 )
 
 func newWatchCommand(g *globals) *cobra.Command {
@@ -66,42 +62,15 @@ store, so a restart resumes interrupted rebuilds with the same rebuild ID.
 			if err != nil {
 				return err
 			}
-			w := &freshness.Watcher{
-				R:       r,
-				Token:   token,
-				Header:  &freshness.HTTPHeader{Config: r.Config, Keychain: authn.DefaultKeychain, UserAgent: "drydock/" + version},
-				Metrics: freshness.NewMetrics(),
-			}
-			if token == "" {
-				slog.Warn("no watch.events.tokenEnv configured: push events are refused, polling only")
-			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fmt.Errorf("--listen: %w", err)
-			}
-			srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
-			srvErr := make(chan error, 1)
-			go func() { srvErr <- srv.Serve(ln) }()
-			fmt.Fprintf(cmd.ErrOrStderr(), "drydock watch: listening on %s, store %s, polling every %s\n",
-				ln.Addr(), storePath, r.Config.Watch.PollInterval.Duration)
-
-			runCtx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			runErr := make(chan error, 1)
-			go func() { runErr <- w.Run(runCtx) }()
-			select {
-			case err = <-srvErr:
-				cancel()
-				<-runErr
-				return fmt.Errorf("event server: %w", err)
-			case err = <-runErr:
-			}
-			shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
-			defer done()
-			if serr := srv.Shutdown(shutCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-				slog.Warn("event server shutdown", "err", serr)
-			}
-			return err
+			return loop.Watch(ctx, r, loop.WatchOptions{
+				Listen:    listen,
+				Token:     token,
+				UserAgent: "drydock/" + version,
+				Listening: func(addr net.Addr) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "drydock watch: listening on %s, store %s, polling every %s\n",
+						addr, storePath, r.Config.Watch.PollInterval.Duration)
+				},
+			})
 		},
 	}
 	f.register(cmd, "SQLite file recording detections, rebuilds and results (default <data-dir>/watch.sqlite)")

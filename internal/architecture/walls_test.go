@@ -41,6 +41,22 @@ var rules = []rule{
 	{"internal/deploy", []string{"internal/rebuild"}, "rebuild and deploy are orchestrated above them", nil},
 	{"internal/layerfs", []string{"internal/image", "internal/scanner", "internal/match", "internal/vulndb"}, "layer walking is below sources and matching", nil},
 	{"internal/report", []string{"internal/image", "internal/layerfs", "internal/scanner", "internal/vulndb", "internal/match"}, "formatters render results, they do not make them", nil},
+	{"internal/store", []string{"internal"}, "the store keeps data; it knows no capability", nil},
+}
+
+// orchestration packages sit on top, in this order (loop is shared by
+// rebuild, watch and server; jobs runs it as River jobs; server wires it
+// all): each may import those before it, and no other internal package may
+// import any of them.
+var orchestration = []string{"internal/loop", "internal/jobs", "internal/server"}
+
+func orchestrationRank(pkg string) int {
+	for i, o := range orchestration {
+		if under(pkg, o) {
+			return i
+		}
+	}
+	return -1
 }
 
 // pure packages may not reach the network, other programs or a database,
@@ -77,6 +93,11 @@ func TestImportWalls(t *testing.T) {
 		}
 		for _, imp := range fields[1:] {
 			internal := strings.TrimPrefix(imp, module)
+			if strings.HasPrefix(imp, module) && under(pkg, "internal") {
+				if ri := orchestrationRank(internal); ri >= 0 && orchestrationRank(pkg) < ri && !strings.HasSuffix(pkg, "_test") {
+					t.Errorf("%s imports %s: orchestration is called from above (cmd/drydock), never from a capability", pkg, internal)
+				}
+			}
 			for _, r := range rules {
 				if !under(pkg, r.from) {
 					continue

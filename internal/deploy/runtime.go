@@ -304,3 +304,29 @@ func (o *owners) loadJobs(ns string) error {
 	o.jobNS, o.jobOK = ns, true
 	return nil
 }
+
+// OwnerResolver maps Pods to their top workload as Runtime does, for
+// callers that see Pods one at a time (an informer). It keeps one
+// namespace's owners and reloads them when a Pod names an owner it has not
+// seen (a new ReplicaSet after a rollout).
+type OwnerResolver struct{ o owners }
+
+// NewOwnerResolver makes a resolver listing owners through client.
+func NewOwnerResolver(client kubernetes.Interface) *OwnerResolver {
+	return &OwnerResolver{o: owners{client: client, pageSize: 500}}
+}
+
+// WorkloadOf returns the workload owning p.
+func (r *OwnerResolver) WorkloadOf(ctx context.Context, p *corev1.Pod) (Workload, error) {
+	r.o.ctx = ctx
+	w, err := r.o.workloadOf(p)
+	if err != nil {
+		return w, err
+	}
+	if ref := controllerOf(p.OwnerReferences); ref != nil && w.Kind == ref.Kind && (ref.Kind == "ReplicaSet" || ref.Kind == "Job") {
+		// Not in the cached list: it may be newer than the list.
+		r.o.rsOK, r.o.jobOK = false, false
+		return r.o.workloadOf(p)
+	}
+	return w, nil
+}

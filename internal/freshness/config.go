@@ -39,6 +39,8 @@ type Config struct {
 	Watch WatchConfig `json:"watch,omitempty"`
 	// Images are the tracked application (and intermediate base) images.
 	Images []ImageConfig `json:"images"`
+	// Server configures `drydock server`; internal/server reads it.
+	Server json.RawMessage `json:"server,omitempty"`
 }
 
 // RegistriesConfig holds per-registry settings.
@@ -206,7 +208,7 @@ func (c *Config) Validate() error {
 			add(fmt.Sprintf("registries.insecure[%d]", i), "%q is not a registry host[:port]", r)
 		}
 	}
-	if len(c.Images) == 0 {
+	if len(c.Images) == 0 && len(c.Server) == 0 {
 		add("images", "at least one tracked image is required")
 	}
 	names := map[string]int{}

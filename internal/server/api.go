@@ -1,0 +1,457 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/drydock/drydock/internal/inventory"
+	"github.com/drydock/drydock/internal/store"
+)
+
+// Store is what the API reads.
+type Store interface {
+	Image(ctx context.Context, digest string) (*store.Image, error)
+	Images(ctx context.Context, f store.ImageFilter) ([]store.Image, error)
+	Findings(ctx context.Context, digest string) ([]store.Finding, error)
+	Affected(ctx context.Context, id string) ([]store.Finding, error)
+	Inventory(ctx context.Context, digest string) ([]byte, error)
+	Verdict(ctx context.Context, digest string) (*store.Verdict, error)
+	Workloads(ctx context.Context, digest string) ([]store.Workload, error)
+	Events(ctx context.Context, f store.EventFilter) ([]store.Event, error)
+	ImagesByDigest(ctx context.Context, digests []string) (map[string]*store.Image, error)
+	ImagesInRepositories(ctx context.Context, repos []string) ([]store.Image, error)
+	WorkloadsRunning(ctx context.Context, digests []string) ([]store.Workload, error)
+	LastEvent(ctx context.Context, kind string, digests []string) (map[string]time.Time, error)
+	Ping(ctx context.Context) error
+}
+
+var _ Store = (*store.DB)(nil)
+
+// API serves /api/v1.
+type API struct {
+	Store Store
+	// Enqueue queues a job (nil: POST /scan answers 503).
+	Enqueue func(ctx context.Context, ref string, insecure bool) error
+	// Token authenticates requests; reads without it are allowed only
+	// when OpenReads is set (a loopback listener).
+	Token     string
+	OpenReads bool
+	// Insecure reports registries reached over plain HTTP.
+	Insecure func(ref string) bool
+	Now      func() time.Time
+}
+
+func (a *API) authorized(r *http.Request) bool {
+	if a.Token == "" {
+		return false
+	}
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[7:])), []byte(a.Token)) == 1
+}
+
+// Handler routes the API.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/images", a.read(a.images))
+	mux.HandleFunc("GET /api/v1/images/{digest}", a.read(a.image))
+	mux.HandleFunc("GET /api/v1/vulnerabilities/{id}", a.read(a.vulnerability))
+	mux.HandleFunc("GET /api/v1/workloads", a.read(a.workloads))
+	mux.HandleFunc("GET /api/v1/events", a.read(a.events))
+	mux.HandleFunc("POST /api/v1/scan", a.write(a.scan))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/server-api.yaml)")
+	})
+	return mux
+}
+
+func (a *API) read(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.OpenReads && !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="drydock"`)
+			fail(w, http.StatusUnauthorized, "a bearer token is required")
+			return
+		}
+		a.serve(w, r, h)
+	}
+}
+
+func (a *API) write(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.Token == "" {
+			fail(w, http.StatusForbidden, "writes are disabled: configure server.tokenEnv")
+			return
+		}
+		if !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="drydock"`)
+			fail(w, http.StatusUnauthorized, "a bearer token is required")
+			return
+		}
+		a.serve(w, r, h)
+	}
+}
+
+// badRequest is an error the client caused.
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func bad(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) error) {
+	err := h(w, r)
+	var br *badRequest
+	switch {
+	case err == nil:
+	case errors.As(err, &br):
+		fail(w, http.StatusBadRequest, br.msg)
+	case errors.Is(err, store.ErrNotFound):
+		fail(w, http.StatusNotFound, err.Error())
+	default:
+		fail(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func fail(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func reply(w http.ResponseWriter, code int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	return json.NewEncoder(w).Encode(v)
+}
+
+var (
+	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	vulnIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$`)
+)
+
+func boolParam(q map[string][]string, key string) (*bool, error) {
+	v := ""
+	if vs := q[key]; len(vs) > 0 {
+		v = vs[0]
+	}
+	switch v {
+	case "":
+		return nil, nil
+	case "true":
+		b := true
+		return &b, nil
+	case "false":
+		b := false
+		return &b, nil
+	}
+	return nil, bad("%s=%q: want true or false", key, v)
+}
+
+func limitParam(q map[string][]string) (int, error) {
+	vs := q["limit"]
+	if len(vs) == 0 || vs[0] == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(vs[0])
+	if err != nil || n < 1 || n > 1000 {
+		return 0, bad("limit=%q: want 1..1000", vs[0])
+	}
+	return n, nil
+}
+
+var imageParams = map[string]bool{"registry": true, "repository": true, "severity": true, "fixable": true, "running": true, "after": true, "limit": true}
+
+func (a *API) images(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	for k := range q {
+		if !imageParams[k] {
+			return bad("unknown parameter %q (want registry, repository, severity, fixable, running, after, limit)", k)
+		}
+	}
+	f := store.ImageFilter{Registry: q.Get("registry"), Repository: q.Get("repository"), After: q.Get("after")}
+	if s := q.Get("severity"); s != "" {
+		if store.SeverityRank(s) < 0 {
+			return bad("severity=%q: want critical, high, medium, low or unknown", s)
+		}
+		f.MinSeverity = s
+	}
+	if f.After != "" && !digestRE.MatchString(f.After) {
+		return bad("after=%q: want a sha256 digest", f.After)
+	}
+	var err error
+	if f.Fixable, err = boolParam(q, "fixable"); err != nil {
+		return err
+	}
+	if f.Running, err = boolParam(q, "running"); err != nil {
+		return err
+	}
+	if f.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	ims, err := a.Store.Images(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if ims == nil {
+		ims = []store.Image{}
+	}
+	resp := map[string]any{"images": ims}
+	if len(ims) == f.Limit {
+		resp["next"] = ims[len(ims)-1].Digest
+	}
+	return reply(w, http.StatusOK, resp)
+}
+
+// ImageDetail is GET /api/v1/images/{digest}.
+type ImageDetail struct {
+	store.Image
+	Packages  []inventory.Package `json:"packages"`
+	Layers    []inventory.Layer   `json:"layers,omitempty"`
+	OS        *inventory.OS       `json:"os,omitempty"`
+	Lineage   Lineage             `json:"lineage"`
+	Findings  []store.Finding     `json:"findings"`
+	Verdict   *store.Verdict      `json:"verdict,omitempty"`
+	Workloads []store.Workload    `json:"workloads"`
+	Problems  []inventory.Problem `json:"problems,omitempty"`
+}
+
+// Lineage names the base the image was built on.
+type Lineage struct {
+	BaseName   string `json:"baseName,omitempty"`
+	BaseDigest string `json:"baseDigest,omitempty"`
+	BaseLayers int    `json:"baseLayers,omitempty"`
+	Method     string `json:"method,omitempty"`
+}
+
+func (a *API) image(w http.ResponseWriter, r *http.Request) error {
+	digest := r.PathValue("digest")
+	if !digestRE.MatchString(digest) {
+		return bad("%q is not a sha256 digest (sha256:<64 hex>)", digest)
+	}
+	ctx := r.Context()
+	im, err := a.Store.Image(ctx, digest)
+	if err != nil {
+		return err
+	}
+	d := ImageDetail{Image: *im, Packages: []inventory.Package{}, Findings: []store.Finding{}, Workloads: []store.Workload{}}
+	if b, err := a.Store.Inventory(ctx, digest); err == nil {
+		var inv inventory.Inventory
+		if err := json.Unmarshal(b, &inv); err == nil {
+			d.Packages, d.Layers, d.OS, d.Problems = inv.Packages, inv.Layers, inv.OS, inv.Problems
+			d.Lineage = Lineage{BaseName: inv.Source.BaseName, BaseDigest: inv.Source.BaseDigest, BaseLayers: inv.Source.BaseLayers, Method: inv.Source.BaseMethod}
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if fs, err := a.Store.Findings(ctx, digest); err != nil {
+		return err
+	} else if fs != nil {
+		d.Findings = fs
+	}
+	if v, err := a.Store.Verdict(ctx, digest); err == nil {
+		d.Verdict = v
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if ws, err := a.Store.Workloads(ctx, digest); err != nil {
+		return err
+	} else if ws != nil {
+		d.Workloads = ws
+	}
+	return reply(w, http.StatusOK, d)
+}
+
+// AffectedImage is one image a vulnerability is found in.
+type AffectedImage struct {
+	Digest     string   `json:"digest"`
+	Repository string   `json:"repository"`
+	Tags       []string `json:"tags,omitempty"`
+	Package    string   `json:"package"`
+	Version    string   `json:"version"`
+	Fixed      string   `json:"fixedVersion,omitempty"`
+	Severity   string   `json:"severity"`
+	FixPath    string   `json:"fixPath,omitempty"`
+}
+
+// Vulnerability is GET /api/v1/vulnerabilities/{id}.
+type Vulnerability struct {
+	ID            string           `json:"id"`
+	Aliases       []string         `json:"aliases,omitempty"`
+	FixedVersions []string         `json:"fixedVersions"`
+	Images        []AffectedImage  `json:"images"`
+	Workloads     []store.Workload `json:"workloads"`
+	PatchLatency  PatchLatency     `json:"patchLatency"`
+}
+
+func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !vulnIDRE.MatchString(id) {
+		return bad("%q is not a vulnerability id (such as CVE-2024-6387 or GHSA-xxxx-xxxx-xxxx)", id)
+	}
+	ctx := r.Context()
+	fs, err := a.Store.Affected(ctx, id)
+	if err != nil {
+		return err
+	}
+	v := Vulnerability{ID: id, FixedVersions: []string{}, Images: []AffectedImage{}, Workloads: []store.Workload{}}
+	aliases, fixed := map[string]bool{}, map[string]bool{}
+	var digests []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if !seen[f.Digest] {
+			seen[f.Digest] = true
+			digests = append(digests, f.Digest)
+		}
+	}
+	images, err := a.Store.ImagesByDigest(ctx, digests)
+	if err != nil {
+		return err
+	}
+	if ws, err := a.Store.WorkloadsRunning(ctx, digests); err != nil {
+		return err
+	} else if ws != nil {
+		v.Workloads = ws
+	}
+	for _, f := range fs {
+		for _, al := range append([]string{f.ID}, f.Aliases...) {
+			if al != id {
+				aliases[al] = true
+			}
+		}
+		if f.Fixed != "" {
+			fixed[f.Fixed] = true
+		}
+		im := images[f.Digest]
+		if im == nil {
+			continue
+		}
+		v.Images = append(v.Images, AffectedImage{Digest: f.Digest, Repository: im.Repository, Tags: im.Tags, Package: f.Package,
+			Version: f.Version, Fixed: f.Fixed, Severity: f.Severity, FixPath: f.FixPath})
+	}
+	if len(fs) == 0 {
+		// Known only from history (fixed everywhere, or never seen).
+		evs, err := a.Store.Events(ctx, store.EventFilter{VulnID: id, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return fmt.Errorf("vulnerability %s is in no stored image: %w", id, store.ErrNotFound)
+		}
+	}
+	v.Aliases = keys(aliases)
+	v.FixedVersions = keys(fixed)
+	if v.FixedVersions == nil {
+		v.FixedVersions = []string{}
+	}
+	lat, err := patchLatency(ctx, a.Store, id, fs, images, len(v.Workloads) > 0)
+	if err != nil {
+		return err
+	}
+	v.PatchLatency = lat
+	return reply(w, http.StatusOK, v)
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (a *API) workloads(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	d := q.Get("digest")
+	if d != "" && !digestRE.MatchString(d) {
+		return bad("digest=%q: want a sha256 digest", d)
+	}
+	ws, err := a.Store.Workloads(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	if ws == nil {
+		ws = []store.Workload{}
+	}
+	return reply(w, http.StatusOK, map[string]any{"workloads": ws})
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.EventFilter{Kind: q.Get("kind"), Digest: q.Get("digest"), VulnID: q.Get("vulnerability")}
+	if b := q.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			return bad("before=%q: want an event id", b)
+		}
+		f.Before = n
+	}
+	var err error
+	if f.Limit, err = limitParam(q); err != nil {
+		return err
+	}
+	evs, err := a.Store.Events(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []store.Event{}
+	}
+	resp := map[string]any{"events": evs}
+	if len(evs) == f.Limit {
+		resp["next"] = evs[len(evs)-1].ID
+	}
+	return reply(w, http.StatusOK, resp)
+}
+
+// ScanRequest is the body of POST /api/v1/scan.
+type ScanRequest struct {
+	Ref string `json:"ref"`
+}
+
+func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		return bad("body too large or unreadable")
+	}
+	var req ScanRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return bad("body: want {\"ref\": \"registry/repository:tag\"}: %v", err)
+	}
+	if req.Ref == "" {
+		return bad("ref: required (a registry image reference)")
+	}
+	insecure := a.Insecure != nil && a.Insecure(req.Ref)
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	ref, err := name.ParseReference(req.Ref, append(opts, name.StrictValidation)...)
+	if err != nil {
+		return bad("ref %q: %v", req.Ref, err)
+	}
+	if a.Enqueue == nil {
+		fail(w, http.StatusServiceUnavailable, "the job queue is not running")
+		return nil
+	}
+	if err := a.Enqueue(r.Context(), ref.Name(), insecure); err != nil {
+		return err
+	}
+	return reply(w, http.StatusAccepted, map[string]string{"queued": ref.Name()})
+}

@@ -1,0 +1,113 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/freshness"
+	"github.com/drydock/drydock/internal/loop"
+	"github.com/drydock/drydock/internal/report"
+	"github.com/drydock/drydock/internal/server"
+	"github.com/drydock/drydock/internal/testenv"
+	"github.com/drydock/drydock/internal/vulndb"
+)
+
+// The freshness loop runs as a job of the server: a new base push (a
+// registry event) leads to the app rebuilt on it, the rebuilt digest
+// crawled and scanned, a rebuild event recorded, and a verdict signed for it.
+func TestServerFreshnessLoop(t *testing.T) {
+	lay := demoLayout(t)
+	reg := startRegistry(t)
+	base := push(t, lay, "base", reg.host+"/os/debian:12")
+	app := push(t, lay, "app", reg.host+"/team/app:1")
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`images:
+  - name: app
+    image: %s/team/app:1
+    base: %s/os/debian:12
+    rebuild:
+      kind: rebase
+watch:
+  pollInterval: 0s
+server:
+  crawlInterval: 0s
+  dbUpdateInterval: 0s
+`, reg.host, reg.host)
+	cfg, err := freshness.ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := attest.GenerateKey()
+	signer, _ := attest.NewSigner(key)
+	scanDir := t.TempDir()
+	r, err := loop.NewReconciler(context.Background(), loop.Options{Config: cfg, UserAgent: "drydock-test",
+		Tool: attest.Scanner{Name: "drydock", Version: "test"},
+		Scan: func(ctx context.Context, ref string) (*report.ScanReport, error) {
+			inv, err := loop.Inventory(ctx, ref, loop.InventoryOptions{CacheDir: scanDir, TempDir: scanDir, Tool: "test"})
+			if err != nil {
+				return nil, err
+			}
+			return &report.ScanReport{Inventory: inv}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Store.Close()
+	// Verdicts are signed only against a database.
+	crates := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "crates.io", "all.zip")
+	if _, err := vulndb.Import(context.Background(), filepath.Join(dir, "vulndb.sqlite"), []string{crates}); err != nil {
+		t.Fatal(err)
+	}
+	c := startServer(t, yaml, dir, filepath.Join(dir, "vulndb.sqlite"), func(o *server.Options) {
+		o.Reconciler = r
+		o.Signer = signer
+	})
+
+	// The base moves: a security-update layer on top.
+	baseImg, _ := remote.Image(base)
+	upd, _ := random.Layer(512, "application/vnd.oci.image.layer.v1.tar+gzip")
+	newBase, _ := mutate.AppendLayers(baseImg, upd)
+	tag, _ := name.NewTag(reg.host + "/os/debian:12")
+	if err := remote.Write(tag, newBase); err != nil {
+		t.Fatal(err)
+	}
+	nb, _ := newBase.Digest()
+	ev := fmt.Sprintf(`{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"repository":"os/debian","tag":"12"},"request":{"host":%q}}]}`, nb, reg.host)
+	code, body := c.do(t, "POST", "/events/distribution?token=event-token", "", ev)
+	if code != 202 {
+		t.Fatalf("push event: %d %s", code, body)
+	}
+	var rebuilt string
+	waitFor(t, "the app rebuilt", func() bool {
+		appTag, _ := name.NewTag(reg.host + "/team/app:1")
+		d, err := remote.Head(appTag)
+		if err == nil && d.Digest.String() != app.DigestStr() {
+			rebuilt = d.Digest.String()
+			return true
+		}
+		return false
+	})
+	waitFor(t, "the rebuilt image scanned and its verdict recorded", func() bool {
+		var d struct {
+			ScannedAt time.Time
+			Verdict   *struct{ Result string }
+		}
+		return c.get(t, "/api/v1/images/"+rebuilt, &d) == 200 && !d.ScannedAt.IsZero() && d.Verdict != nil
+	})
+	var evs struct {
+		Events []struct{ Kind, Digest string }
+	}
+	c.get(t, "/api/v1/events?kind=rebuild", &evs)
+	if len(evs.Events) == 0 || evs.Events[0].Digest != rebuilt {
+		t.Errorf("rebuild events = %+v; want one for %s", evs.Events, rebuilt)
+	}
+}

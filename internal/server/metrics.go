@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are drydock server's Prometheus metrics. Gauges are read from
+// the store at scrape time, so every replica reports the shared state.
+type metrics struct {
+	reg      *prometheus.Registry
+	duration *prometheus.HistogramVec
+	latency  prometheus.Histogram
+}
+
+type gaugeSource interface {
+	SeverityCounts(ctx context.Context) (map[string]int, error)
+	VulnerableRunning(ctx context.Context, minSeverity string) (int, error)
+}
+
+type collector struct {
+	st    gaugeSource
+	depth func(ctx context.Context) (int, error)
+
+	images, running, queue *prometheus.Desc
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.images
+	ch <- c.running
+	ch <- c.queue
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if counts, err := c.st.SeverityCounts(ctx); err == nil {
+		for _, sev := range []string{"critical", "high", "medium", "low", "unknown", "none"} {
+			ch <- prometheus.MustNewConstMetric(c.images, prometheus.GaugeValue, float64(counts[sev]), sev)
+		}
+	} else {
+		slog.Warn("metrics: count images", "err", err)
+	}
+	if n, err := c.st.VulnerableRunning(ctx, "HIGH"); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(n))
+	}
+	if c.depth != nil {
+		if n, err := c.depth(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(n))
+		}
+	}
+}
+
+func newMetrics(st gaugeSource, depth func(ctx context.Context) (int, error)) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "drydock_server_job_duration_seconds",
+			Help:    "Duration of scans (one image) and re-match batches.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
+		}, []string{"kind"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "drydock_server_patch_latency_seconds",
+			Help:    "Time from a fix being available to the last running pod moving off the vulnerable digest, per vulnerability looked up.",
+			Buckets: prometheus.ExponentialBuckets(3600, 2, 12),
+		}),
+	}
+	m.reg.MustRegister(m.duration, m.latency, &collector{
+		st:    st,
+		depth: depth,
+		images: prometheus.NewDesc("drydock_server_images", "Scanned images by their worst finding's severity.",
+			[]string{"severity"}, nil),
+		running: prometheus.NewDesc("drydock_server_running_vulnerable_containers",
+			"Running workload containers whose image has a finding of HIGH or worse.", nil, nil),
+		queue: prometheus.NewDesc("drydock_server_queue_depth", "Jobs waiting or running (capped at 10000).", nil, nil),
+	})
+	return m
+}

@@ -1,0 +1,249 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/deploy"
+	"github.com/drydock/drydock/internal/freshness"
+	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/jobs"
+	"github.com/drydock/drydock/internal/loop"
+	"github.com/drydock/drydock/internal/store"
+	"github.com/drydock/drydock/internal/vulndb"
+)
+
+// Options start a server; cmd/drydock fills them from flags.
+type Options struct {
+	// Config is drydock.yaml; Server its server section.
+	Config *freshness.Config
+	Server *Config
+	// DataDir holds the SQLite store and job queue; CacheDir the layer cache.
+	DataDir  string
+	CacheDir string
+	// Database, when set, is a PostgreSQL URL for store and queue.
+	Database string
+	// DBPath is the vulnerability database.
+	DBPath string
+	// Token is the API token (from server.tokenEnv); EventToken the push
+	// event secret (from watch.events.tokenEnv).
+	Token      string
+	EventToken string
+	Signer     *attest.Signer
+	Evaluator  attest.Evaluator
+	Tool       attest.Scanner
+	UserAgent  string
+	// Reconciler runs the freshness loop as jobs (nil: off).
+	Reconciler *freshness.Reconciler
+	// ReplicaID names this replica in the job engine.
+	ReplicaID string
+	// Listening is told the API address once it is up.
+	Listening func(addr net.Addr)
+	Log       *slog.Logger
+}
+
+// Run starts the server and blocks until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	sc := o.Server
+	ln, err := net.Listen("tcp", sc.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen %s: %w", sc.Listen, err)
+	}
+	defer ln.Close()
+	loopback := isLoopback(ln.Addr())
+	if !loopback && o.Token == "" {
+		return fmt.Errorf("server.listen %s is not a loopback address: set server.tokenEnv so reads need a token", sc.Listen)
+	}
+
+	var st *store.DB
+	if o.Database != "" {
+		st, err = store.OpenPostgres(ctx, o.Database)
+	} else {
+		st, err = store.OpenSQLite(ctx, filepath.Join(o.DataDir, "server.sqlite"))
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var m *metrics
+	deps := &jobs.Deps{
+		Store:  st,
+		DBPath: o.DBPath,
+		Inventory: loop.InventoryOptions{
+			CacheDir: o.CacheDir,
+			TempDir:  filepath.Join(o.CacheDir, "tmp"),
+			Image:    []image.Option{image.WithUserAgent(o.UserAgent)},
+			Tool:     o.Tool.Name + " " + o.Tool.Version,
+		},
+		ImageOptions: []image.Option{image.WithUserAgent(o.UserAgent)},
+		Targets:      sc.Registries,
+		Signer:       o.Signer,
+		Evaluator:    o.Evaluator,
+		Tool:         o.Tool,
+		RematchBatch: sc.RematchBatch,
+		Observe: func(kind string, d time.Duration) {
+			if m != nil {
+				m.duration.WithLabelValues(kind).Observe(d.Seconds())
+			}
+		},
+		Log: log,
+	}
+	if platform := o.Config.Platform; platform != "" {
+		p, err := image.ParsePlatform(platform)
+		if err != nil {
+			return fmt.Errorf("platform: %w", err)
+		}
+		deps.Inventory.Image = append(deps.Inventory.Image, image.WithPlatform(p))
+	}
+	if sc.DBMirror != "" {
+		deps.UpdateDB = func(ctx context.Context) error {
+			_, err := vulndb.Update(ctx, o.DBPath, sc.Ecosystems, vulndb.WithBaseURL(sc.DBMirror))
+			return err
+		}
+	}
+	if o.Reconciler != nil {
+		deps.Reconcile = func(ctx context.Context) []freshness.Item { return o.Reconciler.Reconcile(ctx) }
+	}
+	sched := jobs.Schedule{
+		Crawl:    sc.CrawlInterval.Duration,
+		DBUpdate: sc.DBUpdateInterval.Duration,
+		Workers:  sc.Workers,
+		ID:       o.ReplicaID,
+		// A dead replica's job is rescued once it has clearly overrun.
+		JobTimeout:  sc.JobTimeout.Duration,
+		RescueAfter: sc.JobTimeout.Duration + min(time.Minute, sc.JobTimeout.Duration/2),
+	}
+	if o.Reconciler != nil {
+		sched.Reconcile = o.Config.Watch.PollInterval.Duration
+	}
+	var eng *jobs.Engine
+	if o.Database != "" {
+		eng, err = jobs.OpenPostgres(ctx, o.Database, deps, sched)
+	} else {
+		eng, err = jobs.OpenSQLite(ctx, filepath.Join(o.DataDir, "jobs.sqlite"), deps, sched)
+	}
+	if err != nil {
+		return err
+	}
+	m = newMetrics(st, eng.Depth)
+	if err := eng.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := eng.Stop(stopCtx); err != nil {
+			log.Warn("stop jobs", "err", err)
+		}
+	}()
+
+	insecure := func(ref string) bool {
+		for _, h := range o.Config.Registries.Insecure {
+			if strings.HasPrefix(ref, h+"/") {
+				return true
+			}
+		}
+		for _, t := range sc.Registries {
+			if t.Insecure && strings.HasPrefix(ref, t.Registry+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	enqueueRef := func(ctx context.Context, ref string, force bool) error {
+		_, err := eng.Enqueue(ctx, jobs.ResolveArgs{Ref: ref, Insecure: insecure(ref), Force: force})
+		return err
+	}
+
+	for _, cl := range sc.Clusters {
+		rc, err := deploy.RESTConfig(cl.Kubeconfig, cl.Context)
+		if err != nil {
+			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
+		}
+		cs, err := deploy.NewClient(rc, o.UserAgent)
+		if err != nil {
+			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
+		}
+		cw := &ClusterWatch{Name: cl.Name, Client: cs, Store: st, Log: log,
+			Scan: func(ctx context.Context, ref string) error { return enqueueRef(ctx, ref, false) }}
+		go func() {
+			if err := cw.Run(ctx); err != nil {
+				log.Error("cluster watch", "cluster", cl.Name, "err", err)
+			}
+		}()
+	}
+
+	api := &API{Store: st, Token: o.Token, OpenReads: loopback, Insecure: insecure,
+		Enqueue: func(ctx context.Context, ref string, _ bool) error { return enqueueRef(ctx, ref, true) }}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/events/", &freshness.EventHandler{Token: o.EventToken, OnPush: func(source string, evs []freshness.PushEvent) {
+		for _, ev := range evs {
+			ref := ev.Repository + ":" + ev.Tag
+			if ev.Host != "" {
+				ref = ev.Host + "/" + ref
+			}
+			if _, err := name.ParseReference(ref, name.StrictValidation); err != nil {
+				log.Warn("push event: bad reference", "source", source, "ref", ref)
+				continue
+			}
+			log.Info("push event", "source", source, "ref", ref)
+			if err := enqueueRef(context.WithoutCancel(ctx), ref, false); err != nil {
+				log.Error("push event: queue", "ref", ref, "err", err)
+			}
+			if o.Reconciler != nil && len(o.Config.Affected(ref)) > 0 {
+				eng.Enqueue(context.WithoutCancel(ctx), jobs.ReconcileArgs{})
+			}
+		}
+	}})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	if o.Listening != nil {
+		o.Listening(ln.Addr())
+	}
+	log.Info("drydock server started", "listen", ln.Addr().String(), "engine", st.Engine(), "registries", len(sc.Registries), "clusters", len(sc.Clusters))
+	select {
+	case err = <-srvErr:
+		return fmt.Errorf("api server: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("api server shutdown", "err", err)
+	}
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
