@@ -19,9 +19,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/inventory"
-	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/report"
