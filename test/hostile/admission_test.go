@@ -16,7 +16,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -86,9 +85,9 @@ func TestHostileAdmission(t *testing.T) {
 	before := snapshot(t, e.root)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--log-level", "error", "admission", "serve", "--listen", addr,
+	cmd, readRSS := launcherCommand(ctx, e.environ(), "--log-level", "error", "admission", "serve", "--listen", addr,
 		"--tls-cert", certFile, "--tls-key", keyFile, "--key", keyPub, "--request-timeout", "5s")
-	cmd.Env, cmd.Dir = e.environ(), e.cwd
+	cmd.Dir = e.cwd
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -170,12 +169,7 @@ func TestHostileAdmission(t *testing.T) {
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
-	var rss float64
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = float64(ru.Maxrss) / 1024
-		}
-	}
+	rss := readRSS()
 	if err != nil && cmd.ProcessState.ExitCode() != 0 {
 		t.Errorf("server exit: %v\n%s", err, stderr.String())
 	}
