@@ -66,7 +66,7 @@ func review(n int, image string) []byte {
 		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
 		"request": map[string]any{
 			"uid": "0b7c9f3e-0000-4000-8000-000000000001", "kind": map[string]string{"group": "", "version": "v1", "kind": "Pod"},
-			"resource": map[string]string{"group": "", "version": "v1", "resource": "pods"},
+			"resource":  map[string]string{"group": "", "version": "v1", "resource": "pods"},
 			"namespace": "team", "operation": "CREATE", "object": pod,
 		},
 	})
@@ -165,7 +165,6 @@ func TestHostileAdmission(t *testing.T) {
 	if many.took > 30*time.Second {
 		t.Errorf("5000 containers took %s", many.took)
 	}
-
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
