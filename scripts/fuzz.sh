@@ -6,7 +6,9 @@
 # target at a time, and prints per target: executions, new interesting inputs
 # (new coverage found in this run) and whether it crashed. A crashing input is
 # written by Go to the package's testdata/fuzz/FuzzX/ directory; commit it as a
-# regression seed once fixed. FUZZ_PARALLEL (default 1) sets -parallel so the
+# regression seed once fixed. FUZZ_MINIMIZE (default 100x) caps
+# -fuzzminimizetime: minimizing each new input drawn from kilobyte-sized real
+# fixtures otherwise stalls a short run. FUZZ_PARALLEL (default 1) sets -parallel so the
 # campaign does not take the whole machine. An optional argument restricts the
 # run to packages whose path contains it ("extract", "vulndb").
 #
@@ -21,6 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 fuzztime=${FUZZTIME:-30s}
 parallel=${FUZZ_PARALLEL:-1}
+minimize=${FUZZ_MINIMIZE:-100x}
 filter=${1:-}
 log=$(mktemp -d "${TMPDIR:-/tmp}/drydock-fuzz.XXXXXX")
 trap 'rm -rf "$log"' EXIT
@@ -42,7 +45,7 @@ crashed=0
 while read -r dir name; do
 	[[ -z $name ]] && continue
 	out="$log/$(tr / _ <<<"$dir")_$name.log"
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel "$parallel" "./$dir" >"$out" 2>&1
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" -parallel "$parallel" "./$dir" >"$out" 2>&1
 	rc=$?
 	# The last progress line carries the totals:
 	# "fuzz: elapsed: 30s, execs: 123456 (4115/sec), new interesting: 7 (total: 40)".
