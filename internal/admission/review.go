@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,7 +43,17 @@ func ParseReview(data []byte) (*admissionv1.AdmissionReview, error) {
 	}
 	var rv admissionv1.AdmissionReview
 	if err := json.Unmarshal(data, &rv); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadReview, err)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Name the JSON field, not Go's types ("into Go value of type
+			// v1.AdmissionReview").
+			where := "the review"
+			if te.Field != "" {
+				where = "field " + te.Field
+			}
+			return nil, fmt.Errorf("%w: %s holds a JSON %s of the wrong kind", ErrBadReview, where, te.Value)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrBadReview, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if rv.APIVersion != "admission.k8s.io/v1" || rv.Kind != "AdmissionReview" {
 		return nil, fmt.Errorf("%w: apiVersion %q kind %q, want admission.k8s.io/v1 AdmissionReview", ErrBadReview, rv.APIVersion, rv.Kind)

@@ -91,6 +91,17 @@ func TestHostileDB(t *testing.T) {
 		}
 		expectRSS(t, s, 400)
 	})
+	t.Run("osv-zip-bomb", func(t *testing.T) {
+		e := newEnv(t)
+		// One record inflating to 200 MiB (over the 64 MiB record limit)
+		// beside an ordinary one.
+		bomb := zipBomb(t, "DEBIAN-CVE-2024-0020.json", 200<<20)
+		p := writeFile(t, filepath.Join(e.in, "all.zip"), bomb)
+		o := e.run(t, 3*minute, "db", "import", p)
+		record(t, o, "")
+		expectError(t, o, 2, `all\.zip`)
+		expectRSS(t, o, 250)
+	})
 	t.Run("debian-tracker-json-malformed", func(t *testing.T) {
 		e := newEnv(t)
 		p := writeFile(t, filepath.Join(e.in, "tracker.json"), []byte(`{"base-files":{"CVE-2024-0001":{"releases":{"bookworm":{"status":"open"`))

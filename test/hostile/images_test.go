@@ -174,6 +174,38 @@ func TestHostileImages(t *testing.T) {
 			expectRSS(t, o, 150)
 		})
 	}
+	t.Run("oci-archive-duplicate-entry", func(t *testing.T) {
+		e := newEnv(t)
+		dir := imageOf(t, filepath.Join(e.in, "img"), layerOpts{}, file("var/lib/dpkg/status", dpkgStatus))
+		// The archive holds index.json twice: which one counts is up to the
+		// tool, so drydock must refuse rather than pick.
+		archive := filepath.Join(e.in, "dup.tar")
+		f, err := os.Create(archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw := tar.NewWriter(f)
+		writeEntries(tw, file("index.json", `{"schemaVersion":2,"manifests":[]}`))
+		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			r, _ := filepath.Rel(dir, p)
+			return writeEntries(tw, entry{name: filepath.ToSlash(r), body: b})
+		})
+		tw.Close()
+		f.Close()
+		o := e.run(t, minute, "sbom", "archive:"+archive, "-f", "json")
+		record(t, o, "")
+		expectError(t, o, 2, `the archive holds index\.json twice`)
+		if strings.Contains(o.stderr, "file exists") {
+			t.Errorf("misleading message: %s", o.stderr)
+		}
+	})
 	t.Run("gzip-bomb-layer", func(t *testing.T) {
 		e := newEnv(t)
 		// 1 GiB of zeros in one wanted file (over the 512 MiB limit): 1 MiB compressed.

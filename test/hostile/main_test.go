@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -34,13 +35,85 @@ import (
 // bin is the drydock binary built once by TestMain.
 var bin string
 
+// launchEnv makes the test binary a launcher: it runs the command in its
+// arguments and writes the child's peak RSS (KiB) to the file named by
+// rssFileEnv. Go starts children with vfork semantics (CLONE_VM), so a
+// child's ru_maxrss starts at its parent's resident size when it execs; a
+// test process that generated large inputs would inflate every reading. The
+// launcher is a fresh, small process, so what it measures is drydock's own
+// peak plus at most the launcher's few MiB.
+const (
+	launchEnv  = "DRYDOCK_HOSTILE_LAUNCH"
+	rssFileEnv = "DRYDOCK_HOSTILE_RSS_FILE"
+)
+
+func launch() int {
+	rssFile := os.Getenv(rssFileEnv)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, launchEnv+"=") && !strings.HasPrefix(kv, rssFileEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command(os.Args[1], os.Args[2:]...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// If the launcher is killed (a test timeout), the child goes too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "launcher:", err)
+		return 125
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	cmd.Wait()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && rssFile != "" {
+		os.WriteFile(rssFile, []byte(fmt.Sprint(ru.Maxrss)), 0o644)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// rssDir holds the launcher's reports, outside every sandbox.
+var rssDir string
+
+// launcherCommand runs bin with args through the launcher; rss reads the
+// child's peak RSS in MiB after it exited.
+func launcherCommand(ctx context.Context, environ []string, args ...string) (cmd *exec.Cmd, rss func() float64) {
+	f, err := os.CreateTemp(rssDir, "rss-")
+	if err != nil {
+		panic(err)
+	}
+	f.Close()
+	cmd = exec.CommandContext(ctx, os.Args[0], append([]string{bin}, args...)...)
+	cmd.Env = append(environ, launchEnv+"=1", rssFileEnv+"="+f.Name())
+	return cmd, func() float64 {
+		b, _ := os.ReadFile(f.Name())
+		os.Remove(f.Name())
+		var kib float64
+		fmt.Sscan(string(b), &kib)
+		return kib / 1024
+	}
+}
+
 func TestMain(m *testing.M) {
+	if os.Getenv(launchEnv) == "1" {
+		os.Exit(launch())
+	}
 	dir, err := os.MkdirTemp("", "drydock-hostile-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	bin = filepath.Join(dir, "drydock")
+	rssDir = dir
 	build := exec.Command("go", "build", "-o", bin, "github.com/drydock/drydock/cmd/drydock")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -109,8 +182,8 @@ func (e *env) run(t *testing.T, timeout time.Duration, args ...string) outcome {
 	before := snapshot(t, e.root)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--log-level", "error"}, args...)...)
-	cmd.Env, cmd.Dir = e.environ(), e.cwd
+	cmd, rss := launcherCommand(ctx, e.environ(), append([]string{"--log-level", "error"}, args...)...)
+	cmd.Dir = e.cwd
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -123,9 +196,7 @@ func (e *env) run(t *testing.T, timeout time.Duration, args ...string) outcome {
 		t.Fatalf("drydock %s: %v", strings.Join(args, " "), err)
 	}
 	o.code = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		o.rssMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
-	}
+	o.rssMiB = rss()
 	e.checkWalls(t, before)
 	return o
 }
