@@ -294,3 +294,55 @@ func TestVerdictsSignedOnceAndReSigned(t *testing.T) {
 		t.Errorf("the new verdict records no findings: %+v", got[0].Statement)
 	}
 }
+
+// The embedded queue is a file: work queued before a stop is done after a
+// restart on the same data directory.
+func TestRestartResumesQueuedWork(t *testing.T) {
+	lay := demoLayout(t)
+	reg := startRegistry(t)
+	app := push(t, lay, "app", reg.host+"/team/app:1")
+	dir := t.TempDir()
+	ctx := context.Background()
+	deps := func(st *store.DB) *jobs.Deps {
+		return &jobs.Deps{Store: st, DBPath: filepath.Join(dir, "vulndb.sqlite"),
+			Inventory:    loop.InventoryOptions{CacheDir: filepath.Join(dir, "cache"), TempDir: filepath.Join(dir, "cache", "tmp"), Tool: "drydock test"},
+			ImageOptions: []image.Option{image.WithUserAgent("drydock-test")},
+			Log:          slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}
+	// First life: the job is queued, the process stops before working it.
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "server.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := jobs.OpenSQLite(ctx, filepath.Join(dir, "jobs.sqlite"), deps(st), jobs.Schedule{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Enqueue(ctx, jobs.ResolveArgs{Ref: reg.host + "/team/app:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Depth(ctx); err != nil || n != 1 {
+		t.Fatalf("queue depth = %d, %v; want 1", n, err)
+	}
+	e.Stop(ctx)
+	st.Close()
+
+	// Second life on the same files.
+	st, err = store.OpenSQLite(ctx, filepath.Join(dir, "server.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err = jobs.OpenSQLite(ctx, filepath.Join(dir, "jobs.sqlite"), deps(st), jobs.Schedule{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop(context.Background())
+	waitFor(t, "the queued work done after the restart", func() bool {
+		ok, _ := st.Scanned(ctx, app.DigestStr())
+		return ok
+	})
+}

@@ -396,7 +396,7 @@ func (e *Engine) match(ctx context.Context, inv *inventory.Inventory) ([]store.F
 	return matchWith(ctx, db, inv)
 }
 
-func matchWith(ctx context.Context, db *vulndb.DB, inv *inventory.Inventory) ([]store.Finding, error) {
+func matchWith(ctx context.Context, db match.Reader, inv *inventory.Inventory) ([]store.Finding, error) {
 	res, err := match.Match(ctx, db, inv)
 	if err != nil {
 		return nil, err
@@ -465,6 +465,7 @@ func (w *rematchBatchWorker) Work(ctx context.Context, job *river.Job[RematchBat
 		return err
 	}
 	defer db.Close()
+	reader := newCachingReader(db)
 	changed := 0
 	for _, digest := range job.Args.Digests {
 		b, err := d.Store.Inventory(ctx, digest)
@@ -479,7 +480,7 @@ func (w *rematchBatchWorker) Work(ctx context.Context, job *river.Job[RematchBat
 			d.log().Warn("re-match: stored inventory unreadable", "digest", digest, "err", err)
 			continue
 		}
-		fs, err := matchWith(ctx, db, &inv)
+		fs, err := matchWith(ctx, reader, &inv)
 		if err != nil {
 			return err
 		}

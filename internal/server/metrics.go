@@ -13,7 +13,6 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
-	latency  prometheus.Histogram
 }
 
 type gaugeSource interface {
@@ -62,13 +61,8 @@ func newMetrics(st gaugeSource, depth func(ctx context.Context) (int, error)) *m
 			Help:    "Duration of scans (one image) and re-match batches.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
 		}, []string{"kind"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "drydock_server_patch_latency_seconds",
-			Help:    "Time from a fix being available to the last running pod moving off the vulnerable digest, per vulnerability looked up.",
-			Buckets: prometheus.ExponentialBuckets(3600, 2, 12),
-		}),
 	}
-	m.reg.MustRegister(m.duration, m.latency, &collector{
+	m.reg.MustRegister(m.duration, &collector{
 		st:    st,
 		depth: depth,
 		images: prometheus.NewDesc("drydock_server_images", "Scanned images by their worst finding's severity.",
