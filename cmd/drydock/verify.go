@@ -125,10 +125,16 @@ found, too many referrers); 2 an error.`,
 			}
 			if accepted == 0 {
 				msg := fmt.Sprintf("no accepted verdict for %s (%d found)", dg, len(all))
+				decided := false
 				for _, v := range all {
 					if v.Decides {
 						msg = fmt.Sprintf("%s: the deciding verdict %s is not accepted: %v", dg, v.Location, v.Err)
+						decided = true
 					}
+				}
+				if !decided && len(all) > 0 && all[0].Err != nil {
+					// Name the problem on the one line a CI log shows.
+					msg = fmt.Sprintf("no accepted verdict for %s (%d found; first rejected: %v)", dg, len(all), all[0].Err)
 				}
 				return &errGate{msg: msg}
 			}

@@ -122,7 +122,7 @@ func TestThreeReplicasOneKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin, "server", "--config", cfg, "--database", pg, "--listen", "127.0.0.1:0", "--replica-id", id,
-			"--key", keyPrefix+".key", "--data-dir", data, "--cache-dir", filepath.Join(data, "cache"), "--log-level", "info")
+			"--key", keyPrefix+".key", "--fail-on", "critical", "--data-dir", data, "--cache-dir", filepath.Join(data, "cache"), "--log-level", "info")
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

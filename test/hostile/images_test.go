@@ -170,7 +170,7 @@ func TestHostileImages(t *testing.T) {
 			dir := imageOf(t, filepath.Join(e.in, "img"), layerOpts{sizeFactor: f}, file("var/lib/dpkg/status", dpkgStatus))
 			o := e.run(t, minute, "sbom", "oci:"+dir, "-f", "json")
 			record(t, o, "")
-			expectError(t, o, 2, `is [0-9]+ bytes, manifest says [0-9]+`)
+			expectError(t, o, 2, `is [0-9]+ bytes, its descriptor says [0-9]+`)
 			expectRSS(t, o, 150)
 		})
 	}
