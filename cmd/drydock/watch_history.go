@@ -131,4 +131,3 @@ func shortRef(ref string) string {
 	}
 	return ref
 }
-
