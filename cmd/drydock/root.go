@@ -36,8 +36,15 @@ func newRootCommand() *cobra.Command {
 			if err := validateEnums(cmd); err != nil {
 				return err
 			}
-			if g.quiet && !cmd.Flags().Changed("log-level") {
-				g.logLevel = "error"
+			if !cmd.Flags().Changed("log-level") && os.Getenv("DRYDOCK_LOG_LEVEL") == "" {
+				switch {
+				case g.quiet:
+					g.logLevel = "error"
+				case longRunning[cmd.CommandPath()]:
+					// A long-running process logs each action (detection,
+					// rebuild, push, scan, rollout) at its default level.
+					g.logLevel = "info"
+				}
 			}
 			return setupLogging(g.logLevel)
 		},
@@ -47,11 +54,19 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no warnings on stderr (errors still show)")
 	root.AddCommand(newSBOMCommand(g), newScanCommand(g), newDBCommand(g), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g), newServerCommand(g))
+	// Registered here rather than in watch.go, which the server work is
+	// moving into packages.
+	if w, _, err := root.Find([]string{"watch"}); err == nil && w != root {
+		w.AddCommand(newWatchHistoryCommand())
+	}
 	root.SetGlobalNormalizationFunc(normalizeFlag)
 	prepareFlags(root)
 	applyExamples(root)
 	return root
 }
+
+// longRunning commands log at info by default.
+var longRunning = map[string]bool{"drydock watch": true, "drydock admission serve": true}
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {

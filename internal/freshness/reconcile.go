@@ -397,6 +397,7 @@ func (r *Reconciler) finish(ctx context.Context, im *ImageConfig, rec *RebuildRe
 		}
 		scan = s
 		it.Scan = s.Summary
+		log.Info("scanned", "result", result, "passed", s.Passed, "summary", s.Summary)
 		_ = r.Store.RecordResult(ctx, rec.ID, "scan", s.Passed, s.Summary)
 		if err := r.Store.Transition(ctx, rec.ID, StateScanned, "", ""); err != nil {
 			fail("store", err)
@@ -411,6 +412,7 @@ func (r *Reconciler) finish(ctx context.Context, im *ImageConfig, rec *RebuildRe
 			return
 		}
 		it.Signed = ref
+		log.Info("signed", "result", result, "verdict", ref)
 		_ = r.Store.RecordResult(ctx, rec.ID, "attest", true, ref)
 		if err := r.Store.Transition(ctx, rec.ID, StateSigned, "", ""); err != nil {
 			fail("store", err)
@@ -423,6 +425,7 @@ func (r *Reconciler) finish(ctx context.Context, im *ImageConfig, rec *RebuildRe
 		switch {
 		case !scan.Passed:
 			it.Deployed = "not deployed: the policy denied the image"
+			log.Warn("not rolled out: the policy denied the image", "result", result)
 			_ = r.Store.RecordResult(ctx, rec.ID, "deploy", false, it.Deployed)
 		default:
 			summary, ok, err := r.Deployer.Deploy(ctx, result)
@@ -430,6 +433,11 @@ func (r *Reconciler) finish(ctx context.Context, im *ImageConfig, rec *RebuildRe
 				summary, ok = err.Error(), false
 			}
 			it.Deployed = summary
+			if ok {
+				log.Info("rolled out", "result", result, "summary", summary)
+			} else {
+				log.Warn("rollout failed", "result", result, "summary", summary)
+			}
 			_ = r.Store.RecordResult(ctx, rec.ID, "deploy", ok, summary)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/openvex/go-vex/pkg/vex"
 	"github.com/package-url/packageurl-go"
 
-	"github.com/drydock/drydock/internal/glob"
 	"github.com/drydock/drydock/internal/finding"
+	"github.com/drydock/drydock/internal/glob"
 	"github.com/drydock/drydock/internal/inventory"
 )
 

@@ -113,3 +113,29 @@ func TestAliasKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestImportCVERecords: records that name no package but rate a CVE (the
+// NVD-derived ones) are kept under the CVE pseudo-ecosystem and found by
+// KnownAs; matching never sees them.
+func TestImportCVERecords(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vulndb.sqlite")
+	st, err := Import(ctx, path, []string{filepath.Join("testdata", "nvd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Sources) != 1 || st.Sources[0].Records != 1 || !slices.Equal(st.Sources[0].Ecosystems, []string{EcosystemCVE}) {
+		t.Errorf("import stats %+v", st.Sources)
+	}
+	db := openT(t, path)
+	got, err := db.KnownAs(ctx, []string{"CVE-2099-0001"})
+	if err != nil || len(got) != 1 || len(got[0].Severity) != 1 {
+		t.Fatalf("KnownAs: %v %v", ids(got), err)
+	}
+	// A record without a package and without a rating is still dropped.
+	dir := t.TempDir()
+	writeFile(t, dir, "CVE-2099-0002.json", []byte(`{"id": "CVE-2099-0002", "modified": "2099-01-01T00:00:00Z"}`))
+	if _, err := Import(ctx, filepath.Join(t.TempDir(), "v.sqlite"), []string{dir}); err == nil {
+		t.Error("a set of unrated, package-less records imported")
+	}
+}

@@ -99,6 +99,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// EcosystemCVE holds the records of a CVE that name no package (the
+// NVD-derived records osv.dev publishes by CVE id): matching never looks
+// there; they rate other records of the same CVE through KnownAs.
+const EcosystemCVE = "CVE"
+
 // indexKey is one row of the affected index, before the advisory id.
 type indexKey struct{ ecosystem, name string }
 
@@ -249,6 +254,13 @@ func (b *builder) readSource(ctx context.Context, src source) (SourceStats, erro
 			return nil
 		}
 		ks := keys(adv)
+		if len(ks) == 0 && isCVEID(adv.ID) && len(adv.Severity) > 0 {
+			// An NVD-derived record names no package an inventory holds,
+			// but its CVSS rates the other records of the CVE: it is kept
+			// under the CVE pseudo-ecosystem, found through the alias
+			// index only.
+			ks = []indexKey{{EcosystemCVE, adv.ID}}
+		}
 		if len(ks) == 0 {
 			st.NoPackages++
 			return nil
