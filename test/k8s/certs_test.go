@@ -267,4 +267,3 @@ func BenchmarkWebhookColdStart(b *testing.B) {
 	b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "ms-to-ready")
 	b.ReportMetric(float64(self.Milliseconds())/float64(b.N), "ms-self-reported")
 }
-
