@@ -561,7 +561,7 @@ func syncOne[T any](ctx context.Context, m *Manager, kind, name string, bundle [
 			if bytes.Equal(cc.CABundle, bundle) {
 				continue
 			}
-			if newerCA(cc.CABundle, ca) {
+			if newerCA(cc.CABundle, ca, m.cfg.Now()) {
 				m.cfg.Logger.Info("certs: webhook configuration trusts a newer CA than this replica has seen; rereading", "kind", kind, "name", name)
 				return false, nil
 			}
@@ -584,16 +584,24 @@ func syncOne[T any](ctx context.Context, m *Manager, kind, name string, bundle [
 	return false, fmt.Errorf("update the caBundle of %s %s: it kept changing", kind, name)
 }
 
-// newerCA reports whether bundle holds a CA issued after ca.
-func newerCA(bundle []byte, ca *x509.Certificate) bool {
+// newerCA reports whether bundle holds a CA issued after ca, recently: the
+// sign of a rotation this replica has not seen yet. A CA from the future (a
+// skewed clock) or from long ago cannot be that, and is overwritten.
+func newerCA(bundle []byte, ca *x509.Certificate, now time.Time) bool {
 	cs, err := parseCerts(bundle)
 	if err != nil {
 		return false
 	}
 	for _, c := range cs {
-		if c.IsCA && !c.Equal(ca) && c.NotBefore.After(ca.NotBefore) {
+		recent := !c.NotBefore.After(now) && c.NotBefore.After(now.Add(-staleWindow))
+		if c.IsCA && !c.Equal(ca) && c.NotBefore.After(ca.NotBefore) && recent {
 			return true
 		}
 	}
 	return false
 }
+
+// staleWindow bounds how long after a rotation another replica's view of
+// the Secret can lag: far longer than a watch event takes, plus the
+// backdating of NotBefore.
+const staleWindow = 3 * clockSkew

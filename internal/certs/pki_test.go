@@ -108,10 +108,15 @@ func TestNextBundle(t *testing.T) {
 			}
 		})
 	}
-	if !newerCA(encodeBundle([]*x509.Certificate{c}), mk("older", 4*time.Hour)) {
+	fresh, _ := newCA("fresh", now, time.Hour)
+	if !newerCA(encodeBundle([]*x509.Certificate{fresh.cert}), mk("older", 4*time.Hour), now) {
 		t.Error("newerCA: a bundle with a later CA not noticed")
 	}
-	if newerCA(encodeBundle([]*x509.Certificate{a}), a) {
+	if newerCA(encodeBundle([]*x509.Certificate{a}), a, now) {
 		t.Error("newerCA: the same CA counted as newer")
+	}
+	future, _ := newCA("future", now.Add(24*time.Hour), time.Hour)
+	if newerCA(encodeBundle([]*x509.Certificate{future.cert}), a, now) {
+		t.Error("newerCA: a CA from the future (skewed clock) blocks the bundle forever")
 	}
 }
