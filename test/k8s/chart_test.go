@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,10 +28,13 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/certs"
 	"github.com/drydock/drydock/internal/k8stest"
 	"github.com/drydock/drydock/internal/testenv"
 )
@@ -280,6 +284,7 @@ func TestChartAppliesToRealCluster(t *testing.T) {
 		if got := v.Webhooks[0].NamespaceSelector.MatchExpressions[0].Values; !slices.Equal(got, []string{"drydock-system", "kube-system"}) {
 			t.Errorf("stored namespaceSelector exempts %q", got)
 		}
+		checkWebhookRBACSuffices(t, ctx, cl)
 		deleteAll(ctx, cl, objs)
 	})
 
@@ -432,3 +437,48 @@ func TestChartMatchesAdmissionManifests(t *testing.T) {
 }
 
 func out2str(b []byte) string { return string(b) }
+
+// checkWebhookRBACSuffices runs the certificate manager as the chart's
+// ServiceAccount: the least-privilege RBAC must be enough to create the
+// Secret, watch it by name and keep both configurations' caBundle, and no
+// more than that (another Secret stays out of reach).
+func checkWebhookRBACSuffices(t *testing.T, ctx context.Context, cl *k8stest.Cluster) {
+	t.Helper()
+	rc := rest.CopyConfig(cl.Config)
+	rc.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:drydock-system:drydock-admission"}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := certs.New(certs.Config{
+		Client: cs, Namespace: "drydock-system", SecretName: "drydock-admission-tls",
+		DNSNames:           certs.ServiceDNSNames("drydock-admission", "drydock-system"),
+		ValidatingWebhooks: []string{"drydock-admission"}, MutatingWebhooks: []string{"drydock-admission"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := m.Start(sctx, 30*time.Second); err != nil {
+		t.Fatalf("certificate manager as the chart's ServiceAccount: %v", err)
+	}
+	admin := cl.Client(t)
+	v, err := admin.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "drydock-admission", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu, err := admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "drydock-admission", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(v.Webhooks[0].ClientConfig.CABundle, m.CABundle()) || !bytes.Equal(mu.Webhooks[0].ClientConfig.CABundle, m.CABundle()) {
+		t.Error("the caBundle was not written with the chart's RBAC")
+	}
+	if _, err := cs.CoreV1().Secrets("drydock-system").Get(ctx, "someone-elses", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the webhook's ServiceAccount may read other Secrets: %v", err)
+	}
+	if _, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the webhook's ServiceAccount may list pods: %v", err)
+	}
+}

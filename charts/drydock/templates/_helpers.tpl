@@ -27,9 +27,9 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 
 {{/* Selector labels of one component: include with (list $ "webhook"). */}}
 {{- define "drydock.selector" -}}
-{{- $ := index . 0 -}}
+{{- $root := index . 0 -}}
 app.kubernetes.io/name: drydock
-app.kubernetes.io/instance: {{ $.Release.Name }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
@@ -97,13 +97,13 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* One webhook of either configuration: include with (list $ "/validate"). */}}
 {{- define "drydock.webhookBody" -}}
-{{- $ := index . 0 -}}
+{{- $root := index . 0 -}}
 {{- $path := index . 1 -}}
-{{- $name := include "drydock.webhookName" $ -}}
+{{- $name := include "drydock.webhookName" $root -}}
 clientConfig:
   service:
     name: {{ $name }}
-    namespace: {{ $.Release.Namespace }}
+    namespace: {{ $root.Release.Namespace }}
     path: {{ $path }}
     port: 443
 rules:
@@ -122,10 +122,10 @@ rules:
     apiVersions: [v1]
     resources: [jobs, cronjobs]
     scope: Namespaced
-failurePolicy: {{ $.Values.webhook.failurePolicy }}
+failurePolicy: {{ $root.Values.webhook.failurePolicy }}
 matchPolicy: Equivalent
 sideEffects: None
-timeoutSeconds: {{ $.Values.webhook.timeoutSeconds }}
+timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
 admissionReviewVersions: [v1]
 namespaceSelector:
   matchExpressions:
@@ -134,11 +134,11 @@ namespaceSelector:
     - key: kubernetes.io/metadata.name
       operator: NotIn
       values:
-        - {{ $.Release.Namespace }}
-        {{- range $.Values.exemptNamespaces }}
+        - {{ $root.Release.Namespace }}
+        {{- range $root.Values.exemptNamespaces }}
         - {{ . }}
         {{- end }}
-    {{- if eq $.Values.selection "opt-in" }}
+    {{- if eq $root.Values.selection "opt-in" }}
     - key: drydock.dev/enforce
       operator: In
       values: ["true"]
