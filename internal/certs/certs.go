@@ -366,6 +366,9 @@ func (m *Manager) reconcile(ctx context.Context) (time.Duration, error) {
 		if u.Annotations == nil {
 			u.Annotations = map[string]string{}
 		}
+		if u.Data == nil {
+			u.Data = map[string][]byte{} // an empty Secret made beforehand
+		}
 		delete(u.Annotations, AnnotationRotate)
 		u.Annotations[AnnotationCARotatedAt] = now.UTC().Format(time.RFC3339)
 		u.Data[KeyCACert], u.Data[KeyCAKey] = next.certPEM, next.keyPEM

@@ -302,6 +302,24 @@ func TestManagerRealCluster(t *testing.T) {
 		}
 		return admissionReached(ctx, cs)
 	})
+
+	// An empty Secret made beforehand (some installers do) is filled in.
+	if err := cs.CoreV1().Secrets(ns).Delete(ctx, secretName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the empty Secret to be filled in and trusted", func() error {
+		s, err := cs.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(s.Data[KeyCert]) == 0 {
+			return fmt.Errorf("no serving certificate yet")
+		}
+		return admissionReached(ctx, cs)
+	})
 	if calls.Load() == 0 {
 		t.Error("the webhook was never called")
 	}
