@@ -96,8 +96,6 @@ type Manager struct {
 	bundle  []byte
 	loaded  string // resourceVersion last loaded
 	kick    chan struct{}
-	readyCh chan struct{}
-	once    sync.Once
 }
 
 // New checks cfg and fills defaults.
@@ -134,7 +132,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Manager{cfg: cfg, kick: make(chan struct{}, 1), readyCh: make(chan struct{})}, nil
+	return &Manager{cfg: cfg, kick: make(chan struct{}, 1)}, nil
 }
 
 // ServiceDNSNames are the names the apiserver may use for a Service.
