@@ -93,8 +93,8 @@ log "binaries $(((t_build - t0) / 1000000)) ms, image $(((t_image - t_build) / 1
 [[ -n $push ]] || exit 0
 
 # The SBOM of each platform image, by drydock itself, as a referrer.
-host_bin="$tmp/drydock-host"
-go build -trimpath -o "$host_bin" ./cmd/drydock
+host_bin="$tmp/drydock-$(go env GOOS)-$(go env GOARCH)"
+[[ -x $host_bin ]] || go build -trimpath -o "$host_bin" ./cmd/drydock
 ins=()
 [[ -n $insecure ]] && ins=(--insecure)
 while read -r what ref; do

@@ -23,13 +23,15 @@ import (
 	"github.com/drydock/drydock/internal/testenv"
 )
 
-// imageScript runs scripts/image.sh and returns its "what REF" lines.
-func imageScript(t *testing.T, args ...string) map[string]string {
+// imageScript runs scripts/image.sh (drydock attest in it reading the
+// vulnerability database in dataDir) and returns its "what REF" lines.
+func imageScript(t *testing.T, dataDir string, args ...string) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "./scripts/image.sh", args...)
 	cmd.Dir = testenv.ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "DRYDOCK_DATA_DIR="+dataDir, "DRYDOCK_CACHE_DIR="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -58,9 +60,15 @@ func TestDrydockImage(t *testing.T) {
 	if out, err := exec.Command(bin, "key", "generate", "--unencrypted", "--output-key-prefix", filepath.Join(dir, "signer")).CombinedOutput(); err != nil {
 		t.Fatalf("key generate: %v\n%s", err, out)
 	}
+	// The Go advisories: drydock attest scans the image it signs.
+	data := t.TempDir()
+	goOSV := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "Go", "all.zip")
+	if out, err := exec.Command(bin, "db", "import", "--data-dir", data, goOSV).CombinedOutput(); err != nil {
+		t.Fatalf("db import %s: %v\n%s", goOSV, err, out)
+	}
 	repo := e.registry + "/drydock/drydock"
-	first := imageScript(t, "--push", repo+":e2e-1", "--key", filepath.Join(dir, "signer.key"))
-	second := imageScript(t, "--push", repo+":e2e-2")
+	first := imageScript(t, data, "--push", repo+":e2e-1", "--key", filepath.Join(dir, "signer.key"))
+	second := imageScript(t, data, "--push", repo+":e2e-2")
 
 	idx1, idx2 := first["index"], second["index"]
 	if idx1 == "" || idx1 != idx2 {
