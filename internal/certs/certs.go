@@ -92,10 +92,10 @@ type Manager struct {
 	cfg  Config
 	cert atomic.Pointer[tls.Certificate]
 	// bundle is the CA bundle of the Secret last loaded.
-	mu      sync.Mutex
-	bundle  []byte
-	loaded  string // resourceVersion last loaded
-	kick    chan struct{}
+	mu     sync.Mutex
+	bundle []byte
+	loaded string // resourceVersion last loaded
+	kick   chan struct{}
 }
 
 // New checks cfg and fills defaults.
