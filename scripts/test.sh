@@ -17,6 +17,7 @@
 #                              where the freshness test runs `drydock watch`
 #      DRYDOCK_K8S_BINS        etcd + kube-apiserver + kube-controller-manager
 #                              (../shared/k8s/ensure-k8s-bins.sh)
+#      DRYDOCK_HELM            helm, built from the Go module proxy (scripts/lib/helm.sh)
 # 5. checks go.mod is tidy, runs go vet ./... and staticcheck ./... (any
 #    finding fails the run),
 # 6. runs go test -json -count=1 (./... unless arguments are given) through
@@ -184,6 +185,9 @@ start=$SECONDS
 DRYDOCK_K8S_BINS=$(K8SBINS_MODDIR="$k8s_moddir" "$k8s_moddir/ensure-k8s-bins.sh")
 export DRYDOCK_K8S_BINS
 log "DRYDOCK_K8S_BINS=$DRYDOCK_K8S_BINS ($((SECONDS - start))s)"
+
+# helm for the chart tests (test/k8s/chart_test.go), built once from the Go module proxy.
+DRYDOCK_HELM=$("$root/scripts/lib/helm.sh"); export DRYDOCK_HELM
 
 log "go mod tidy -diff"
 go mod tidy -diff || { log "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }

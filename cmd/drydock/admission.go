@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/drydock/drydock/internal/admission"
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/certs"
 	"github.com/drydock/drydock/internal/image"
 )
 
@@ -51,6 +54,11 @@ type admissionServeFlags struct {
 	requestTimeout, tlsCheck              time.Duration
 	maxRequestBytes                       int64
 	maxVerdictAge, clockSkew              time.Duration
+	// Self-managed certificates (internal/certs).
+	certSecret, certService          string
+	certDNS, certIPs, webhookConfigs []string
+	certValidity, caValidity         time.Duration
+	caPropagation                    time.Duration
 }
 
 func newAdmissionServeCommand(g *globals) *cobra.Command {
@@ -102,9 +110,21 @@ review are checked at once; --registry-concurrency calls run at once per
 registry host across all reviews; the whole review ends at
 --request-timeout. A denial lists 10 images and counts the rest.
 
-The TLS certificate and key are re-read when the files change (checked at
-most every --tls-check-interval, on new connections).`,
-		Example: `  # The webhook with the cluster's trusted key, verdicts at most 3 days old
+TLS, one of two ways:
+  --cert-secret NAME   drydock makes its own CA and serving certificate (for
+                       --cert-service.--namespace.svc), keeps them in that
+                       Secret of --namespace, writes the CA bundle into the
+                       caBundle of the --webhook-config-name configurations
+                       and rotates both before they expire. Replicas agree on
+                       one Secret and reload it when it changes. Annotate the
+                       Secret drydock.dev/rotate=now to rotate the CA at once.
+  --tls-cert/--tls-key files made elsewhere (cert-manager), re-read when they
+                       change (checked at most every --tls-check-interval).`,
+		Example: `  # In a cluster (the Helm chart runs this):
+  drydock admission serve --key /etc/drydock/keys/default.pub \
+    --cert-secret drydock-admission-tls --webhook-config-name drydock-admission
+
+  # Outside a cluster, with cert-manager's or your own files; verdicts at most 3 days old
   drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub --max-verdict-age 72h
 
   # Two trusted keys (a key rotation): either may sign, and a failing newest
@@ -142,6 +162,14 @@ most every --tls-check-interval, on new connections).`,
 	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", admission.DefaultMaxRequestBytes, "largest AdmissionReview accepted")
 	fl.DurationVar(&f.maxVerdictAge, "max-verdict-age", admission.DefaultMaxVerdictAge, "deny images whose deciding verdict was signed longer ago (0: no limit)")
 	fl.DurationVar(&f.clockSkew, "max-clock-skew", attest.DefaultClockSkew, "how far in the future a verdict's signed time may be")
+	fl.StringVar(&f.certSecret, "cert-secret", "", "make and rotate the TLS certificates, kept in this Secret of --namespace (instead of --tls-cert/--tls-key)")
+	fl.StringVar(&f.certService, "cert-service", "drydock-admission", "with --cert-secret: the webhook's Service, whose names the certificate holds")
+	fl.StringSliceVar(&f.certDNS, "cert-dns-name", nil, "with --cert-secret: further DNS names of the certificate (repeatable)")
+	fl.StringSliceVar(&f.certIPs, "cert-ip", nil, "with --cert-secret: IP addresses of the certificate (repeatable; for a webhook reached by URL)")
+	fl.StringSliceVar(&f.webhookConfigs, "webhook-config-name", nil, "with --cert-secret: validating and mutating webhook configurations whose caBundle is kept (repeatable)")
+	fl.DurationVar(&f.certValidity, "cert-validity", certs.DefaultCertValidity, "with --cert-secret: serving certificate lifetime (renewed with a third left)")
+	fl.DurationVar(&f.caValidity, "ca-validity", certs.DefaultCAValidity, "with --cert-secret: CA lifetime (renewed with a third left)")
+	fl.DurationVar(&f.caPropagation, "ca-propagation", certs.DefaultPropagation, "with --cert-secret: how long a new CA is in the caBundle before certificates it signed are served")
 	return cmd
 }
 
@@ -156,8 +184,12 @@ func parseFailurePolicy(s string) (failOpen bool, err error) {
 }
 
 func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) error {
-	if f.certFile == "" || f.keyFile == "" {
-		return errors.New("--tls-cert and --tls-key are required")
+	start := time.Now()
+	switch {
+	case f.certSecret != "" && (f.certFile != "" || f.keyFile != ""):
+		return errors.New("--cert-secret and --tls-cert/--tls-key are two ways to get a certificate: choose one")
+	case f.certSecret == "" && (f.certFile == "" || f.keyFile == ""):
+		return errors.New("a certificate is required: --cert-secret NAME (drydock makes and rotates it), or --tls-cert and --tls-key")
 	}
 	if len(f.keyPaths) == 0 {
 		return errors.New("--key is required: the public key that verdicts are signed with")
@@ -241,27 +273,56 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	if err != nil {
 		return err
 	}
+	var ready []func() bool
 	if rc != nil {
 		nl, err := startNamespaceLabels(ctx, rc)
 		if err != nil {
 			return err
 		}
-		cfg.Namespaces, cfg.Ready = nl, nl.synced
+		cfg.Namespaces = nl
+		ready = append(ready, nl.synced)
 	} else {
 		slog.Info("admission: no Kubernetes credentials; namespace labels are not read (the webhook configuration's namespaceSelector selects)")
+	}
+
+	var tlsConfig *tls.Config
+	if f.certSecret != "" {
+		if rc == nil {
+			return errors.New("--cert-secret needs Kubernetes credentials: run in a pod or pass --kubeconfig")
+		}
+		m, err := startCertManager(ctx, rc, f)
+		if err != nil {
+			return err
+		}
+		tlsConfig = m.TLSConfig()
+		ready = append(ready, m.Ready)
+	} else {
+		reloader, err := admission.NewCertReloader(f.certFile, f.keyFile, f.tlsCheck)
+		if err != nil {
+			return err
+		}
+		tlsConfig = reloader.TLSConfig()
+	}
+	var readyOnce sync.Once
+	cfg.Ready = func() bool {
+		for _, r := range ready {
+			if !r() {
+				return false
+			}
+		}
+		readyOnce.Do(func() {
+			slog.Info("admission: ready", "ms", time.Since(start).Milliseconds())
+		})
+		return true
 	}
 
 	srv, err := admission.New(cfg)
 	if err != nil {
 		return err
 	}
-	certs, err := admission.NewCertReloader(f.certFile, f.keyFile, f.tlsCheck)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
-		TLSConfig:         certs.TLSConfig(),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      f.requestTimeout + 5*time.Second,
@@ -284,6 +345,41 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 		defer cancel()
 		return hs.Shutdown(sctx)
 	}
+}
+
+// startCertManager makes or loads the serving certificate (blocking until
+// one is loaded) and keeps it and the webhook configurations' caBundle
+// up to date while ctx lives.
+func startCertManager(ctx context.Context, rc *rest.Config, f *admissionServeFlags) (*certs.Manager, error) {
+	rc = rest.CopyConfig(rc)
+	rc.UserAgent = "drydock-admission-certs"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	var ips []net.IP
+	for _, s := range f.certIPs {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("--cert-ip %q: not an IP address", s)
+		}
+		ips = append(ips, ip)
+	}
+	m, err := certs.New(certs.Config{
+		Client: cs, Namespace: f.namespace, SecretName: f.certSecret,
+		DNSNames:           append(certs.ServiceDNSNames(f.certService, f.namespace), f.certDNS...),
+		IPs:                ips,
+		ValidatingWebhooks: f.webhookConfigs, MutatingWebhooks: f.webhookConfigs,
+		CAValidity: f.caValidity, CertValidity: f.certValidity, Propagation: f.caPropagation,
+		Logger: slog.Default(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Start(ctx, 2*time.Minute); err != nil {
+		return nil, fmt.Errorf("--cert-secret %s/%s: %w", f.namespace, f.certSecret, err)
+	}
+	return m, nil
 }
 
 // attestResolver resolves tags with one HEAD request.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,16 +43,24 @@ func newAdmissionManifestsCommand() *cobra.Command {
 		Use:   "manifests",
 		Short: "Print the Kubernetes objects that deploy the admission webhook",
 		Long: `Print, as one YAML stream for "kubectl apply -f -", the Validating- and
-MutatingWebhookConfiguration (CA bundle filled in from --ca-bundle-file),
-the Service, the Deployment (2 replicas, non-root, read-only root
-filesystem, readiness on /readyz), its ServiceAccount and the RBAC it needs
-(read namespaces, for their labels; no write anywhere).
+MutatingWebhookConfiguration, the Service, the Deployment (2 replicas,
+non-root, read-only root filesystem, readiness on /readyz), its
+ServiceAccount and the RBAC it needs. The Helm chart (charts/drydock) is the
+usual way to install; these objects match its webhook part.
 
-The Deployment expects, in --namespace:
-  - a Secret <name>-tls of type kubernetes.io/tls with the serving
-    certificate for <name>.<namespace>.svc, signed by the CA bundle;
-  - a ConfigMap <name> holding key.pub (the verdict signing public key) and,
-    with --policy-file, the policy under that name.`,
+Certificates: without --ca-bundle-file the webhook makes its own CA and
+serving certificate in the Secret <name>-tls and keeps the configurations'
+caBundle (RBAC: read namespaces; its own Secret and the two configurations,
+by name). With --ca-bundle-file, the caBundle is that file and the Secret
+<name>-tls (type kubernetes.io/tls, for <name>.<namespace>.svc) must be made
+elsewhere (RBAC: read namespaces only).
+
+The Deployment expects, in --namespace, a ConfigMap <name> holding key.pub
+(the verdict signing public key) and, with --policy-file, the policy under
+that name.`,
+		Example: `  drydock admission manifests --image registry.example.com/drydock@sha256:… | kubectl apply -f -
+  # A webhook run outside the cluster (tests): the configurations only.
+  drydock admission manifests --webhook-url https://10.0.0.5:8443 --ca-bundle-file ca.crt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return m.write(cmd.OutOrStdout())
@@ -97,16 +106,18 @@ func (m *admissionManifests) objects() ([]any, error) {
 	if m.image == "" && m.webhookURL == "" {
 		return nil, errors.New("--image is required")
 	}
-	if m.caFile == "" {
-		return nil, errors.New("--ca-bundle-file is required")
+	var ca []byte
+	if m.caFile != "" {
+		b, err := os.ReadFile(m.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-bundle-file: %w", err)
+		}
+		if err := checkCABundle(b); err != nil {
+			return nil, fmt.Errorf("--ca-bundle-file %s: %w", m.caFile, err)
+		}
+		ca = b
 	}
-	ca, err := os.ReadFile(m.caFile)
-	if err != nil {
-		return nil, fmt.Errorf("--ca-bundle-file: %w", err)
-	}
-	if err := checkCABundle(ca); err != nil {
-		return nil, fmt.Errorf("--ca-bundle-file %s: %w", m.caFile, err)
-	}
+	selfCerts := m.caFile == ""
 	if _, err := admission.ParseMode(m.mode); err != nil {
 		return nil, fmt.Errorf("--mode: %w", err)
 	}
@@ -207,6 +218,12 @@ func (m *admissionManifests) objects() ([]any, error) {
 		ObjectMeta: meta(m.name, ""),
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}}},
 	}
+	if selfCerts {
+		role.Rules = append(role.Rules, rbacv1.PolicyRule{
+			APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations"},
+			ResourceNames: []string{m.name}, Verbs: []string{"get", "update", "patch"},
+		})
+	}
 	binding := &rbacv1.ClusterRoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
 		ObjectMeta: meta(m.name, ""),
@@ -221,10 +238,14 @@ func (m *admissionManifests) objects() ([]any, error) {
 			Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
-	args := []string{"admission", "serve",
-		"--listen=:8443", "--tls-cert=/etc/drydock/tls/tls.crt", "--tls-key=/etc/drydock/tls/tls.key",
+	args := []string{"admission", "serve", "--listen=:8443",
 		"--key=/etc/drydock/config/key.pub", "--mode=" + m.mode, "--selection=" + m.selection,
 		"--namespace=" + m.namespace, "--failure-policy=" + m.failure, "--log-level=info"}
+	if selfCerts {
+		args = append(args, "--cert-secret="+m.name+"-tls", "--cert-service="+m.name, "--webhook-config-name="+m.name)
+	} else {
+		args = append(args, "--tls-cert=/etc/drydock/tls/tls.crt", "--tls-key=/etc/drydock/tls/tls.key")
+	}
 	for _, e := range m.exempt {
 		args = append(args, "--exempt-namespace="+e)
 	}
@@ -285,6 +306,27 @@ func (m *admissionManifests) objects() ([]any, error) {
 				},
 			},
 		},
+	}
+	if selfCerts {
+		c := &dep.Spec.Template.Spec.Containers[0]
+		c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(v corev1.VolumeMount) bool { return v.Name == "tls" })
+		vs := &dep.Spec.Template.Spec.Volumes
+		*vs = slices.DeleteFunc(*vs, func(v corev1.Volume) bool { return v.Name == "tls" })
+		secretRole := &rbacv1.Role{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+			ObjectMeta: meta(m.name, m.namespace),
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{m.name + "-tls"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			},
+		}
+		secretBinding := &rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: meta(m.name, m.namespace),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: m.name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: m.name, Namespace: m.namespace}},
+		}
+		return append(objs, svc, dep, sa, role, binding, secretRole, secretBinding), nil
 	}
 	return append(objs, svc, dep, sa, role, binding), nil
 }

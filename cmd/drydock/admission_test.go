@@ -179,6 +179,8 @@ func TestAdmissionManifests(t *testing.T) {
 		{"admission", "manifests", "--ca-bundle-file", caFile},
 		{"admission", "manifests", "--image", "x", "--ca-bundle-file", caFile, "--mode", "loud"},
 		{"admission", "serve", "--tls-cert", caFile},
+		{"admission", "serve", "--key", caFile, "--cert-secret", "s", "--tls-cert", caFile, "--tls-key", caFile},
+		{"admission", "serve", "--key", caFile},
 	} {
 		if _, stderr, code := e.run(t, args...); code != 2 || stderr == "" {
 			t.Errorf("%v: exit %d %q, want 2 with a reason", args, code, stderr)
@@ -190,5 +192,73 @@ func TestAdmissionManifests(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, flag+" 0: must be at least 1") {
 			t.Errorf("%s 0: exit %d %q, want 2 naming the flag", flag, code, stderr)
 		}
+	}
+}
+
+// TestAdmissionManifestsSelfManagedCerts: without --ca-bundle-file the
+// webhook manages its certificates, so it gets the flags and exactly the
+// RBAC that needs, and the configurations carry no caBundle yet.
+func TestAdmissionManifestsSelfManagedCerts(t *testing.T) {
+	e := newEnv(t)
+	out, stderr, code := e.run(t, "admission", "manifests", "--namespace", "dd-sys", "--name", "dd", "--image", "registry.example/drydock@sha256:"+strings.Repeat("a", 64))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var args []string
+	var roles []rbacv1.PolicyRule
+	for _, doc := range strings.Split(out, "\n---\n") {
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil || tm.Kind == "" {
+			continue
+		}
+		switch tm.Kind {
+		case "ValidatingWebhookConfiguration":
+			var o admissionregistrationv1.ValidatingWebhookConfiguration
+			if err := yaml.UnmarshalStrict([]byte(doc), &o); err != nil {
+				t.Fatal(err)
+			}
+			if len(o.Webhooks[0].ClientConfig.CABundle) != 0 {
+				t.Error("caBundle set without --ca-bundle-file")
+			}
+		case "Deployment":
+			var o appsv1.Deployment
+			if err := yaml.UnmarshalStrict([]byte(doc), &o); err != nil {
+				t.Fatal(err)
+			}
+			args = o.Spec.Template.Spec.Containers[0].Args
+			for _, v := range o.Spec.Template.Spec.Volumes {
+				if v.Name == "tls" {
+					t.Error("a tls Secret volume is mounted though the webhook makes its own")
+				}
+			}
+		case "Role", "ClusterRole":
+			var o rbacv1.ClusterRole
+			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+				t.Fatal(err)
+			}
+			roles = append(roles, o.Rules...)
+		}
+	}
+	for _, want := range []string{"--cert-secret=dd-tls", "--cert-service=dd", "--webhook-config-name=dd"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("webhook args %q lack %s", args, want)
+		}
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--tls-cert") {
+			t.Errorf("webhook args %q name a certificate file", args)
+		}
+	}
+	var secretsByName, configsByName bool
+	for _, r := range roles {
+		if slices.Contains(r.Resources, "secrets") && slices.Contains(r.Verbs, "update") {
+			secretsByName = slices.Equal(r.ResourceNames, []string{"dd-tls"})
+		}
+		if slices.Contains(r.Resources, "validatingwebhookconfigurations") {
+			configsByName = slices.Equal(r.ResourceNames, []string{"dd"})
+		}
+	}
+	if !secretsByName || !configsByName {
+		t.Errorf("RBAC should limit Secret and configuration writes to their names: %+v", roles)
 	}
 }

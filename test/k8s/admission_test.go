@@ -57,7 +57,7 @@ var build struct {
 }
 
 // drydockBinary builds cmd/drydock once per test binary run.
-func drydockBinary(t *testing.T) string {
+func drydockBinary(t testing.TB) string {
 	t.Helper()
 	build.once.Do(func() {
 		dir, err := os.MkdirTemp("", "drydock-k8s-")
@@ -116,7 +116,7 @@ func write(t *testing.T, path string, b []byte) {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
