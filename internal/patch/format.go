@@ -55,3 +55,30 @@ func writeTable(w io.Writer, p *Plan) error {
 	}
 	return tw.Flush()
 }
+
+// WriteOutcome renders a patch's outcome as "table" or "json".
+func WriteOutcome(w io.Writer, o *Outcome, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(o)
+	case "table", "":
+	default:
+		return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	switch {
+	case o.DryRun:
+		fmt.Fprintf(tw, "Dry run: %s would get %d upgrade(s)\n", o.Original, len(o.Upgrades))
+	default:
+		fmt.Fprintf(tw, "Patched %s\n     -> %s (one layer, %d bytes)\n", o.Original, o.Image, o.LayerSize)
+	}
+	if len(o.Upgrades) > 0 {
+		fmt.Fprintln(tw, "PACKAGE\tFROM\t→ TO")
+		for _, u := range o.Upgrades {
+			fmt.Fprintf(tw, "%s\t%s\t→ %s\n", u.Package, u.From, u.To)
+		}
+	}
+	return tw.Flush()
+}

@@ -315,3 +315,29 @@ func normRating(r string) string {
 	}
 	return strings.ToUpper(r)
 }
+
+// Upgrade is one package a patch changed (or, in a dry run, would change).
+type Upgrade struct {
+	Package string `json:"package"`
+	Arch    string `json:"arch,omitempty"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	// Source and SourceVersion are the installed source package after the
+	// upgrade (what Debian advisories compare).
+	Source        string `json:"source,omitempty"`
+	SourceVersion string `json:"sourceVersion,omitempty"`
+}
+
+// Outcome is what a patch produced, for people and tools.
+type Outcome struct {
+	// Image is the digest reference of the patched image (empty in a dry
+	// run), Original that of the image it was made from.
+	Image    string `json:"image,omitempty"`
+	Original string `json:"original"`
+	DryRun   bool   `json:"dryRun,omitempty"`
+	// LayerSize is the compressed size of the one layer added.
+	LayerSize int64     `json:"layerSize,omitempty"`
+	Upgrades  []Upgrade `json:"upgrades"`
+	// Plan is the plan the patch executed.
+	Plan *Plan `json:"plan"`
+}
