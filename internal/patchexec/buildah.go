@@ -82,7 +82,9 @@ func (b *Buildah) start(ctx context.Context, img v1.Image) (*session, error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	name := "drydock-patch-" + hex.EncodeToString(rnd[:])
-	if _, err := s.buildah(ctx, "from", "--pull-never", "--name", name, "oci:"+in); err != nil {
+	// Relative to the work directory: buildah names the image after the
+	// layout's path, and an image name must be lowercase.
+	if _, err := s.buildah(ctx, "from", "--pull-never", "--name", name, "oci:in"); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -95,6 +97,7 @@ func (b *Buildah) start(ctx context.Context, img v1.Image) (*session, error) {
 func (s *session) buildah(ctx context.Context, args ...string) (string, error) {
 	argv := append(append([]string{}, s.store...), args...)
 	cmd := exec.CommandContext(ctx, s.b.bin(), argv...)
+	cmd.Dir = s.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if s.b.Log != nil {

@@ -145,7 +145,7 @@ func compactDirs(ds []*tar.Header) []*tar.Header {
 // layer, filters it, and appends it to the original image.
 func (s *session) commit(ctx context.Context, orig v1.Image, outDir string, ups []Upgrade) (*Result, error) {
 	committed := filepath.Join(s.dir, "committed")
-	if _, err := s.buildah(ctx, "commit", "--format", "oci", "--disable-compression", "--quiet", s.container, "oci:"+committed+":patched"); err != nil {
+	if _, err := s.buildah(ctx, "commit", "--format", "oci", "--disable-compression", "--quiet", s.container, "oci:committed:patched"); err != nil {
 		return nil, err
 	}
 	idx, err := layout.ImageIndexFromPath(committed)
