@@ -28,6 +28,7 @@ func newPatchCommand(g *globals) *cobra.Command {
 		allUpdates bool
 		sources    []string
 		buildah    string
+		helper     string
 	)
 	cmd := &cobra.Command{
 		Use:   "patch <image> --tag REF",
@@ -47,8 +48,10 @@ adding or removing a package; the error names the package that did not.
 The patched image's manifest records the original's digest (dev.drydock.patch.original)
 and the upgraded packages (dev.drydock.patch.packages).
 
-Supported: Debian and Ubuntu images with apt. Distroless, Alpine and RHEL-family
-images are recognised and refused with a message.`,
+Supported: Debian and Ubuntu images with apt, and distroless Debian images (dpkg
+status.d, no package manager), whose packages are downloaded by apt in a --helper-image
+container and laid into the layer with dpkg-deb from outside (no maintainer script runs).
+Alpine and RHEL-family images are recognised and refused with a message.`,
 		Example: `  # What would be patched (no change, no push)
   drydock patch registry.example.com/app:1.4 --dry-run
 
@@ -101,8 +104,17 @@ images are recognised and refused with a message.`,
 			if dryRun && !allUpdates {
 				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
 			}
-			if plan.Manager != patch.ManagerApt {
-				return fmt.Errorf("%s: %s images cannot be patched yet (supported: Debian and Ubuntu images with apt)", args[0], plan.Manager)
+			switch plan.Manager {
+			case patch.ManagerApt:
+			case patch.ManagerDpkgStatusD:
+				if helper == "" {
+					return fmt.Errorf("%s is a distroless image (dpkg status.d, no package manager): give --helper-image, a Debian image of the same release whose apt downloads the packages", args[0])
+				}
+				if dryRun {
+					return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
+				}
+			default:
+				return fmt.Errorf("%s: %s images cannot be patched yet (supported: Debian and Ubuntu images with apt, distroless Debian images)", args[0], plan.Manager)
 			}
 			if !allUpdates && len(plan.Items) == 0 {
 				fmt.Fprintln(cmd.ErrOrStderr(), "nothing to patch: no selected finding has a fixed OS package")
@@ -144,8 +156,21 @@ images are recognised and refused with a message.`,
 				return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, out, format) })
 			}
 			slog.Info("patching", "image", original, "packages", len(plan.Items), "mode", plan.Mode)
-			res, err := x.Patch(ctx, img.Image, plan)
-			if err != nil {
+			var res *patchexec.Result
+			if plan.Manager == patch.ManagerDpkgStatusD {
+				h, err := image.Open(ctx, helper, iopts...)
+				if err != nil {
+					return fmt.Errorf("--helper-image: %w", err)
+				}
+				defer h.Close()
+				if h.Image == nil {
+					return fmt.Errorf("--helper-image %s: want an image, not a directory", helper)
+				}
+				res, err = (&patchexec.Distroless{Buildah: x, Helper: h.Image}).Patch(ctx, img.Image, plan)
+				if err != nil {
+					return err
+				}
+			} else if res, err = x.Patch(ctx, img.Image, plan); err != nil {
 				return err
 			}
 			defer res.Close()
@@ -168,6 +193,7 @@ images are recognised and refused with a message.`,
 	fl.StringSliceVar(&ids, "ids", nil, "only fix these advisory ids (or aliases), comma-separated")
 	fl.BoolVar(&allUpdates, "all-updates", false, "upgrade every OS package the package sources have a newer version of, not only those the vulnerability database names")
 	fl.StringArrayVar(&sources, "apt-source", splitEnv("DRYDOCK_PATCH_APT_SOURCES"), `extra apt source line used while patching ("deb URI SUITE COMPONENT"), repeatable (env DRYDOCK_PATCH_APT_SOURCES, newline-separated)`)
+	fl.StringVar(&helper, "helper-image", os.Getenv("DRYDOCK_PATCH_HELPER_IMAGE"), "distroless images: a Debian image of the same release whose apt resolves and downloads the packages (env DRYDOCK_PATCH_HELPER_IMAGE)")
 	fl.StringVar(&buildah, "buildah", envOr("DRYDOCK_BUILDAH", "buildah"), "buildah binary (env DRYDOCK_BUILDAH)")
 	return cmd
 }

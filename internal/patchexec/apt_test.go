@@ -197,3 +197,75 @@ func TestFilterLayer(t *testing.T) {
 		t.Error("the extra sources file is not transient")
 	}
 }
+
+func TestParsePolicy(t *testing.T) {
+	out := `zlib1g:
+  Installed: (none)
+  Candidate: 1:1.2.13.dfsg-1+deb12u1
+  Version table:
+     1:1.2.13.dfsg-1+deb12u1 500
+        500 http://mirror/debian-security bookworm-security/main amd64 Packages
+libfoo:amd64:
+  Installed: (none)
+  Candidate: (none)
+  Version table:
+N: Unable to locate package nosuch
+`
+	want := map[string]string{"zlib1g": "1:1.2.13.dfsg-1+deb12u1", "libfoo": ""}
+	if d := cmp.Diff(want, parsePolicy(out)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestDistrolessUpgrades(t *testing.T) {
+	items := []patch.Item{{Package: "zlib1g", Installed: "1:1.2.13.dfsg-1", Target: "1:1.2.13.dfsg-1+deb12u1"}, {Package: "base-files", Installed: "12.4+deb12u5", Target: "12.4+deb12u6"}}
+	cands := map[string]string{"zlib1g": "1:1.2.13.dfsg-1+deb12u1", "base-files": "12.4+deb12u5"}
+	ups, err := distrolessUpgrades(&patch.Plan{Mode: patch.ModeAllUpdates, Items: items}, cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]Upgrade{{Package: "zlib1g", From: "1:1.2.13.dfsg-1", To: "1:1.2.13.dfsg-1+deb12u1"}}, ups); d != "" {
+		t.Errorf("all-updates (-want +got):\n%s", d)
+	}
+	_, err = distrolessUpgrades(&patch.Plan{Mode: patch.ModeFindings, Items: items}, cands)
+	want := "no upgrade available from the configured package sources for base-files (installed 12.4+deb12u5, wanted >= 12.4+deb12u6): add the security repository (--apt-source) or wait for the fix"
+	if err == nil || err.Error() != want {
+		t.Errorf("findings: error = %v, want %q", err, want)
+	}
+}
+
+func TestRelink(t *testing.T) {
+	links := map[string]string{"lib": "usr/lib", "bin": "usr/bin"}
+	for _, tc := range []struct {
+		in, want string
+		skip     bool
+	}{
+		{"./", "", true},
+		{"./lib/", "", true},
+		{"./lib/x86_64-linux-gnu/libz.so.1", "usr/lib/x86_64-linux-gnu/libz.so.1", false},
+		{"./usr/share/doc/zlib1g/copyright", "usr/share/doc/zlib1g/copyright", false},
+		{"../../etc/passwd", "etc/passwd", false},
+		{"bin/sh", "usr/bin/sh", false},
+	} {
+		got, skip := relink(tc.in, links)
+		if got != tc.want || skip != tc.skip {
+			t.Errorf("relink(%q) = %q, %v; want %q, %v", tc.in, got, skip, tc.want, tc.skip)
+		}
+	}
+}
+
+func TestSourceOf(t *testing.T) {
+	for _, tc := range []struct {
+		f          map[string]string
+		name, vers string
+	}{
+		{map[string]string{"Package": "zlib1g", "Version": "1:1.2.13.dfsg-1+deb12u1", "Source": "zlib"}, "zlib", "1:1.2.13.dfsg-1+deb12u1"},
+		{map[string]string{"Package": "libselinux1", "Version": "3.4-1+b6", "Source": "libselinux (3.4-1)"}, "libselinux", "3.4-1"},
+		{map[string]string{"Package": "tar", "Version": "1.34+dfsg-1.2+deb12u1"}, "tar", "1.34+dfsg-1.2+deb12u1"},
+	} {
+		n, v := sourceOf(tc.f)
+		if n != tc.name || v != tc.vers {
+			t.Errorf("sourceOf(%v) = %s %s, want %s %s", tc.f, n, v, tc.name, tc.vers)
+		}
+	}
+}

@@ -257,21 +257,8 @@ func supported(plan *patch.Plan) error {
 // resolve writes the extra sources, runs apt-get update (failing when a
 // source is unreachable) and simulates the upgrade.
 func (s *session) resolve(ctx context.Context, plan *patch.Plan) ([]Upgrade, map[string]installed, error) {
-	if len(s.b.Sources) > 0 {
-		f := filepath.Join(s.dir, "sources.list")
-		var body strings.Builder
-		for _, l := range s.b.Sources {
-			if strings.ContainsAny(l, "\n\r") || !strings.HasPrefix(strings.TrimSpace(l), "deb ") {
-				return nil, nil, fmt.Errorf("apt source %q: want one line \"deb URI SUITE COMPONENT...\"", l)
-			}
-			body.WriteString(strings.TrimSpace(l) + "\n")
-		}
-		if err := os.WriteFile(f, []byte(body.String()), 0o644); err != nil {
-			return nil, nil, fmt.Errorf("patch: %w", err)
-		}
-		if _, err := s.buildah(ctx, "copy", s.container, f, "/"+sourcesFile); err != nil {
-			return nil, nil, err
-		}
+	if err := s.addSources(ctx); err != nil {
+		return nil, nil, err
 	}
 	out, err := s.run(ctx, "dpkg-query", "-W", "-f", dpkgQueryFormat)
 	if err != nil {

@@ -18,9 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/drydock/drydock/internal/patch"
 	"github.com/drydock/drydock/internal/patchexec"
@@ -184,7 +187,6 @@ func TestPatchDebianAllUpdates(t *testing.T) {
 	for _, u := range out.Upgrades {
 		pk = append(pk, u.Package+"="+u.To)
 	}
-	slices.Sort(pk)
 	if m.Annotations[patchexec.AnnotationPackages] != strings.Join(pk, ",") {
 		t.Errorf("annotation %s = %q, want %q", patchexec.AnnotationPackages, m.Annotations[patchexec.AnnotationPackages], strings.Join(pk, ","))
 	}
@@ -330,4 +332,191 @@ func layerFiles(t *testing.T, l v1.Layer) []string {
 		}
 		out = append(out, strings.TrimPrefix(filepath.Clean("/"+h.Name), "/"))
 	}
+}
+
+// distrolessImage is the debootstrap rootfs made distroless-style: one
+// var/lib/dpkg/status.d/<package> stanza per package (no Status field),
+// no var/lib/dpkg/status, no dpkg maintainer data, no dpkg or apt binaries.
+func distrolessImage(t *testing.T, rootfsTar string) v1.Image {
+	t.Helper()
+	in, err := os.Open(rootfsTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	file := filepath.Join(t.TempDir(), "distroless.tar")
+	out, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, tw := tar.NewReader(in), tar.NewWriter(out)
+	var status []byte
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := strings.TrimPrefix(filepath.Clean("/"+h.Name), "/")
+		switch {
+		case p == "var/lib/dpkg/status":
+			if status, err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case p == "var/lib/dpkg/status-old", strings.HasPrefix(p, "var/lib/dpkg/info/"), strings.HasPrefix(p, "usr/bin/dpkg"),
+			strings.HasPrefix(p, "usr/bin/apt"), strings.HasPrefix(p, "var/lib/apt/lists/"):
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if status == nil {
+		t.Fatal("the rootfs has no var/lib/dpkg/status")
+	}
+	n := 0
+	for _, st := range strings.Split(strings.TrimSpace(string(status)), "\n\n") {
+		var lines []string
+		pkgName := ""
+		for _, l := range strings.Split(st, "\n") {
+			if strings.HasPrefix(l, "Status:") {
+				continue
+			}
+			if v, ok := strings.CutPrefix(l, "Package: "); ok {
+				pkgName = v
+			}
+			lines = append(lines, l)
+		}
+		body := strings.Join(lines, "\n") + "\n"
+		if err := tw.WriteHeader(&tar.Header{Name: "var/lib/dpkg/status.d/" + pkgName, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+		n++
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	t.Logf("distroless-style image: %d status.d entries", n)
+	layer, err := tarball.LayerFromFile(file, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{Layer: layer, MediaType: types.OCILayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	cf.Config.User = "65532"
+	cf.Config.Entrypoint = []string{"/usr/bin/env"}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestPatchDistroless patches a distroless-style image: packages downloaded
+// by apt in a helper container of the Debian image, their files laid into
+// the layer from outside, status.d entries replaced.
+func TestPatchDistroless(t *testing.T) {
+	e := setupPatch(t)
+	helper, _, _ := e.pushDebian(t)
+	orig := distrolessImage(t, e.rootfsTar)
+	ref := e.registry + "/e2e/distroless:1"
+	push(t, ref, orig)
+	target := e.registry + "/e2e/distroless-patched:1"
+	cache := t.TempDir()
+
+	stdout, stderr, err := e.runLong(t, "patch", ref, "-t", target, "--all-updates", "--apt-source", e.source, "--helper-image", helper, "-f", "json", "--cache-dir", cache)
+	if err != nil {
+		t.Fatalf("drydock patch: %v\n%s", err, stderr)
+	}
+	var out patch.Outcome
+	if err := json.Unmarshal(stdout, &out); err != nil {
+		t.Fatalf("patch -f json: %v\n%s", err, stdout)
+	}
+	if out.Plan == nil || out.Plan.Manager != patch.ManagerDpkgStatusD {
+		t.Fatalf("plan %+v, want the dpkg-status.d executor", out.Plan)
+	}
+	before := versions(dpkgPackages(t, e.rootfs))
+	after := versions(dpkgPackages(t, e.upgraded))
+	var want, got []string
+	for n, v := range after {
+		if before[n] != v {
+			want = append(want, n+" "+before[n]+" -> "+v)
+		}
+	}
+	for _, u := range out.Upgrades {
+		got = append(got, u.Package+" "+u.From+" -> "+u.To)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("upgrades (-apt-get upgrade of the rootfs +drydock patch):\n%s", d)
+	}
+
+	// The SBOM of the result reads the new status.d entries.
+	sbom := versions(debPackages(t, e.sbomJSON(t, cache, target)))
+	if d := cmp.Diff(after, sbom); d != "" {
+		t.Errorf("SBOM of the patched distroless image (-upgraded rootfs +patched image):\n%s", d)
+	}
+
+	// Every file of the layer under usr/ is byte for byte the file apt
+	// installed in the upgraded rootfs, and the usrmerge links are kept.
+	r, _ := name.ParseReference(target, name.Insecure)
+	pimg, err := remote.Image(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if od, pd := diffIDs(t, orig), diffIDs(t, pimg); len(pd) != len(od)+1 || !slices.Equal(pd[:len(od)], od) {
+		t.Errorf("patched layers %v, want the original's %v plus one", pd, od)
+	}
+	ls, _ := pimg.Layers()
+	rc, err := ls[len(ls)-1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	compared := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := strings.TrimPrefix(filepath.Clean("/"+h.Name), "/")
+		if first, _, _ := strings.Cut(p, "/"); slices.Contains([]string{"lib", "lib64", "bin", "sbin"}, first) {
+			t.Errorf("the layer writes %s, under a usrmerge symlink of the image", p)
+		}
+		if h.Typeflag != tar.TypeReg || !strings.HasPrefix(p, "usr/") {
+			continue
+		}
+		body, _ := io.ReadAll(tr)
+		wantBody, err := os.ReadFile(filepath.Join(e.upgraded, p))
+		if err != nil {
+			t.Errorf("%s is in the layer but not in the upgraded rootfs: %v", p, err)
+			continue
+		}
+		if !bytes.Equal(body, wantBody) {
+			t.Errorf("%s differs from the upgraded rootfs's", p)
+		}
+		compared++
+	}
+	if compared == 0 {
+		t.Error("the patch layer has no file under usr/")
+	}
+	t.Logf("compared %d files of the patch layer with the upgraded rootfs", compared)
 }
