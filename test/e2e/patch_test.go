@@ -520,3 +520,127 @@ func TestPatchDistroless(t *testing.T) {
 	}
 	t.Logf("compared %d files of the patch layer with the upgraded rootfs", compared)
 }
+
+// TestPatchFromFindings is the default, database-driven selection. The
+// shared Debian tracker sample has no fixable finding for this rootfs, so
+// the test writes one OSV record per source package that
+// scripts/debian-rootfs-upgraded.sh upgraded, fixed at the version the
+// security archive has (read from the upgraded rootfs, not hard-coded).
+// The patch must upgrade exactly those packages, and a rescan of the
+// result with the same database must show none of the findings.
+func TestPatchFromFindings(t *testing.T) {
+	e := setupPatch(t)
+	ref, _ := e.appImage(t, "e2e/patch-findings")
+	target := e.registry + "/e2e/patched-findings:1"
+	cache, data, osv := t.TempDir(), t.TempDir(), t.TempDir()
+
+	before := map[string]pkg{}
+	for _, p := range dpkgPackages(t, e.rootfs) {
+		before[p.Name] = p
+	}
+	fixed := map[string]string{} // source → fixed source version
+	var want []string
+	for _, p := range dpkgPackages(t, e.upgraded) {
+		if b, ok := before[p.Name]; ok && b.Version != p.Version {
+			fixed[p.SourceName] = p.SourceVersion
+			want = append(want, p.Name+" "+b.Version+" -> "+p.Version)
+		}
+	}
+	if len(fixed) == 0 {
+		t.Fatal("the upgraded rootfs has no newer package")
+	}
+	var ids []string
+	for src, v := range fixed {
+		id := "DRYDOCK-E2E-" + src
+		ids = append(ids, id)
+		rec := map[string]any{
+			"schema_version": "1.6.0", "id": id, "modified": "2026-01-01T00:00:00Z", "summary": "end-to-end test advisory for " + src,
+			"affected": []any{map[string]any{
+				"package": map[string]string{"ecosystem": "Debian:12", "name": src},
+				"ranges":  []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]string{"introduced": "0"}, map[string]string{"fixed": v}}}},
+			}},
+		}
+		b, _ := json.Marshal(rec)
+		if err := os.WriteFile(filepath.Join(osv, id+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, err := e.runLong(t, "db", "import", "--data-dir", data, osv); err != nil {
+		t.Fatalf("db import: %v\n%s", err, stderr)
+	}
+	findingIDs := func(ref string) []string {
+		t.Helper()
+		out, stderr, err := e.runLong(t, "scan", ref, "-f", "json", "--data-dir", data, "--cache-dir", cache)
+		if err != nil {
+			t.Fatalf("scan %s: %v\n%s", ref, err, stderr)
+		}
+		var doc struct {
+			Findings []struct {
+				ID string `json:"id"`
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal(out, &doc); err != nil {
+			t.Fatalf("scan -f json: %v", err)
+		}
+		var got []string
+		for _, f := range doc.Findings {
+			if strings.HasPrefix(f.ID, "DRYDOCK-E2E-") {
+				got = append(got, f.ID)
+			}
+		}
+		slices.Sort(got)
+		return slices.Compact(got)
+	}
+	slices.Sort(ids)
+	if d := cmp.Diff(ids, findingIDs(ref)); d != "" {
+		t.Fatalf("findings of the original (-records +scan):\n%s", d)
+	}
+
+	// The dry run prints the plan from the database alone: every binary
+	// package of the advisories' sources, with the advisory it fixes.
+	planOut, stderr, err := e.runLong(t, "patch", ref, "--dry-run", "-f", "json", "--data-dir", data, "--cache-dir", cache)
+	if err != nil {
+		t.Fatalf("drydock patch --dry-run: %v\n%s", err, stderr)
+	}
+	var plan patch.Plan
+	if err := json.Unmarshal(planOut, &plan); err != nil {
+		t.Fatalf("patch --dry-run -f json: %v\n%s", err, planOut)
+	}
+	var planned, wantPlanned []string
+	for _, it := range plan.Items {
+		planned = append(planned, it.Package+" "+it.Target+" "+strings.Join(it.Findings, ","))
+		wantPlanned = append(wantPlanned, it.Package+" "+fixed[it.Source]+" DRYDOCK-E2E-"+it.Source)
+	}
+	if d := cmp.Diff(wantPlanned, planned); d != "" || len(planned) != len(want) {
+		t.Errorf("dry-run plan (-advisories +plan):\n%s\n%d items, want %d", d, len(planned), len(want))
+	}
+	tr, _ := name.ParseReference(target, name.Insecure)
+	var terr *transport.Error
+	if _, err := remote.Head(tr); !errors.As(err, &terr) || terr.StatusCode != 404 {
+		t.Errorf("%s after a dry run: %v, want 404", target, err)
+	}
+
+	stdout, stderr, err := e.runLong(t, "patch", ref, "-t", target, "--apt-source", e.source, "-f", "json", "--data-dir", data, "--cache-dir", cache)
+	if err != nil {
+		t.Fatalf("drydock patch: %v\n%s", err, stderr)
+	}
+	var out patch.Outcome
+	if err := json.Unmarshal(stdout, &out); err != nil {
+		t.Fatalf("patch -f json: %v\n%s", err, stdout)
+	}
+	if out.Plan == nil || out.Plan.Mode != patch.ModeFindings {
+		t.Fatalf("plan %+v, want the findings selection", out.Plan)
+	}
+	var got []string
+	for _, u := range out.Upgrades {
+		got = append(got, u.Package+" "+u.From+" -> "+u.To)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("upgrades (-packages of the advisories' sources +drydock patch):\n%s", d)
+	}
+	if left := findingIDs(target); len(left) > 0 {
+		t.Errorf("a rescan of the patched image still finds %v", left)
+	}
+}
