@@ -269,3 +269,17 @@ func TestSourceOf(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateFailures(t *testing.T) {
+	ok := "Hit:1 http://mirror/debian bookworm InRelease\nGet:2 http://mirror/debian-security bookworm-security InRelease [48.0 kB]\nReading package lists...\n"
+	if got := updateFailures(ok); got != "" {
+		t.Errorf("a clean update reported %q", got)
+	}
+	// apt 2.0 (Ubuntu 20.04) exits 0 on an unreachable source.
+	bad := ok + "Err:3 http://127.0.0.1:9/debian bookworm-security InRelease\n  Could not connect to 127.0.0.1:9 (127.0.0.1). - connect (111: Connection refused)\n" +
+		"W: Failed to fetch http://127.0.0.1:9/debian/dists/bookworm-security/InRelease  Could not connect\nW: Some index files failed to download. They have been ignored, or old ones used instead.\n"
+	want := "Err:3 http://127.0.0.1:9/debian bookworm-security InRelease; W: Failed to fetch http://127.0.0.1:9/debian/dists/bookworm-security/InRelease  Could not connect; W: Some index files failed to download. They have been ignored, or old ones used instead."
+	if got := updateFailures(bad); got != want {
+		t.Errorf("updateFailures = %q, want %q", got, want)
+	}
+}

@@ -272,8 +272,8 @@ func (s *session) resolve(ctx context.Context, plan *patch.Plan) ([]Upgrade, map
 	if plan.Mode != patch.ModeAllUpdates {
 		what = strings.Join(plan.Packages(), ", ")
 	}
-	if _, err := s.run(ctx, "apt-get", "update", "-q", "--error-on=any"); err != nil {
-		return nil, nil, fmt.Errorf("patch %s: apt-get update (a package source is unreachable or unsigned): %w", what, err)
+	if err := s.aptUpdate(ctx); err != nil {
+		return nil, nil, fmt.Errorf("patch %s: %w", what, err)
 	}
 	sim := []string{"apt-get", "-s", "-q", "-o", "Debug::NoLocking=1"}
 	if plan.Mode == patch.ModeAllUpdates {
@@ -301,4 +301,32 @@ func names(ups []Upgrade) string {
 		n = append(n, u.Package)
 	}
 	return strings.Join(n, ", ")
+}
+
+// aptUpdate runs apt-get update and fails when any source could not be
+// fetched or verified. apt before 2.1 exits 0 with only a warning then
+// and ignores the error-mode option, so its output is checked as well.
+func (s *session) aptUpdate(ctx context.Context) error {
+	out, err := s.run(ctx, "apt-get", "update", "-q", "-o", "APT::Update::Error-Mode=any")
+	if err != nil {
+		return fmt.Errorf("apt-get update (a package source is unreachable or unsigned): %w", err)
+	}
+	if bad := updateFailures(out); bad != "" {
+		return fmt.Errorf("apt-get update (a package source is unreachable or unsigned): %s", bad)
+	}
+	return nil
+}
+
+// updateFailures returns apt-get update's lines that report a source it
+// could not fetch or verify, or "".
+func updateFailures(out string) string {
+	var bad []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "Err:") || strings.HasPrefix(l, "E:") || strings.HasPrefix(l, "W: Failed to fetch") ||
+			strings.HasPrefix(l, "W: Some index files failed") || strings.HasPrefix(l, "W: GPG error") {
+			bad = append(bad, l)
+		}
+	}
+	return tail(strings.Join(bad, "; "), 1500)
 }

@@ -71,8 +71,8 @@ func (d *Distroless) Patch(ctx context.Context, img v1.Image, plan *patch.Plan) 
 		return nil, err
 	}
 	pkgs := plan.Packages()
-	if _, err := s.run(ctx, "apt-get", "update", "-q", "--error-on=any"); err != nil {
-		return nil, fmt.Errorf("patch %s: apt-get update in the helper (a package source is unreachable or unsigned): %w", strings.Join(pkgs, ", "), err)
+	if err := s.aptUpdate(ctx); err != nil {
+		return nil, fmt.Errorf("patch %s: in the helper: %w", strings.Join(pkgs, ", "), err)
 	}
 	out, err := s.run(ctx, append([]string{"apt-cache", "policy"}, pkgs...)...)
 	if err != nil {
