@@ -110,9 +110,6 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 				if helper == "" {
 					return fmt.Errorf("%s is a distroless image (dpkg status.d, no package manager): give --helper-image, a Debian image of the same release whose apt downloads the packages", args[0])
 				}
-				if dryRun {
-					return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
-				}
 			default:
 				return fmt.Errorf("%s: %s images cannot be patched yet (supported: Debian and Ubuntu images with apt, distroless Debian images)", args[0], plan.Manager)
 			}
@@ -147,16 +144,7 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 				original = strings.TrimSuffix(img.Source.Ref, "@"+img.Source.Digest) + "@" + img.Source.Digest
 			}
 			out := &patch.Outcome{Original: original, Plan: plan, DryRun: dryRun}
-			if dryRun {
-				ups, err := x.Resolve(ctx, img.Image, plan)
-				if err != nil {
-					return err
-				}
-				out.Upgrades = ups
-				return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, out, format) })
-			}
-			slog.Info("patching", "image", original, "packages", len(plan.Items), "mode", plan.Mode)
-			var res *patchexec.Result
+			var dl *patchexec.Distroless
 			if plan.Manager == patch.ManagerDpkgStatusD {
 				h, err := image.Open(ctx, helper, iopts...)
 				if err != nil {
@@ -166,11 +154,29 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 				if h.Image == nil {
 					return fmt.Errorf("--helper-image %s: want an image, not a directory", helper)
 				}
-				res, err = (&patchexec.Distroless{Buildah: x, Helper: h.Image}).Patch(ctx, img.Image, plan)
+				dl = &patchexec.Distroless{Buildah: x, Helper: h.Image}
+			}
+			if dryRun {
+				var ups []patch.Upgrade
+				if dl != nil {
+					ups, err = dl.Resolve(ctx, plan)
+				} else {
+					ups, err = x.Resolve(ctx, img.Image, plan)
+				}
 				if err != nil {
 					return err
 				}
-			} else if res, err = x.Patch(ctx, img.Image, plan); err != nil {
+				out.Upgrades = ups
+				return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, out, format) })
+			}
+			slog.Info("patching", "image", original, "packages", len(plan.Items), "mode", plan.Mode)
+			var res *patchexec.Result
+			if dl != nil {
+				res, err = dl.Patch(ctx, img.Image, plan)
+			} else {
+				res, err = x.Patch(ctx, img.Image, plan)
+			}
+			if err != nil {
 				return err
 			}
 			defer res.Close()

@@ -67,23 +67,9 @@ func (d *Distroless) Patch(ctx context.Context, img v1.Image, plan *patch.Plan) 
 		return nil, fmt.Errorf("patch: helper container: %w", err)
 	}
 	defer s.close()
-	if err := s.addSources(ctx); err != nil {
-		return nil, err
-	}
-	pkgs := plan.Packages()
-	if err := s.aptUpdate(ctx); err != nil {
-		return nil, fmt.Errorf("patch %s: in the helper: %w", strings.Join(pkgs, ", "), err)
-	}
-	out, err := s.run(ctx, append([]string{"apt-cache", "policy"}, pkgs...)...)
-	if err != nil {
-		return nil, fmt.Errorf("patch: apt-cache policy: %w", err)
-	}
-	ups, err := distrolessUpgrades(plan, parsePolicy(out))
+	ups, err := d.resolve(ctx, s, plan)
 	if err != nil {
 		return nil, err
-	}
-	if len(ups) == 0 {
-		return nil, ErrNothingToPatch
 	}
 	debs := filepath.Join(s.dir, "debs")
 	if err := os.Mkdir(debs, 0o777); err != nil {
@@ -122,6 +108,46 @@ func (d *Distroless) Patch(ctx context.Context, img v1.Image, plan *patch.Plan) 
 		return nil, err
 	}
 	return &Result{Image: pimg, Upgrades: ups, LayerSize: size, dir: outDir}, nil
+}
+
+// Resolve says which packages the plan would upgrade to which versions,
+// from the helper's resolution against the sources, changing nothing.
+func (d *Distroless) Resolve(ctx context.Context, plan *patch.Plan) ([]Upgrade, error) {
+	if plan == nil || plan.Manager != patch.ManagerDpkgStatusD || d.Helper == nil {
+		return nil, errors.New("patch: resolving a distroless plan needs its plan and a helper image")
+	}
+	ctx, cancel := d.Buildah.withTimeout(ctx)
+	defer cancel()
+	s, err := d.Buildah.start(ctx, d.Helper)
+	if err != nil {
+		return nil, fmt.Errorf("patch: helper container: %w", err)
+	}
+	defer s.close()
+	return d.resolve(ctx, s, plan)
+}
+
+// resolve adds the sources to the helper, updates, and picks the
+// candidates newer than installed.
+func (d *Distroless) resolve(ctx context.Context, s *session, plan *patch.Plan) ([]Upgrade, error) {
+	if err := s.addSources(ctx); err != nil {
+		return nil, err
+	}
+	pkgs := plan.Packages()
+	if err := s.aptUpdate(ctx); err != nil {
+		return nil, fmt.Errorf("patch %s: in the helper: %w", strings.Join(pkgs, ", "), err)
+	}
+	out, err := s.run(ctx, append([]string{"apt-cache", "policy"}, pkgs...)...)
+	if err != nil {
+		return nil, fmt.Errorf("patch: apt-cache policy: %w", err)
+	}
+	ups, err := distrolessUpgrades(plan, parsePolicy(out))
+	if err != nil {
+		return nil, err
+	}
+	if len(ups) == 0 {
+		return nil, ErrNothingToPatch
+	}
+	return ups, nil
 }
 
 func (s *session) addSources(ctx context.Context) error {

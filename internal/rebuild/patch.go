@@ -33,6 +33,8 @@ import (
 //	db              path of drydock's vulnerability database (required for findings)
 //	severity        with findings: only findings at or above this rating
 //	sources         extra apt source lines, one per line ("deb URI SUITE COMPONENT")
+//	helper_image    distroless images: a Debian image of the same release whose
+//	                apt resolves and downloads the packages
 //	buildah         buildah binary (default "buildah")
 //	work_dir        scratch directory for buildah's storage (default the system's)
 //	timeout         Go duration for one patch (default 30m)
@@ -44,6 +46,7 @@ type Patch struct {
 	db        string
 	sources   []string
 	buildah   string
+	helper    string
 	workDir   string
 	timeout   time.Duration
 	insecure  bool
@@ -52,7 +55,7 @@ type Patch struct {
 }
 
 func newPatch(cfg map[string]string) (Executor, error) {
-	x := &Patch{db: cfg["db"], buildah: cfg["buildah"], workDir: cfg["work_dir"], timeout: 30 * time.Minute}
+	x := &Patch{db: cfg["db"], buildah: cfg["buildah"], helper: cfg["helper_image"], workDir: cfg["work_dir"], timeout: 30 * time.Minute}
 	switch cfg["select"] {
 	case "", patch.ModeFindings:
 		if x.db == "" {
@@ -195,7 +198,23 @@ func (x *Patch) Rebuild(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("patch %s: %w", req.Current, err)
 	}
 	b := &patchexec.Buildah{Path: x.buildah, WorkDir: work, Sources: x.sources}
-	res, err := b.Patch(ctx, img.Image, plan)
+	var res *patchexec.Result
+	if plan.Manager == patch.ManagerDpkgStatusD {
+		if x.helper == "" {
+			return Result{}, fmt.Errorf("patch %s: a distroless image: set helper_image", req.Current)
+		}
+		h, err := image.Open(ctx, x.helper, append(opts, image.WithTempDir(work))...)
+		if err != nil {
+			return Result{}, fmt.Errorf("patch: helper_image: %w", err)
+		}
+		defer h.Close()
+		if h.Image == nil {
+			return Result{}, fmt.Errorf("patch: helper_image %s is not an image", x.helper)
+		}
+		res, err = (&patchexec.Distroless{Buildah: b, Helper: h.Image}).Patch(ctx, img.Image, plan)
+	} else {
+		res, err = b.Patch(ctx, img.Image, plan)
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("patch %s: %w", req.Current, err)
 	}
