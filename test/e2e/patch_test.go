@@ -27,6 +27,7 @@ import (
 
 	"github.com/drydock/drydock/internal/patch"
 	"github.com/drydock/drydock/internal/patchexec"
+	"github.com/drydock/drydock/internal/rebuild"
 )
 
 const envRootfsUpgradedTar = "DRYDOCK_E2E_ROOTFS_UPGRADED_TAR"
@@ -642,5 +643,62 @@ func TestPatchFromFindings(t *testing.T) {
 	}
 	if left := findingIDs(target); len(left) > 0 {
 		t.Errorf("a rescan of the patched image still finds %v", left)
+	}
+}
+
+// TestPatchRebuildExecutor runs rebuild.kind patch as the freshness loop
+// would, for an image whose base has not moved: it pushes the patch, and
+// a retried request finds it and runs nothing.
+func TestPatchRebuildExecutor(t *testing.T) {
+	e := setupPatch(t)
+	ref, orig := e.appImage(t, "e2e/patch-exec")
+	od, _ := orig.Digest()
+	r, _ := name.ParseReference(ref, name.Insecure)
+	current := r.Context().Digest(od.String()).String()
+	target := e.registry + "/e2e/patch-exec:1-patched"
+	cfg := map[string]string{"select": "all-updates", "sources": e.source, "buildah": e.buildah, "work_dir": t.TempDir()}
+	x, err := rebuild.New("patch", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := rebuild.Request{Name: "app", Target: target, Current: current, OldBase: current, NewBase: current, ID: "patch-e2e"}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	res, err := x.Rebuild(ctx, req)
+	if err != nil {
+		t.Fatalf("patch executor: %v", err)
+	}
+	t.Logf("%s", res.Log)
+	pr, err := name.ParseReference(res.Image, name.Insecure)
+	if err != nil {
+		t.Fatalf("result image %q: %v", res.Image, err)
+	}
+	pimg, err := remote.Image(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := pimg.Manifest()
+	if m.Annotations[patchexec.AnnotationOriginal] != od.String() {
+		t.Errorf("annotation %s = %q, want %s", patchexec.AnnotationOriginal, m.Annotations[patchexec.AnnotationOriginal], od)
+	}
+	after := versions(dpkgPackages(t, e.upgraded))
+	for _, p := range strings.Split(m.Annotations[patchexec.AnnotationPackages], ",") {
+		n, v, _ := strings.Cut(p, "=")
+		if after[n] != v {
+			t.Errorf("patched %s to %s, the upgraded rootfs has %s", n, v, after[n])
+		}
+	}
+
+	cfg["buildah"] = "/nonexistent/buildah"
+	x, err = rebuild.New("patch", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := x.Rebuild(ctx, req)
+	if err != nil {
+		t.Fatalf("retried patch: %v", err)
+	}
+	if again.Image != res.Image {
+		t.Errorf("retry returned %s, want the pushed %s", again.Image, res.Image)
 	}
 }
