@@ -203,9 +203,9 @@ func (x *Patch) Rebuild(ctx context.Context, req Request) (Result, error) {
 		if x.helper == "" {
 			return Result{}, fmt.Errorf("patch %s: a distroless image: set helper_image", req.Current)
 		}
-		h, err := image.Open(ctx, x.helper, append(opts, image.WithTempDir(work))...)
-		if err != nil {
-			return Result{}, fmt.Errorf("patch: helper_image: %w", err)
+		h, herr := image.Open(ctx, x.helper, append(opts, image.WithTempDir(work))...)
+		if herr != nil {
+			return Result{}, fmt.Errorf("patch: helper_image: %w", herr)
 		}
 		defer h.Close()
 		if h.Image == nil {
