@@ -80,6 +80,11 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 			if allUpdates && (severity != "" || len(ids) > 0) {
 				return errors.New("--all-updates upgrades every package with an update: it cannot be combined with --severity or --ids")
 			}
+			if severity != "" {
+				if err := patch.ValidSeverity(severity); err != nil {
+					return fmt.Errorf("--severity: %w", err)
+				}
+			}
 			var rep *report.ScanReport
 			if allUpdates {
 				inv, err := loadInventory(ctx, g, &sf.source, args[0])

@@ -150,10 +150,10 @@ func Make(rep *report.ScanReport, sel Selection) (*Plan, error) {
 	}
 	rank := -1
 	if sel.MinSeverity != "" {
-		rank = severityRank(strings.ToUpper(sel.MinSeverity))
-		if rank < 0 {
-			return nil, fmt.Errorf("severity %q: want one of critical, high, medium, low, none, unknown", sel.MinSeverity)
+		if err := ValidSeverity(sel.MinSeverity); err != nil {
+			return nil, err
 		}
+		rank = severityRank(strings.ToUpper(sel.MinSeverity))
 	}
 	mgr, err := Manager(rep.Inventory)
 	if err != nil {
@@ -340,4 +340,12 @@ type Outcome struct {
 	Upgrades  []Upgrade `json:"upgrades"`
 	// Plan is the plan the patch executed.
 	Plan *Plan `json:"plan"`
+}
+
+// ValidSeverity checks a minimum severity name before any work is done.
+func ValidSeverity(s string) error {
+	if severityRank(strings.ToUpper(s)) < 0 {
+		return fmt.Errorf("severity %q: want one of critical, high, medium, low, none, unknown", s)
+	}
+	return nil
 }
