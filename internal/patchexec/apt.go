@@ -38,6 +38,9 @@ func parseSimulation(out string) ([]Upgrade, error) {
 				return nil, fmt.Errorf("apt-get simulation: cannot read line %q", sc.Text())
 			}
 			u := Upgrade{Package: name, From: from, To: strings.TrimPrefix(f[3], "(")}
+			if u.From == "" || u.To == "" {
+				return nil, fmt.Errorf("apt-get simulation: cannot read line %q", sc.Text())
+			}
 			// The new version's parenthesis ends with "[arch])"; what
 			// follows it names the packages the upgrade breaks for a while.
 			for _, a := range f[4:] {
