@@ -140,6 +140,9 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 			if img.Image == nil {
 				return fmt.Errorf("%s is a root filesystem directory: patch needs an image (registry reference, OCI layout or archive)", args[0])
 			}
+			if img.Source.IndexDigest != "" && sf.source.platform == "" {
+				return fmt.Errorf("%s is a multi-platform index: drydock patches one platform at a time; pass --platform os/arch (the result is a single-platform image)", args[0])
+			}
 			x := &patchexec.Buildah{Path: buildah, WorkDir: tmp, Sources: sources}
 			if g.logLevel == "debug" {
 				x.Log = os.Stderr

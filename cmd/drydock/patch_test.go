@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
 	"github.com/drydock/drydock/internal/patch"
 	"github.com/drydock/drydock/internal/testenv"
 )
@@ -52,5 +57,48 @@ func TestPatchDryRunDemo(t *testing.T) {
 		if !strings.HasPrefix(s.Reason, "pypi package: not an OS package") {
 			t.Errorf("skipped %+v: want the not-an-OS-package reason", s)
 		}
+	}
+}
+
+// A multi-platform index is not silently narrowed to one platform.
+func TestPatchRefusesIndexWithoutPlatform(t *testing.T) {
+	e := newEnv(t)
+	lay := demoLayout(t)
+	p, err := layout.FromPath(lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base v1.Image
+	for _, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == "base" {
+			base, _ = idx.Image(d.Digest)
+		}
+	}
+	if base == nil {
+		t.Fatal("the demo layout has no base image")
+	}
+	multi := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	dir := filepath.Join(t.TempDir(), "multi")
+	mp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mp.AppendIndex(multi); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := e.run(t, "patch", "oci:"+dir, "--all-updates", "-t", "oci:"+filepath.Join(t.TempDir(), "out"))
+	want := "drydock: oci:" + dir + " is a multi-platform index: drydock patches one platform at a time; pass --platform os/arch (the result is a single-platform image)"
+	if code != 2 || strings.TrimSpace(stderr) != want {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
 	}
 }
