@@ -123,6 +123,21 @@ func (s *session) run(ctx context.Context, argv ...string) (string, error) {
 	return s.buildah(ctx, args...)
 }
 
+// query runs a command whose output is never empty when it succeeds
+// (dpkg-query of a Debian root, apt's simulation and policy). Under heavy
+// load buildah's chroot runner has been seen to lose a quick command's
+// output while reporting success; such a run is repeated, and an empty
+// output after three tries is an error rather than an empty answer.
+func (s *session) query(ctx context.Context, argv ...string) (string, error) {
+	for try := 0; try < 3; try++ {
+		out, err := s.run(ctx, argv...)
+		if err != nil || strings.TrimSpace(out) != "" {
+			return out, err
+		}
+	}
+	return "", fmt.Errorf("%s printed nothing three times", argv[0])
+}
+
 func (s *session) close() {
 	if s.container != "" {
 		_, _ = s.buildah(context.Background(), "rm", s.container)
@@ -206,7 +221,7 @@ func (b *Buildah) Patch(ctx context.Context, img v1.Image, plan *patch.Plan) (*R
 	if _, err := s.run(ctx, args...); err != nil {
 		return nil, fmt.Errorf("patch %s: apt-get install: %w", names(ups), err)
 	}
-	out, err := s.run(ctx, "dpkg-query", "-W", "-f", dpkgQueryFormat)
+	out, err := s.query(ctx, "dpkg-query", "-W", "-f", dpkgQueryFormat)
 	if err != nil {
 		return nil, fmt.Errorf("patch: read the package database after the upgrade: %w", err)
 	}
@@ -260,7 +275,7 @@ func (s *session) resolve(ctx context.Context, plan *patch.Plan) ([]Upgrade, map
 	if err := s.addSources(ctx); err != nil {
 		return nil, nil, err
 	}
-	out, err := s.run(ctx, "dpkg-query", "-W", "-f", dpkgQueryFormat)
+	out, err := s.query(ctx, "dpkg-query", "-W", "-f", dpkgQueryFormat)
 	if err != nil {
 		return nil, nil, fmt.Errorf("patch: read the image's package database (is apt/dpkg in the image?): %w", err)
 	}
@@ -281,7 +296,7 @@ func (s *session) resolve(ctx context.Context, plan *patch.Plan) ([]Upgrade, map
 	} else {
 		sim = append(append(sim, "install", "--only-upgrade", "--no-install-recommends"), plan.Packages()...)
 	}
-	out, err = s.run(ctx, sim...)
+	out, err = s.query(ctx, sim...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("patch %s: apt cannot upgrade them (dependency conflict or unknown package): %w", what, err)
 	}

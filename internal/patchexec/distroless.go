@@ -136,7 +136,7 @@ func (d *Distroless) resolve(ctx context.Context, s *session, plan *patch.Plan) 
 	if err := s.aptUpdate(ctx); err != nil {
 		return nil, fmt.Errorf("patch %s: in the helper: %w", strings.Join(pkgs, ", "), err)
 	}
-	out, err := s.run(ctx, append([]string{"apt-cache", "policy"}, pkgs...)...)
+	out, err := s.query(ctx, append([]string{"apt-cache", "policy"}, pkgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("patch: apt-cache policy: %w", err)
 	}
