@@ -25,6 +25,8 @@ const (
 	KindRebase   = "rebase"
 	KindBuild    = "build"
 	KindDispatch = "dispatch"
+	// KindPatch upgrades OS packages in place while the base has not moved.
+	KindPatch = "patch"
 )
 
 // Config is drydock.yaml.
@@ -249,7 +251,7 @@ func (c *Config) Validate() error {
 			add(f+".base", "the image cannot be its own base")
 		}
 		switch im.Rebuild.Kind {
-		case KindRebase, KindBuild, KindDispatch:
+		case KindRebase, KindBuild, KindDispatch, KindPatch:
 		case "":
 			add(f+".rebuild.kind", "required: rebase, build or dispatch")
 		default:

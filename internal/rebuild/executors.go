@@ -14,6 +14,7 @@ var executors = map[string]func(cfg map[string]string) (Executor, error){
 	"rebase":   newRebase,
 	"build":    newBuild,
 	"dispatch": newDispatch,
+	"patch":    newPatch,
 }
 
 // Kinds lists the executor kinds, sorted.

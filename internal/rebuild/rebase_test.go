@@ -267,7 +267,7 @@ func TestRebaseNotPrefix(t *testing.T) {
 	if _, err := x.Rebuild(context.Background(), Request{Target: f.appTag}); err == nil {
 		t.Error("empty request accepted")
 	}
-	if _, err := New("magic", nil); err == nil || !strings.Contains(err.Error(), "build, dispatch, rebase") {
+	if _, err := New("magic", nil); err == nil || !strings.Contains(err.Error(), "build, dispatch, patch, rebase") {
 		t.Errorf("unknown kind: %v", err)
 	}
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/drydock/drydock/internal/patch"
+	"github.com/drydock/drydock/internal/testenv"
+)
+
+func TestPatchFlagErrors(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"patch", "img"}, "--tag is required (or --dry-run to only print the plan)"},
+		{[]string{"patch", "img", "-t", "x", "--all-updates", "--ids", "CVE-1"}, "--all-updates upgrades every package with an update: it cannot be combined with --severity or --ids"},
+		{[]string{"patch", "img", "--dry-run", "-f", "sarif"}, `--format "sarif": want table or json`},
+		{[]string{"patch", "img", "--dry-run", "--severity", "urgent"}, `--severity: severity "urgent": want one of critical, high, medium, low, none, unknown`},
+	} {
+		_, stderr, code := e.run(t, tc.args...)
+		if code != 2 || strings.TrimSpace(stderr) != "drydock: "+tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// The demo image's findings are Python packages: the dry run plans no OS
+// upgrade and says why each finding cannot be fixed in place.
+func TestPatchDryRunDemo(t *testing.T) {
+	e := newEnv(t)
+	lay := demoLayout(t)
+	pypi := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "PyPI", "all.zip")
+	if _, errOut, code := e.run(t, "db", "import", pypi); code != 0 {
+		t.Fatalf("db import: %s", errOut)
+	}
+	out, errOut, code := e.run(t, "patch", "oci:"+lay+":app", "--dry-run", "-f", "json")
+	if code != 0 {
+		t.Fatalf("patch --dry-run: exit %d: %s", code, errOut)
+	}
+	var p patch.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("not a plan: %v\n%s", err, out)
+	}
+	if p.Manager != patch.ManagerApt || p.Mode != patch.ModeFindings || len(p.Items) != 0 || len(p.Skipped) == 0 {
+		t.Fatalf("plan = %+v, want apt, findings, no items and skipped findings", p)
+	}
+	for _, s := range p.Skipped {
+		if !strings.HasPrefix(s.Reason, "pypi package: not an OS package") {
+			t.Errorf("skipped %+v: want the not-an-OS-package reason", s)
+		}
+	}
+}
+
+// A multi-platform index is not silently narrowed to one platform.
+func TestPatchRefusesIndexWithoutPlatform(t *testing.T) {
+	e := newEnv(t)
+	lay := demoLayout(t)
+	p, err := layout.FromPath(lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base v1.Image
+	for _, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == "base" {
+			base, _ = idx.Image(d.Digest)
+		}
+	}
+	if base == nil {
+		t.Fatal("the demo layout has no base image")
+	}
+	multi := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	dir := filepath.Join(t.TempDir(), "multi")
+	mp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mp.AppendIndex(multi); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := e.run(t, "patch", "oci:"+dir, "--all-updates", "-t", "oci:"+filepath.Join(t.TempDir(), "out"))
+	want := "drydock: oci:" + dir + " is a multi-platform index: drydock patches one platform at a time; pass --platform os/arch (the result is a single-platform image)"
+	if code != 2 || strings.TrimSpace(stderr) != want {
+		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+}

@@ -1,0 +1,84 @@
+package patch
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Formats lists the plan's output formats.
+func Formats() []string { return []string{"table", "json"} }
+
+// Write renders the plan as "table" or "json".
+func Write(w io.Writer, p *Plan, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	case "table", "":
+		return writeTable(w, p)
+	}
+	return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+}
+
+func writeTable(w io.Writer, p *Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Image: %s\n", strings.TrimSpace(p.Image+" "+p.Digest))
+	fmt.Fprintf(tw, "OS: %s (patched with %s, selection: %s)\n", p.OS, p.Manager, p.Mode)
+	if len(p.Items) == 0 {
+		fmt.Fprintln(tw, "Nothing to patch.")
+	} else {
+		fmt.Fprintln(tw, "PACKAGE\tINSTALLED\t→ TARGET\tSEVERITY\tFIXES")
+		for _, it := range p.Items {
+			target := it.Target
+			if target == "" {
+				target = "newest available"
+			} else if it.Source != "" && it.Source != it.Package {
+				target = ">= " + target + " (source " + it.Source + ")"
+			} else {
+				target = ">= " + target
+			}
+			fmt.Fprintf(tw, "%s\t%s\t→ %s\t%s\t%s\n", it.Package, it.Installed, target, it.Severity, strings.Join(it.Findings, ", "))
+		}
+	}
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(tw, "\nNot fixable in place (%d):\n", len(p.Skipped))
+		for _, s := range p.Skipped {
+			fmt.Fprintf(tw, "  %s\t%s %s\t%s\n", s.ID, s.Package, s.Version, s.Reason)
+		}
+	}
+	if len(p.UnknownIDs) > 0 {
+		fmt.Fprintf(tw, "\nRequested ids not found in the image: %s\n", strings.Join(p.UnknownIDs, ", "))
+	}
+	return tw.Flush()
+}
+
+// WriteOutcome renders a patch's outcome as "table" or "json".
+func WriteOutcome(w io.Writer, o *Outcome, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(o)
+	case "table", "":
+	default:
+		return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	switch {
+	case o.DryRun:
+		fmt.Fprintf(tw, "Dry run: %s would get %d upgrade(s)\n", o.Original, len(o.Upgrades))
+	default:
+		fmt.Fprintf(tw, "Patched %s\n     -> %s (one layer, %d bytes)\n", o.Original, o.Image, o.LayerSize)
+	}
+	if len(o.Upgrades) > 0 {
+		fmt.Fprintln(tw, "PACKAGE\tFROM\t→ TO")
+		for _, u := range o.Upgrades {
+			fmt.Fprintf(tw, "%s\t%s\t→ %s\n", u.Package, u.From, u.To)
+		}
+	}
+	return tw.Flush()
+}
