@@ -33,6 +33,7 @@ log() { echo "test.sh: $*" >&2; }
 # application image from a Dockerfile (drydock watch's build executor).
 APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah)
 APT_PACKAGES+=(postgresql) # the server's store and job tests (scripts/lib/postgres.sh)
+APT_PACKAGES+=(chromium) # the web UI test (internal/server/ui_test.go) and scripts/bench-ui.sh
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
