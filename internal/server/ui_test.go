@@ -35,7 +35,7 @@ const hostile = `<script>alert(1)</script>"><img src=x onerror=alert(2)>`
 
 // chromium starts headless Chromium (Debian's chromium package) for one
 // test, or skips naming it.
-func chromium(t *testing.T) context.Context {
+func chromium(t testing.TB) context.Context {
 	t.Helper()
 	exe, err := exec.LookPath("chromium")
 	if err != nil {
