@@ -363,4 +363,41 @@ func TestWebUI(t *testing.T) {
 		t.Errorf("headers = %v", resp.Header)
 	}
 	t.Logf("screenshots in %s", shots)
+
+	// The endpoints added for the UI: malformed requests get a 4xx with a
+	// reason; the table's sort, paging and count agree with each other.
+	for _, tc := range []struct {
+		method, path, token, body string
+		want                      int
+	}{
+		{"GET", "/api/v1/images?sort=colour", "", "", 400},
+		{"GET", "/api/v1/images?order=sideways", "", "", 400},
+		{"GET", "/api/v1/images?offset=-1", "", "", 400},
+		{"GET", "/api/v1/images?base=latest", "", "", 400},
+		{"GET", "/api/v1/images?q=" + strings.Repeat("a", 300), "", "", 400},
+		{"GET", "/api/v1/summary?x=1", "", "", 400},
+		{"GET", "/api/v1/vulnerabilities", "", "", 400},
+		{"GET", "/api/v1/vulnerabilities?q=CVE&colour=red", "", "", 400},
+		{"POST", "/api/v1/rebuild", "", `{"digest":"` + app.DigestStr() + `"}`, 401},
+		{"POST", "/api/v1/rebuild", c.token, `{"digest":"latest"}`, 400},
+		{"POST", "/api/v1/rebuild", c.token, `{"digest":"sha256:` + strings.Repeat("0", 64) + `"}`, 404},
+		{"POST", "/api/v1/rebuild", c.token, `{"digest":"` + app.DigestStr() + `"}`, 503}, // no freshness loop configured
+	} {
+		code, body := c.do(t, tc.method, tc.path, tc.token, tc.body)
+		if code != tc.want || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("%s %s: %d %s; want %d with a reason", tc.method, tc.path, code, body, tc.want)
+		}
+	}
+	var page1, page2 struct {
+		Images []struct{ Digest, Repository string }
+		Total  int
+	}
+	c.get(t, "/api/v1/images?sort=repository&order=desc&limit=1&total=true", &page1)
+	c.get(t, "/api/v1/images?sort=repository&order=desc&limit=1&offset=1&q=team", &page2)
+	if page1.Total != 2 || len(page1.Images) != 1 || len(page2.Images) != 1 || page1.Images[0].Repository <= page2.Images[0].Repository {
+		t.Errorf("sorted pages: %+v then %+v", page1, page2)
+	}
+	if code, body := c.do(t, "GET", "/nothing-here", "", ""); code != 404 || !strings.Contains(string(body), "no such page") {
+		t.Errorf("GET /nothing-here: %d", code)
+	}
 }
