@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -102,5 +103,11 @@ func BenchmarkUI(b *testing.B) {
 			b.ReportMetric(med(func(t navTiming) float64 { return t.Load }), p.name+"-load-ms")
 		}
 		b.StopTimer()
+		if dir := os.Getenv("DRYDOCK_SCREENSHOTS"); dir != "" {
+			measure(b, ctx, c.base+"/images?sort=critical&order=desc&page=100")
+			shot(b, ctx, dir, fmt.Sprintf("images-%d.png", n))
+			measure(b, ctx, c.base+"/")
+			shot(b, ctx, dir, fmt.Sprintf("overview-%d.png", n))
+		}
 	}
 }

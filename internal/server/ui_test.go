@@ -44,15 +44,29 @@ func chromium(t testing.TB) context.Context {
 		}
 		t.Skip("needs real part: chromium: apt-get install chromium (scripts/test.sh does)")
 	}
+	// A fresh profile, removed after the browser is gone: its helper
+	// processes may still write there for a moment after it exits, which
+	// t.TempDir's cleanup would report as a failure.
+	profile, err := os.MkdirTemp("", "drydock-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(profile), chromedp.WindowSize(1366, 900),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() {
+		cancelT()
+		cancelC()
+		cancelA()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -115,7 +129,7 @@ func writeImage(t *testing.T, img v1.Image, ref string) name.Digest {
 	return tag.Context().Digest(d.String())
 }
 
-func shot(t *testing.T, ctx context.Context, dir, file string) {
+func shot(t testing.TB, ctx context.Context, dir, file string) {
 	t.Helper()
 	var png []byte
 	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
