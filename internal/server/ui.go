@@ -72,7 +72,14 @@ func NewUI(api *API) (*UI, error) {
 func (u *UI) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "ui/static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /{$}", u.page(u.overview))
 	mux.HandleFunc("GET /images", u.page(u.images))
 	mux.HandleFunc("GET /images/{digest}", u.page(u.image))
