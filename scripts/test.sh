@@ -47,6 +47,7 @@ log() { echo "test.sh: $*" >&2; }
 # of the npm extractor's tests.
 APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah binutils bsdutils)
 APT_PACKAGES+=(postgresql) # the server's store and job tests (scripts/lib/postgres.sh)
+APT_PACKAGES+=(chromium) # the web UI test (internal/server/ui_test.go) and scripts/bench-ui.sh
 # npm: Debian's package unless an npm is already on PATH (for example the
 # one bundled in a nodejs package from elsewhere, which conflicts with it).
 command -v npm >/dev/null || APT_PACKAGES+=(npm)

@@ -44,6 +44,9 @@ type API struct {
 	Store Store
 	// Enqueue queues a job (nil: POST /scan answers 503).
 	Enqueue func(ctx context.Context, ref string, insecure bool) error
+	// Rebuild queues the freshness loop for an image (nil: POST /rebuild
+	// answers 503).
+	Rebuild func(ctx context.Context, digest string) error
 	// Token authenticates requests; reads without it are allowed only
 	// when OpenReads is set (a loopback listener).
 	Token     string
@@ -73,6 +76,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/workloads", a.read(a.workloads))
 	mux.HandleFunc("GET /api/v1/events", a.read(a.events))
 	mux.HandleFunc("POST /api/v1/scan", a.write(a.scan))
+	a.routeUI(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path+" (see docs/server-api.yaml)")
 	})
@@ -173,13 +177,14 @@ func limitParam(q map[string][]string) (int, error) {
 	return n, nil
 }
 
-var imageParams = map[string]bool{"registry": true, "repository": true, "severity": true, "fixable": true, "running": true, "after": true, "limit": true}
+var imageParams = map[string]bool{"registry": true, "repository": true, "severity": true, "fixable": true, "running": true, "after": true, "limit": true,
+	"q": true, "base": true, "sort": true, "order": true, "offset": true, "total": true}
 
 func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	for k := range q {
 		if !imageParams[k] {
-			return bad("unknown parameter %q (want registry, repository, severity, fixable, running, after, limit)", k)
+			return bad("unknown parameter %q (want registry, repository, q, base, severity, fixable, running, sort, order, offset, after, limit, total)", k)
 		}
 	}
 	f := store.ImageFilter{Registry: q.Get("registry"), Repository: q.Get("repository"), After: q.Get("after")}
@@ -202,6 +207,9 @@ func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 	if f.Limit, err = limitParam(q); err != nil {
 		return err
 	}
+	if err := imagePaging(q, &f); err != nil {
+		return err
+	}
 	ims, err := a.Store.Images(r.Context(), f)
 	if err != nil {
 		return err
@@ -210,8 +218,17 @@ func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 		ims = []store.Image{}
 	}
 	resp := map[string]any{"images": ims}
-	if len(ims) == f.Limit {
+	if len(ims) == f.Limit && f.Sort == "" && !f.Desc && f.Offset == 0 {
 		resp["next"] = ims[len(ims)-1].Digest
+	}
+	if q.Get("total") == "true" {
+		us, err := a.uiStore()
+		if err != nil {
+			return err
+		}
+		if resp["total"], err = us.CountImages(r.Context(), f); err != nil {
+			return err
+		}
 	}
 	return reply(w, http.StatusOK, resp)
 }

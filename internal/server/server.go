@@ -191,8 +191,20 @@ func Run(ctx context.Context, o Options) error {
 
 	api := &API{Store: st, Token: o.Token, OpenReads: loopback, Insecure: insecure,
 		Enqueue: func(ctx context.Context, ref string, _ bool) error { return enqueueRef(ctx, ref, true) }}
+	if o.Reconciler != nil {
+		api.Rebuild = func(ctx context.Context, _ string) error {
+			// The freshness loop decides what is outdated and rebuilds it.
+			_, err := eng.Enqueue(ctx, jobs.ReconcileArgs{})
+			return err
+		}
+	}
+	ui, err := NewUI(api)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api.Handler())
+	mux.Handle("/", ui.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

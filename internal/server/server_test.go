@@ -140,7 +140,7 @@ type imagesResp struct {
 }
 
 // startServer runs drydock server (SQLite) on a config and returns its API.
-func startServer(t *testing.T, yaml string, dataDir, dbPath string, opts func(*server.Options)) *client {
+func startServer(t testing.TB, yaml string, dataDir, dbPath string, opts func(*server.Options)) *client {
 	t.Helper()
 	cfg, err := freshness.ParseConfig([]byte(yaml))
 	if err != nil {

@@ -63,13 +63,14 @@ func (s *DB) SetTag(ctx context.Context, repository, tag, digest string) error {
 
 const imageCols = `i.digest, i.registry, i.repository, i.platform, i.index_digest, i.base_name, i.base_digest, i.first_seen, i.scanned_at, i.scan_error,
 	i.critical, i.high, i.medium, i.low, i.unknown, i.fixable, i.total,
-	EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest OR (i.index_digest <> '' AND w.digest = i.index_digest))`
+	EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest OR (i.index_digest <> '' AND w.digest = i.index_digest)),
+	COALESCE((SELECT v.result FROM verdicts v WHERE v.digest = i.digest), '')`
 
 func scanImage(r interface{ Scan(...any) error }) (Image, error) {
 	var im Image
 	var first, scanned int64
 	err := r.Scan(&im.Digest, &im.Registry, &im.Repository, &im.Platform, &im.Index, &im.BaseName, &im.BaseDigest, &first, &scanned, &im.ScanError,
-		&im.Counts.Critical, &im.Counts.High, &im.Counts.Medium, &im.Counts.Low, &im.Counts.Unknown, &im.Counts.Fixable, &im.Counts.Total, &im.Running)
+		&im.Counts.Critical, &im.Counts.High, &im.Counts.Medium, &im.Counts.Low, &im.Counts.Unknown, &im.Counts.Fixable, &im.Counts.Total, &im.Running, &im.Verdict)
 	im.FirstSeen, im.ScannedAt = fromNanos(first), fromNanos(scanned)
 	return im, err
 }
@@ -114,8 +115,7 @@ func (s *DB) fillTags(ctx context.Context, ims []*Image) error {
 	return rows.Err()
 }
 
-// Images lists images in digest order, a page at a time.
-func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
+func imageWhere(f ImageFilter) ([]string, []any) {
 	var where []string
 	var args []any
 	if f.Registry != "" {
@@ -123,6 +123,14 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 	}
 	if f.Repository != "" {
 		where, args = append(where, "i.repository = ?"), append(args, f.Repository)
+	}
+	if f.Query != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Query) + "%"
+		where = append(where, `(i.repository LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM tags t WHERE t.digest = i.digest AND t.tag LIKE ? ESCAPE '\'))`)
+		args = append(args, like, like)
+	}
+	if f.BaseDigest != "" {
+		where, args = append(where, "i.base_digest = ?"), append(args, f.BaseDigest)
 	}
 	if f.MinSeverity != "" {
 		where, args = append(where, "i.max_rank >= ?"), append(args, SeverityRank(f.MinSeverity))
@@ -141,6 +149,27 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 		}
 		where = append(where, not+"EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest OR (i.index_digest <> '' AND w.digest = i.index_digest))")
 	}
+	return where, args
+}
+
+// CountImages counts the images a filter keeps (After, Sort and paging
+// ignored).
+func (s *DB) CountImages(ctx context.Context, f ImageFilter) (int, error) {
+	where, args := imageWhere(f)
+	q := `SELECT COUNT(*) FROM images i`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count images: %w", err)
+	}
+	return n, nil
+}
+
+// Images lists images in digest order (or f.Sort), a page at a time.
+func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
+	where, args := imageWhere(f)
 	if f.After != "" {
 		where, args = append(where, "i.digest > ?"), append(args, f.After)
 	}
@@ -152,8 +181,23 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q += " ORDER BY i.digest LIMIT ?"
-	rows, err := s.query(ctx, q, append(args, limit)...)
+	if col, ok := ImageSorts[f.Sort]; ok && f.Sort != "digest" {
+		dir := " ASC"
+		if f.Desc {
+			dir = " DESC"
+		}
+		q += " ORDER BY " + col + dir + ", i.digest LIMIT ?"
+	} else if f.Desc {
+		q += " ORDER BY i.digest DESC LIMIT ?"
+	} else {
+		q += " ORDER BY i.digest LIMIT ?"
+	}
+	args = append(args, limit)
+	if f.Offset > 0 {
+		q += " OFFSET ?"
+		args = append(args, f.Offset)
+	}
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", err)
 	}

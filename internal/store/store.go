@@ -38,6 +38,8 @@ type Image struct {
 	Counts    Counts `json:"counts"`
 	// Running is filled on read: a workload runs this digest.
 	Running bool `json:"running"`
+	// Verdict is the result of the last signed verdict ("" when none).
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // Counts summarise an image's findings.
@@ -144,6 +146,22 @@ type ImageFilter struct {
 	// After is the last digest of the previous page.
 	After string
 	Limit int
+	// Query keeps images whose repository or a tag contains it.
+	Query string
+	// BaseDigest keeps images built on that base (its dependents).
+	BaseDigest string
+	// Sort orders by a column of ImageSorts (digest when empty), Desc
+	// reversed; Offset skips that many rows (page numbers in the UI).
+	Sort   string
+	Desc   bool
+	Offset int
+}
+
+// ImageSorts are the columns GET /images sorts by.
+var ImageSorts = map[string]string{
+	"digest": "i.digest", "repository": "i.repository", "registry": "i.registry",
+	"critical": "i.critical", "high": "i.high", "medium": "i.medium", "low": "i.low",
+	"fixable": "i.fixable", "total": "i.total", "scanned": "i.scanned_at", "base": "i.base_name",
 }
 
 // DB is the store on either engine.
