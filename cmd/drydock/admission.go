@@ -10,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -27,6 +30,7 @@ import (
 	"github.com/drydock/drydock/internal/admission"
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 func newAdmissionCommand(g *globals) *cobra.Command {
@@ -51,6 +55,7 @@ type admissionServeFlags struct {
 	requestTimeout, tlsCheck              time.Duration
 	maxRequestBytes                       int64
 	maxVerdictAge, clockSkew              time.Duration
+	pullCredentials                       bool
 }
 
 func newAdmissionServeCommand(g *globals) *cobra.Command {
@@ -65,7 +70,8 @@ Every container, init container and ephemeral container image of Pods,
 Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers,
 Jobs and CronJobs is resolved to its digest through the registry (with the
 same credentials as "drydock scan": docker config.json and credential
-helpers), its signed verdict verified with --key, and --policy evaluated
+helpers, and with --pull-credentials, on by default with Kubernetes access,
+the workload's imagePullSecrets or its service account's first), its signed verdict verified with --key, and --policy evaluated
 with the request's namespace and labels (without --policy, the verdict must
 record a passing policy).
 
@@ -142,6 +148,7 @@ most every --tls-check-interval, on new connections).`,
 	fl.Int64Var(&f.maxRequestBytes, "max-request-bytes", admission.DefaultMaxRequestBytes, "largest AdmissionReview accepted")
 	fl.DurationVar(&f.maxVerdictAge, "max-verdict-age", admission.DefaultMaxVerdictAge, "deny images whose deciding verdict was signed longer ago (0: no limit)")
 	fl.DurationVar(&f.clockSkew, "max-clock-skew", attest.DefaultClockSkew, "how far in the future a verdict's signed time may be")
+	fl.BoolVar(&f.pullCredentials, "pull-credentials", true, "read registries with each workload's imagePullSecrets (or its service account's), then drydock's own credentials, and deny images they cannot pull (needs get/list/watch on secrets and serviceaccounts)")
 	return cmd
 }
 
@@ -207,7 +214,7 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	cfg := admission.Config{
 		Verifier:            &admission.AttestVerifier{Keys: keys, Options: []attest.Option{ropts, attest.WithClockSkew(f.clockSkew)}},
 		MaxVerdictAge:       maxAge,
-		Resolver:            attestResolver{opts: []attest.Option{ropts}},
+		Resolver:            attestResolver{opts: []attest.Option{ropts}, remote: image.RemoteOptions(ctx, image.WithInsecure(f.insecure), image.WithUserAgent("drydock/"+version+" admission"))},
 		Mode:                mode,
 		Selection:           sel,
 		Namespace:           f.namespace,
@@ -247,6 +254,14 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 			return err
 		}
 		cfg.Namespaces, cfg.Ready = nl, nl.synced
+		if f.pullCredentials {
+			kc, err := startPullCredentials(ctx, rc)
+			if err != nil {
+				return err
+			}
+			cfg.Credentials = kc
+			cfg.Ready = func() bool { return nl.synced() && kc.Synced() }
+		}
 	} else {
 		slog.Info("admission: no Kubernetes credentials; namespace labels are not read (the webhook configuration's namespaceSelector selects)")
 	}
@@ -286,11 +301,43 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	}
 }
 
-// attestResolver resolves tags with one HEAD request.
-type attestResolver struct{ opts []attest.Option }
+// attestResolver resolves tags with one HEAD request, with the workload's
+// credentials when the review carries them.
+type attestResolver struct {
+	opts   []attest.Option
+	remote []remote.Option
+}
+
+var _ admission.AccessChecker = attestResolver{}
 
 func (r attestResolver) Resolve(ctx context.Context, ref name.Reference) (name.Digest, error) {
-	return attest.ResolveDigest(ctx, ref, r.opts...)
+	opts := r.opts
+	if kc := registryauth.KeychainFrom(ctx); kc != nil {
+		opts = append(slices.Clip(opts), attest.WithRemoteOptions(remote.WithAuthFromKeychain(kc)))
+	}
+	return attest.ResolveDigest(ctx, ref, opts...)
+}
+
+// CanRead implements admission.AccessChecker.
+func (r attestResolver) CanRead(ctx context.Context, d name.Digest) error {
+	opts := r.remote
+	if kc := registryauth.KeychainFrom(ctx); kc != nil {
+		opts = append(slices.Clip(opts), remote.WithAuthFromKeychain(kc))
+	}
+	return registryauth.CanRead(ctx, d, opts...)
+}
+
+// startPullCredentials reads pull secrets and service accounts through
+// informers; drydock's own credentials (docker config.json, helpers) come
+// after a workload's, as the node's come after a pod's for the kubelet.
+func startPullCredentials(ctx context.Context, rc *rest.Config) (*registryauth.Kube, error) {
+	rc = rest.CopyConfig(rc)
+	rc.UserAgent = "drydock-admission"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return registryauth.NewKube(ctx, cs, authn.DefaultKeychain)
 }
 
 // kubeRESTConfig is the explicit kubeconfig, else in-cluster credentials,
