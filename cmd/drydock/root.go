@@ -30,7 +30,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", envOr("DRYDOCK_CACHE_DIR", defaultCacheDir()), "cache directory (env DRYDOCK_CACHE_DIR)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("DRYDOCK_DATA_DIR", defaultDataDir()), "data directory holding the vulnerability database (env DRYDOCK_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	root.AddCommand(newSBOMCommand(g), newScanCommand(g), newDBCommand(g), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g))
+	root.AddCommand(newSBOMCommand(g), newScanCommand(g), withDBOCI(g, newDBCommand(g)), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g))
 	return root
 }
 
