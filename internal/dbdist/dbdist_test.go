@@ -39,23 +39,40 @@ func osvDirs(t *testing.T, n map[string]int, tag string) []string {
 		dir := filepath.Join(t.TempDir(), eco)
 		os.MkdirAll(dir, 0o755)
 		for i := range count {
-			id := fmt.Sprintf("DRY-%s-%s-%d", strings.ReplaceAll(eco, ".", ""), tag, i)
-			rec := map[string]any{
-				"schema_version": "1.6.0", "id": id, "modified": "2026-01-02T03:04:05Z",
-				"summary": "test advisory " + id,
-				"affected": []any{map[string]any{
-					"package": map[string]string{"ecosystem": eco, "name": fmt.Sprintf("pkg-%d", i)},
-					"ranges":  []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]string{"introduced": "0"}, map[string]string{"fixed": "1.0.1"}}}},
-				}},
-			}
-			b, _ := json.Marshal(rec)
-			if err := os.WriteFile(filepath.Join(dir, id+".json"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeRecordN(t, dir, eco, fmt.Sprintf("DRY-%s-%s-%d", strings.ReplaceAll(eco, ".", ""), tag, i), i)
 		}
 		dirs = append(dirs, dir)
 	}
 	return dirs
+}
+
+func writeRecord(t testing.TB, dir, eco, id string) { writeRecordN(t, dir, eco, id, 0) }
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeRecordN(t testing.TB, dir, eco, id string, i int) {
+	t.Helper()
+	rec := map[string]any{
+		"schema_version": "1.6.0", "id": id, "modified": "2026-01-02T03:04:05Z",
+		"summary": "test advisory " + id,
+		"affected": []any{map[string]any{
+			"package": map[string]string{"ecosystem": eco, "name": fmt.Sprintf("pkg-%d", i)},
+			"ranges":  []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]string{"introduced": "0"}, map[string]string{"fixed": "1.0.1"}}}},
+		}},
+	}
+	b, _ := json.Marshal(rec)
+	if err := os.WriteFile(filepath.Join(dir, id+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func buildDB(t *testing.T, n map[string]int, tag string) string {
@@ -84,7 +101,9 @@ type keypair struct {
 	pubPEM  []byte
 }
 
-func newKey(t *testing.T) keypair {
+func newKey(t *testing.T) keypair { return newKeyB(t) }
+
+func newKeyB(t testing.TB) keypair {
 	t.Helper()
 	k, err := attest.GenerateKey()
 	if err != nil {
@@ -108,7 +127,11 @@ type tamperRegistry struct {
 	layers     sync.Map // digest → true: database layer digests
 }
 
-func newRegistry(t *testing.T, referrers bool) *tamperRegistry {
+func newRegistry(t *testing.T, referrers bool) *tamperRegistry { return newRegistryWith(t, referrers) }
+
+func newRegistryB(t testing.TB) *tamperRegistry { return newRegistryWith(t, true) }
+
+func newRegistryWith(t testing.TB, referrers bool) *tamperRegistry {
 	t.Helper()
 	tr := &tamperRegistry{}
 	inner := registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))
