@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
@@ -337,7 +336,7 @@ func startPullCredentials(ctx context.Context, rc *rest.Config) (*registryauth.K
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	return registryauth.NewKube(ctx, cs, authn.DefaultKeychain)
+	return registryauth.NewKube(ctx, cs, registryauth.NodeKeychain())
 }
 
 // kubeRESTConfig is the explicit kubeconfig, else in-cluster credentials,
