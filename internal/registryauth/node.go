@@ -1,6 +1,7 @@
 package registryauth
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"time"
@@ -17,7 +18,10 @@ var tokenClient = &http.Client{Timeout: 10 * time.Second}
 // identities the process has. Azure Container Registry is used with Entra
 // workload identity when AZURE_FEDERATED_TOKEN_FILE is set, or with the
 // node's managed identity when DRYDOCK_ACR_MANAGED_IDENTITY=true (IMDS is
-// not probed unasked).
+// not probed unasked). Google's registries are used with a workload
+// identity federation file (GOOGLE_APPLICATION_CREDENTIALS of type
+// external_account) or, with DRYDOCK_GCP_METADATA=true, the metadata
+// server's token (GKE workload identity).
 func NodeKeychain() authn.Keychain {
 	kcs := []authn.Keychain{authn.DefaultKeychain}
 	if os.Getenv("AZURE_FEDERATED_TOKEN_FILE") != "" || os.Getenv("DRYDOCK_ACR_MANAGED_IDENTITY") == "true" {
@@ -31,5 +35,21 @@ func NodeKeychain() authn.Keychain {
 		}
 		kcs = append(kcs, acr)
 	}
+	if f := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" && isExternalAccount(f) {
+		kcs = append(kcs, &GCP{Source: &ExternalAccount{File: f, Client: tokenClient}})
+	} else if os.Getenv("DRYDOCK_GCP_METADATA") == "true" {
+		kcs = append(kcs, &GCP{Source: &MetadataServer{Client: tokenClient}})
+	}
 	return authn.NewMultiKeychain(kcs...)
+}
+
+func isExternalAccount(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var f struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(b, &f) == nil && f.Type == "external_account"
 }
