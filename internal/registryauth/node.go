@@ -21,7 +21,9 @@ var tokenClient = &http.Client{Timeout: 10 * time.Second}
 // not probed unasked). Google's registries are used with a workload
 // identity federation file (GOOGLE_APPLICATION_CREDENTIALS of type
 // external_account) or, with DRYDOCK_GCP_METADATA=true, the metadata
-// server's token (GKE workload identity).
+// server's token (GKE workload identity). Amazon ECR is used with EKS Pod
+// Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) or IRSA (AWS_ROLE_ARN and
+// AWS_WEB_IDENTITY_TOKEN_FILE), as the EKS webhooks set them.
 func NodeKeychain() authn.Keychain {
 	kcs := []authn.Keychain{authn.DefaultKeychain}
 	if os.Getenv("AZURE_FEDERATED_TOKEN_FILE") != "" || os.Getenv("DRYDOCK_ACR_MANAGED_IDENTITY") == "true" {
@@ -39,6 +41,21 @@ func NodeKeychain() authn.Keychain {
 		kcs = append(kcs, &GCP{Source: &ExternalAccount{File: f, Client: tokenClient}})
 	} else if os.Getenv("DRYDOCK_GCP_METADATA") == "true" {
 		kcs = append(kcs, &GCP{Source: &MetadataServer{Client: tokenClient}})
+	}
+	switch {
+	case os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != "":
+		kcs = append(kcs, &ECR{Client: tokenClient, Credentials: &PodIdentity{URI: os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+			TokenFile: os.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), Client: tokenClient}})
+	case os.Getenv("AWS_ROLE_ARN") != "" && os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "":
+		region := os.Getenv("AWS_REGION")
+		if region == "" {
+			region = os.Getenv("AWS_DEFAULT_REGION")
+		}
+		if region == "" {
+			region = "us-east-1"
+		}
+		kcs = append(kcs, &ECR{Client: tokenClient, Credentials: &IRSA{RoleARN: os.Getenv("AWS_ROLE_ARN"),
+			TokenFile: os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE"), Region: region, Client: tokenClient}})
 	}
 	return authn.NewMultiKeychain(kcs...)
 }

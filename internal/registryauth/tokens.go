@@ -116,6 +116,8 @@ func errorText(b []byte) string {
 		Errors      []struct {
 			Code, Message string
 		} `json:"errors"`
+		Type    string `json:"__type"` // AWS JSON protocol errors
+		Message string `json:"message"`
 	}
 	if json.Unmarshal(b, &e) != nil {
 		return "(no error details)"
@@ -126,6 +128,12 @@ func errorText(b []byte) string {
 	}
 	if e.Description != "" {
 		parts = append(parts, e.Description)
+	}
+	if e.Type != "" {
+		parts = append(parts, e.Type)
+	}
+	if e.Message != "" {
+		parts = append(parts, e.Message)
 	}
 	for _, x := range e.Errors {
 		parts = append(parts, x.Code+" "+x.Message)
