@@ -36,7 +36,7 @@ func (fallback) Resolve(authn.Resource) (authn.Authenticator, error) {
 	return authn.FromConfig(authn.AuthConfig{Username: "node", Password: "node-pw"}), nil
 }
 
-func startKube(t *testing.T) *Kube {
+func startKube(t testing.TB) *Kube {
 	t.Helper()
 	cs := fake.NewClientset(
 		dockerConfigJSON("a", "regcred", "reg.test", "alice", "pw-a"),
