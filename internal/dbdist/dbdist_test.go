@@ -388,8 +388,13 @@ func TestPullSIGKILL(t *testing.T) {
 	}
 	db.Close()
 	armed.Store(false)
-	if out, err := run().CombinedOutput(); err != nil {
-		t.Fatalf("pull after SIGKILL: %v\n%s", err, out)
+	// The next pull, as "db update --from oci://", installs the new one.
+	again := exec.Command(bin, "db", "update", "--from", "oci://"+ref.String(), "--key", pub, "--data-dir", data)
+	again.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Fatalf("db update --from after SIGKILL: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "installed") {
+		t.Errorf("db update --from printed %q", out)
 	}
 	if fileDigest(t, local) != fileDigest(t, dbB) {
 		t.Error("pull after SIGKILL did not install the new database")
