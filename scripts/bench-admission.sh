@@ -11,6 +11,12 @@
 # verdict; "denied" counts requests that did not find it). Every phase is
 # bounded in requests (--cached-n, --uncached-n, --pod100-n, --junk-n) and
 # time (--phase-timeout).
+# With DRYDOCK_K8S_BINS (or --k8s-bins) it also starts etcd and a
+# kube-apiserver, a third webhook with --kubeconfig, and runs the creds phase:
+# the cached Pod, now naming an imagePullSecret, so every request resolves
+# the Pod's credentials (informer listers, keychain, identity hash, access
+# cache), interleaved with the cached phase on the same loaded machine, and
+# prints the ratio of their median p99s.
 # Pass --referrers=false for a registry without the referrers API.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

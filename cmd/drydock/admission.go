@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -30,6 +32,7 @@ import (
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/certs"
 	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 func newAdmissionCommand(g *globals) *cobra.Command {
@@ -59,6 +62,7 @@ type admissionServeFlags struct {
 	certDNS, certIPs, webhookConfigs []string
 	certValidity, caValidity         time.Duration
 	caPropagation                    time.Duration
+	pullCredentials                  bool
 }
 
 func newAdmissionServeCommand(g *globals) *cobra.Command {
@@ -73,7 +77,8 @@ Every container, init container and ephemeral container image of Pods,
 Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers,
 Jobs and CronJobs is resolved to its digest through the registry (with the
 same credentials as "drydock scan": docker config.json and credential
-helpers), its signed verdict verified with --key, and --policy evaluated
+helpers, and with --pull-credentials, on by default with Kubernetes access,
+the workload's imagePullSecrets or its service account's first), its signed verdict verified with --key, and --policy evaluated
 with the request's namespace and labels (without --policy, the verdict must
 record a passing policy).
 
@@ -170,6 +175,7 @@ TLS, one of two ways:
 	fl.DurationVar(&f.certValidity, "cert-validity", certs.DefaultCertValidity, "with --cert-secret: serving certificate lifetime (renewed with a third left)")
 	fl.DurationVar(&f.caValidity, "ca-validity", certs.DefaultCAValidity, "with --cert-secret: CA lifetime (renewed with a third left)")
 	fl.DurationVar(&f.caPropagation, "ca-propagation", certs.DefaultPropagation, "with --cert-secret: how long a new CA is in the caBundle before certificates it signed are served")
+	fl.BoolVar(&f.pullCredentials, "pull-credentials", true, "read registries with each workload's imagePullSecrets (or its service account's), then drydock's own credentials, and deny images they cannot pull (needs get/list/watch on secrets and serviceaccounts)")
 	return cmd
 }
 
@@ -239,7 +245,7 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	cfg := admission.Config{
 		Verifier:            &admission.AttestVerifier{Keys: keys, Options: []attest.Option{ropts, attest.WithClockSkew(f.clockSkew)}},
 		MaxVerdictAge:       maxAge,
-		Resolver:            attestResolver{opts: []attest.Option{ropts}},
+		Resolver:            attestResolver{opts: []attest.Option{ropts}, remote: image.RemoteOptions(ctx, image.WithInsecure(f.insecure), image.WithUserAgent("drydock/"+version+" admission"))},
 		Mode:                mode,
 		Selection:           sel,
 		Namespace:           f.namespace,
@@ -281,6 +287,14 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 		}
 		cfg.Namespaces = nl
 		ready = append(ready, nl.synced)
+		if f.pullCredentials {
+			kc, err := startPullCredentials(ctx, rc)
+			if err != nil {
+				return err
+			}
+			cfg.Credentials = kc
+			ready = append(ready, kc.Synced)
+		}
 	} else {
 		slog.Info("admission: no Kubernetes credentials; namespace labels are not read (the webhook configuration's namespaceSelector selects)")
 	}
@@ -382,11 +396,43 @@ func startCertManager(ctx context.Context, rc *rest.Config, f *admissionServeFla
 	return m, nil
 }
 
-// attestResolver resolves tags with one HEAD request.
-type attestResolver struct{ opts []attest.Option }
+// attestResolver resolves tags with one HEAD request, with the workload's
+// credentials when the review carries them.
+type attestResolver struct {
+	opts   []attest.Option
+	remote []remote.Option
+}
+
+var _ admission.AccessChecker = attestResolver{}
 
 func (r attestResolver) Resolve(ctx context.Context, ref name.Reference) (name.Digest, error) {
-	return attest.ResolveDigest(ctx, ref, r.opts...)
+	opts := r.opts
+	if kc := registryauth.KeychainFrom(ctx); kc != nil {
+		opts = append(slices.Clip(opts), attest.WithRemoteOptions(remote.WithAuthFromKeychain(kc)))
+	}
+	return attest.ResolveDigest(ctx, ref, opts...)
+}
+
+// CanRead implements admission.AccessChecker.
+func (r attestResolver) CanRead(ctx context.Context, d name.Digest) error {
+	opts := r.remote
+	if kc := registryauth.KeychainFrom(ctx); kc != nil {
+		opts = append(slices.Clip(opts), remote.WithAuthFromKeychain(kc))
+	}
+	return registryauth.CanRead(ctx, d, opts...)
+}
+
+// startPullCredentials reads pull secrets and service accounts through
+// informers; drydock's own credentials (docker config.json, helpers) come
+// after a workload's, as the node's come after a pod's for the kubelet.
+func startPullCredentials(ctx context.Context, rc *rest.Config) (*registryauth.Kube, error) {
+	rc = rest.CopyConfig(rc)
+	rc.UserAgent = "drydock-admission"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return registryauth.NewKube(ctx, cs, registryauth.NodeKeychain())
 }
 
 // kubeRESTConfig is the explicit kubeconfig, else in-cluster credentials,

@@ -216,7 +216,10 @@ func (m *admissionManifests) objects() ([]any, error) {
 	role := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
 		ObjectMeta: meta(m.name, ""),
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}}},
+		// Secrets and service accounts: each workload's pull credentials
+		// (--pull-credentials), read through informers; only pull secrets'
+		// data is kept in memory.
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces", "secrets", "serviceaccounts"}, Verbs: []string{"get", "list", "watch"}}},
 	}
 	if selfCerts {
 		role.Rules = append(role.Rules, rbacv1.PolicyRule{

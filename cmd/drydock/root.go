@@ -53,7 +53,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("DRYDOCK_DATA_DIR", defaultDataDir()), "data directory holding the vulnerability database (env DRYDOCK_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no warnings on stderr (errors still show)")
-	root.AddCommand(newSBOMCommand(g), newScanCommand(g), newDBCommand(g), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g), newServerCommand(g), newPatchCommand(g))
+	root.AddCommand(newSBOMCommand(g), newScanCommand(g), withDBOCI(g, newDBCommand(g)), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g), newServerCommand(g), newPatchCommand(g))
 	// Registered here rather than in watch.go, which the server work is
 	// moving into packages.
 	if w, _, err := root.Find([]string{"watch"}); err == nil && w != root {

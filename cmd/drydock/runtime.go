@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drydock/drydock/internal/deploy"
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 // kubeFlags are the cluster connection flags of runtime and deploy.
@@ -43,6 +47,7 @@ func newRuntimeCommand(g *globals) *cobra.Command {
 		resolve    bool
 		insecure   bool
 		pageSize   int64
+		pullCreds  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "runtime",
@@ -78,11 +83,21 @@ container and is written as it is read, so memory stays flat on large clusters.`
 				opts.Reports = rs
 			}
 			if resolve {
-				opts.Resolver = deploy.NewRegistryResolver(insecure)
+				opts.Resolver = deploy.NewRegistryResolver(insecure, remote.WithAuthFromKeychain(registryauth.NodeKeychain()))
 			}
 			client, err := kf.client()
 			if err != nil {
 				return err
+			}
+			if resolve && pullCreds {
+				kc, err := registryauth.NewKube(cmd.Context(), client, registryauth.NodeKeychain())
+				if err != nil {
+					return err
+				}
+				if err := waitSynced(cmd.Context(), kc.Synced, time.Minute); err != nil {
+					return fmt.Errorf("--pull-credentials: reading secrets and service accounts: %w (needs get, list, watch on both)", err)
+				}
+				opts.Credentials = kc
 			}
 			out := cmd.OutOrStdout()
 			if format == "json" {
@@ -100,6 +115,7 @@ container and is written as it is read, so memory stays flat on large clusters.`
 	fl.BoolVar(&resolve, "resolve", false, "resolve spec tags and base image tags through the registry (drift, base outdated)")
 	fl.BoolVar(&insecure, "insecure", false, "allow plain HTTP to registries (localhost is always allowed)")
 	fl.Int64Var(&pageSize, "page-size", 500, "objects per list request")
+	fl.BoolVar(&pullCreds, "pull-credentials", false, "with --resolve: read registries with each Pod's imagePullSecrets (or its service account's), then drydock's own credentials (needs get/list/watch on secrets and serviceaccounts)")
 	return cmd
 }
 
@@ -208,4 +224,20 @@ func baseCell(b *deploy.BaseStatus) string {
 		return "current"
 	}
 	return b.Name
+}
+
+// waitSynced polls synced until it is true, ctx ends or limit passes.
+func waitSynced(ctx context.Context, synced func() bool, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for !synced() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not synced after %v", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }

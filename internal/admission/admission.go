@@ -43,6 +43,16 @@
 // (DefaultMaxVerdictAge, a week, unless configured), with or without a
 // policy; that age is checked on every request, cache hit or not.
 //
+// With Config.Credentials every registry call of a review is made with the
+// workload's own pull credentials (its imagePullSecrets, else its
+// ServiceAccount's, then drydock's), as the kubelet would pull. A verified
+// verdict is public and cached per digest, but whether a workload may pull
+// that digest is not: it is checked per (digest, credentials identity), the
+// identity being a keyed hash of what the registry receives, and a
+// workload whose credentials cannot read the image is denied with the
+// registry's answer and where its credentials came from, whatever another
+// workload's cached verification says.
+//
 // Failure is closed by default: an image whose verdict cannot be checked
 // (registry unreachable, a verification error) or that could not be pinned
 // is denied with a message saying why; FailOpen admits it with a warning
@@ -60,6 +70,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 // Labels and defaults.
@@ -168,6 +180,20 @@ type Verifier interface {
 // Resolver turns a tag reference into the digest it currently names.
 type Resolver interface {
 	Resolve(ctx context.Context, ref name.Reference) (name.Digest, error)
+}
+
+// AccessChecker proves that the credentials in ctx
+// (registryauth.KeychainFrom) can pull a digest. An answer that they cannot
+// wraps registryauth.ErrDenied. With Config.Credentials the Resolver must
+// implement it.
+type AccessChecker interface {
+	CanRead(ctx context.Context, d name.Digest) error
+}
+
+// CredentialSource supplies a workload's registry credentials
+// (registryauth.Kube over informers in the command).
+type CredentialSource interface {
+	Credentials(ctx context.Context, w registryauth.Workload) (registryauth.Credentials, error)
 }
 
 // NamespaceLabeler returns a namespace's labels (nil, nil when unknown).

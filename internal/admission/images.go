@@ -28,6 +28,10 @@ type Object struct {
 	Name   string
 	Labels map[string]string
 	Images []ContainerImage
+	// ServiceAccount and PullSecrets are the pod spec's
+	// serviceAccountName and imagePullSecrets: whose credentials pull.
+	ServiceAccount string
+	PullSecrets    []string
 }
 
 // Kinds lists the resources the webhook understands, as group/version
@@ -123,6 +127,12 @@ func ExtractImages(kind string, raw []byte) (*Object, error) {
 	}
 	if spec == nil {
 		return obj, nil
+	}
+	obj.ServiceAccount = spec.ServiceAccountName
+	for _, r := range spec.ImagePullSecrets {
+		if r.Name != "" {
+			obj.PullSecrets = append(obj.PullSecrets, r.Name)
+		}
 	}
 	for i, c := range spec.InitContainers {
 		obj.Images = append(obj.Images, ContainerImage{"init:" + c.Name, c.Image, prefix + "/initContainers/" + strconv.Itoa(i) + "/image"})

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 // Config configures a Server. Verifier and Resolver are required.
@@ -28,6 +30,10 @@ type Config struct {
 	// per-namespace mode label and policy input. Without it the
 	// webhook configuration's namespaceSelector does the selecting.
 	Namespaces NamespaceLabeler
+	// Credentials, when set, makes every registry call of a review with
+	// the workload's own pull credentials, and denies images they cannot
+	// read (the Resolver must then implement AccessChecker).
+	Credentials CredentialSource
 
 	// Mode is the default mode (enforce when empty).
 	Mode Mode
@@ -94,10 +100,14 @@ type Server struct {
 	// pinErrs remembers why /mutate could not pin an image, so that
 	// /validate, called next for the same object, can say why.
 	pinErrs *Cache[string]
-	flight  singleflight.Group
-	hosts   *hostLimiter
-	m       *Metrics
-	log     *slog.Logger
+	// access remembers, per (digest, credentials identity), whether those
+	// credentials can pull the digest: nil, or a definitive denial.
+	access *Cache[error]
+	ids    *registryauth.Identity
+	flight singleflight.Group
+	hosts  *hostLimiter
+	m      *Metrics
+	log    *slog.Logger
 }
 
 // pinErrsSize bounds the remembered pinning failures; they only improve a
@@ -115,6 +125,9 @@ type verification struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Verifier == nil || cfg.Resolver == nil {
 		return nil, errors.New("admission: a Verifier and a Resolver are required")
+	}
+	if _, ok := cfg.Resolver.(AccessChecker); cfg.Credentials != nil && !ok {
+		return nil, errors.New("admission: with Credentials the Resolver must implement AccessChecker")
 	}
 	if cfg.Evaluator == nil {
 		cfg.Evaluator = RequirePass{}
@@ -163,6 +176,8 @@ func New(cfg Config) (*Server, error) {
 		cache:   NewCache[verification](cfg.CacheSize),
 		tags:    NewCache[name.Digest](cfg.CacheSize),
 		pinErrs: NewCache[string](pinErrsSize),
+		access:  NewCache[error](cfg.CacheSize),
+		ids:     registryauth.NewIdentity(),
 		hosts:   newHostLimiter(cfg.RegistryConcurrency),
 		m:       cfg.Metrics,
 		log:     cfg.Logger,
@@ -221,6 +236,10 @@ type scope struct {
 	obj    *Object
 	k8s    Kubernetes
 	errMsg string // a malformed object: deny with this
+	// creds are the workload's registry credentials (nil without
+	// Config.Credentials); credsErr says why they could not be read.
+	creds    *registryauth.Credentials
+	credsErr string
 }
 
 func (s *Server) scopeOf(ctx context.Context, req *admissionv1.AdmissionRequest) scope {
@@ -286,7 +305,34 @@ func (s *Server) scopeOf(ctx context.Context, req *admissionv1.AdmissionRequest)
 			}
 		}
 	}
+	if s.cfg.Credentials != nil {
+		c, err := s.cfg.Credentials.Credentials(ctx, registryauth.Workload{
+			Namespace: req.Namespace, ServiceAccount: obj.ServiceAccount, PullSecrets: obj.PullSecrets})
+		if err != nil {
+			sc.credsErr = "cannot read the workload's pull credentials: " + err.Error()
+			s.log.Warn("admission: pull credentials", "namespace", req.Namespace, "kind", sc.k8s.Kind, "name", sc.k8s.Name, "err", err)
+		} else {
+			sc.creds = &c
+		}
+	}
 	return sc
+}
+
+// credentialed returns ctx carrying the workload's keychain and the
+// identity of the credentials it presents to ref's registry ("" without
+// Config.Credentials).
+func (s *Server) credentialed(ctx context.Context, sc scope, ref name.Reference) (context.Context, string, error) {
+	if s.cfg.Credentials == nil {
+		return ctx, "", nil
+	}
+	if sc.creds == nil {
+		return ctx, "", errors.New(sc.credsErr)
+	}
+	id, err := s.ids.Of(ctx, sc.creds.Keychain, ref.Context())
+	if err != nil {
+		return ctx, "", err
+	}
+	return registryauth.WithKeychain(ctx, sc.creds.Keychain), id, nil
 }
 
 // Selected reports whether a namespace with these labels is checked.
@@ -352,7 +398,11 @@ func (s *Server) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		if _, ok := ref.(name.Digest); ok {
 			return
 		}
-		d, err := s.resolve(ctx, ref)
+		cctx, id, err := s.credentialed(ctx, sc, ref)
+		var d name.Digest
+		if err == nil {
+			d, err = s.resolve(cctx, ref, id)
+		}
 		if err != nil {
 			s.pinErrs.Put(ci.Image, clip(errText(ctx, err), maxMessage), s.pinErrTTL())
 			s.log.Warn("admission: cannot pin; /validate will deny", "image", ci.Image, "err", err)
@@ -424,7 +474,7 @@ func (s *Server) Validate(ctx context.Context, req *admissionv1.AdmissionRequest
 	} else {
 		outs = make([]outcome, len(uniq))
 		forEach(len(uniq), s.cfg.ReviewConcurrency, func(i int) {
-			o := s.decide(ctx, uniq[i], sc.k8s)
+			o := s.decide(ctx, uniq[i], sc)
 			// Registry errors can be long (one per candidate verdict):
 			// keep enough for the log, not all of it for every image.
 			o.reason = clip(o.reason, 8*maxMessage)
@@ -477,8 +527,11 @@ func (s *Server) parse(image string) (name.Reference, error) {
 	return name.ParseReference(image, opts...)
 }
 
-func (s *Server) resolve(ctx context.Context, ref name.Reference) (name.Digest, error) {
-	key := ref.Name()
+// resolve resolves a tag with the credentials in ctx, whose identity is id:
+// a tag is cached per identity, so a workload without access learns
+// nothing from another's resolution.
+func (s *Server) resolve(ctx context.Context, ref name.Reference, id string) (name.Digest, error) {
+	key := ref.Name() + "\x00" + id
 	if d, ok := s.tags.Get(key); ok {
 		return d, nil
 	}
@@ -535,7 +588,8 @@ func (s *Server) verify(ctx context.Context, d name.Digest) (*Verdict, error) {
 // still resolved and verified, so that an unsigned or failing image is
 // denied as such, and so that --failure-policy ignore admits (with a
 // warning) only images that would otherwise have passed.
-func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) outcome {
+func (s *Server) decide(ctx context.Context, ci ContainerImage, sc scope) outcome {
+	k := sc.k8s
 	o := outcome{ci: ci}
 	if ci.Image == "" {
 		o.reason = "no image"
@@ -546,15 +600,36 @@ func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) ou
 		o.reason = "invalid image reference: " + err.Error()
 		return o
 	}
+	ctx, id, err := s.credentialed(ctx, sc, ref)
+	if err != nil {
+		o.operational = true
+		o.reason = err.Error()
+		return o
+	}
 	d, pinned := ref.(name.Digest)
 	if !pinned {
-		if d, err = s.resolve(ctx, ref); err != nil {
+		if d, err = s.resolve(ctx, ref, id); err != nil {
+			if registryauth.IsDenied(err) && sc.creds != nil {
+				o.reason = noAccess(sc.creds.Source, err)
+				return o
+			}
 			o.operational = true
 			o.reason = s.notPinned(ci.Image, errText(ctx, err))
 			return o
 		}
 	}
 	o.digest = d.DigestStr()
+	if s.cfg.Credentials != nil {
+		if err := s.canRead(ctx, d, id); err != nil {
+			if errors.Is(err, registryauth.ErrDenied) {
+				o.reason = noAccess(sc.creds.Source, err)
+				return o
+			}
+			o.operational = true
+			o.reason = "cannot check that the workload's credentials can pull the image: " + errText(ctx, err)
+			return o
+		}
+	}
 	vd, err := s.verify(ctx, d)
 	if err != nil {
 		if errors.Is(err, ErrNotVerified) {
@@ -588,6 +663,42 @@ func (s *Server) decide(ctx context.Context, ci ContainerImage, k Kubernetes) ou
 		o.reason = "policy denied"
 	}
 	return o
+}
+
+// noAccess is the denial of an image the workload's credentials cannot
+// pull.
+func noAccess(source string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), registryauth.ErrDenied.Error()+": ")
+	msg = strings.TrimPrefix(msg, "attest: ")
+	return "the workload's pull credentials cannot read this image (" + source +
+		"): add an imagePullSecret for this registry to the workload or its service account; the registry answered: " + msg
+}
+
+// canRead checks, once per (digest, credentials identity) and TTL, that the
+// credentials in ctx can pull d. The verdict of a digest is public once
+// verified, but only a workload that can pull the image may run it:
+// another workload's cached verification never stands in for this check.
+func (s *Server) canRead(ctx context.Context, d name.Digest, id string) error {
+	key := d.Name() + "\x00" + id
+	if err, ok := s.access.Get(key); ok {
+		return err
+	}
+	_, err, _ := s.flight.Do("access\x00"+key, func() (any, error) {
+		release, err := s.hosts.acquire(ctx, d.Context().RegistryStr())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		err = s.cfg.Resolver.(AccessChecker).CanRead(ctx, d)
+		switch {
+		case err == nil:
+			s.access.Put(key, nil, s.cfg.CacheTTL)
+		case errors.Is(err, registryauth.ErrDenied):
+			s.access.Put(key, err, s.cfg.NegativeTTL)
+		}
+		return nil, err
+	})
+	return err
 }
 
 // notPinned says why an image reached /validate without a digest: the

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 // DefaultMaxVerdictAge is how old the deciding verdict may be when
@@ -68,7 +71,12 @@ var _ Verifier = (*AttestVerifier)(nil)
 
 // Verify implements Verifier.
 func (v *AttestVerifier) Verify(ctx context.Context, d name.Digest) (*Verdict, error) {
-	vd, err := attest.VerifyImage(ctx, d, v.Keys, v.Options...)
+	opts := v.Options
+	if kc := registryauth.KeychainFrom(ctx); kc != nil {
+		// The workload's credentials, after the defaults they replace.
+		opts = append(slices.Clip(opts), attest.WithRemoteOptions(remote.WithAuthFromKeychain(kc)))
+	}
+	vd, err := attest.VerifyImage(ctx, d, v.Keys, opts...)
 	if err != nil {
 		if errors.Is(err, attest.ErrNoVerdict) {
 			// The webhook names the image already: drop attest's prefix.

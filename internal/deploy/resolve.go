@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 // Resolver turns a tag reference into the digest the registry serves for it
@@ -26,6 +28,7 @@ type RegistryResolver struct {
 
 	mu    sync.Mutex
 	cache map[string]resolved
+	ids   *registryauth.Identity
 }
 
 type resolved struct {
@@ -41,33 +44,47 @@ func NewRegistryResolver(insecure bool, opts ...remote.Option) *RegistryResolver
 		opts:     append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...),
 		insecure: insecure,
 		cache:    map[string]resolved{},
+		ids:      registryauth.NewIdentity(),
 	}
 }
 
-// Resolve returns the digest ref names now.
+// Resolve returns the digest ref names now, with the workload's
+// credentials when ctx carries them (registryauth.WithKeychain); results
+// are cached per (reference, credentials identity), so one workload's
+// access never answers for another's.
 func (r *RegistryResolver) Resolve(ctx context.Context, ref string) (string, error) {
-	r.mu.Lock()
-	if v, ok := r.cache[ref]; ok {
-		r.mu.Unlock()
-		return v.digest, v.err
-	}
-	r.mu.Unlock()
 	var nopts []name.Option
 	if r.insecure {
 		nopts = append(nopts, name.Insecure)
 	}
+	pr, perr := name.ParseReference(ref, nopts...)
+	opts := append([]remote.Option{remote.WithContext(ctx)}, r.opts...)
+	key := ref
+	if kc := registryauth.KeychainFrom(ctx); kc != nil && perr == nil {
+		id, err := r.ids.Of(ctx, kc, pr.Context())
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", ref, err)
+		}
+		key += "\x00" + id
+		opts = append(opts, remote.WithAuthFromKeychain(kc))
+	}
+	r.mu.Lock()
+	if v, ok := r.cache[key]; ok {
+		r.mu.Unlock()
+		return v.digest, v.err
+	}
+	r.mu.Unlock()
 	var v resolved
-	pr, err := name.ParseReference(ref, nopts...)
-	if err != nil {
-		v.err = fmt.Errorf("resolve %s: %w", ref, err)
-	} else if d, err := remote.Head(pr, append([]remote.Option{remote.WithContext(ctx)}, r.opts...)...); err != nil {
+	if perr != nil {
+		v.err = fmt.Errorf("resolve %s: %w", ref, perr)
+	} else if d, err := remote.Head(pr, opts...); err != nil {
 		v.err = fmt.Errorf("resolve %s: %w", ref, err)
 	} else {
 		v.digest = d.Digest.String()
 	}
 	if ctx.Err() == nil {
 		r.mu.Lock()
-		r.cache[ref] = v
+		r.cache[key] = v
 		r.mu.Unlock()
 	}
 	return v.digest, v.err

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/drydock/drydock/internal/registryauth"
 )
 
 // Workload names a controller object (or a bare Pod).
@@ -72,6 +74,16 @@ type RuntimeOptions struct {
 	Resolver Resolver
 	// Reports, when set, add findings and base status.
 	Reports *Reports
+	// Credentials, when set, make the Resolver read registries with each
+	// Pod's pull credentials (its imagePullSecrets, else its service
+	// account's, then the fallback), as the kubelet pulled them.
+	Credentials CredentialSource
+}
+
+// CredentialSource supplies a workload's registry credentials
+// (registryauth.Kube in the command).
+type CredentialSource interface {
+	Credentials(ctx context.Context, w registryauth.Workload) (registryauth.Credentials, error)
 }
 
 // Runtime lists every container of every Pod, with the workload owning it,
@@ -128,6 +140,18 @@ func Runtime(ctx context.Context, client kubernetes.Interface, opts RuntimeOptio
 
 func podContainers(ctx context.Context, p *corev1.Pod, w Workload, opts *RuntimeOptions) []Container {
 	var out []Container
+	credErr := ""
+	if opts.Credentials != nil {
+		wl := registryauth.Workload{Namespace: p.Namespace, ServiceAccount: p.Spec.ServiceAccountName}
+		for _, r := range p.Spec.ImagePullSecrets {
+			wl.PullSecrets = append(wl.PullSecrets, r.Name)
+		}
+		if c, err := opts.Credentials.Credentials(ctx, wl); err != nil {
+			credErr = "pull credentials: " + err.Error()
+		} else {
+			ctx = registryauth.WithKeychain(ctx, c.Keychain)
+		}
+	}
 	add := func(specs []corev1.Container, statuses []corev1.ContainerStatus, init bool) {
 		byName := make(map[string]*corev1.ContainerStatus, len(statuses))
 		for i := range statuses {
@@ -139,6 +163,9 @@ func podContainers(ctx context.Context, p *corev1.Pod, w Workload, opts *Runtime
 				c.ImageID = st.ImageID
 			}
 			examine(ctx, &c, opts)
+			if credErr != "" && c.Problem == "" {
+				c.Problem = credErr
+			}
 			out = append(out, c)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
@@ -58,8 +59,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/k8stest"
 )
 
 func main() {
@@ -78,6 +83,7 @@ func main() {
 		podN          = flag.Int("pod100-n", 25, "requests, 100-image Pod phase")
 		junkRate      = flag.Int("junk-rate", 20, "requests per second, junk referrers phase")
 		junkN         = flag.Int("junk-n", 50, "requests, junk referrers phase")
+		k8sBins       = flag.String("k8s-bins", os.Getenv("DRYDOCK_K8S_BINS"), "etcd and kube-apiserver directory: adds the creds phase (empty: skipped)")
 	)
 	flag.Parse()
 	if *drydock == "" {
@@ -157,6 +163,44 @@ func main() {
 		}
 		results = append(results, r)
 	}
+	// The creds phase: the same cached image, from a webhook that reads the
+	// Pod's pull secret from a real kube-apiserver (informers) and resolves
+	// the Pod's credentials, their identity and the access cache on every
+	// request.
+	if *k8sBins != "" {
+		os.Setenv("DRYDOCK_K8S_BINS", *k8sBins)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		c, err := k8stest.Launch(ctx, filepath.Join(dir, "k8s"), k8stest.Options{})
+		cancel()
+		must(err)
+		defer c.Stop()
+		cs, err := kubernetes.NewForConfig(c.Config)
+		must(err)
+		auth := base64.StdEncoding.EncodeToString([]byte("bench:bench-password"))
+		dcj, _ := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{"auth": auth}}})
+		_, err = cs.CoreV1().Secrets("default").Create(context.Background(), &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "regcred"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: dcj}}, metav1.CreateOptions{})
+		must(err)
+		crURL, crCmd := start("--kubeconfig", c.Kubeconfig)
+		defer stop(crCmd)
+		credsBody := reviewWith([]string{"regcred"}, digests[0].String())
+		if ok, err := post(client, crURL, credsBody); err != nil || !ok {
+			log.Fatalf("creds phase: warm-up request denied or failed: %v", err)
+		}
+		// Interleaved with the cached phase again, now that etcd and the
+		// apiserver share the machine too, so the two compare fairly.
+		for i := 1; i <= *repeat; i++ {
+			r := run("cached-k8s", client, url, *cachedRate, *cachedN, *phaseDeadline, func(int) []byte { return cachedBody })
+			r.name = fmt.Sprintf("cached-k8s#%d", i)
+			results = append(results, r)
+			r = run("creds", client, crURL, *cachedRate, *cachedN, *phaseDeadline, func(int) []byte { return credsBody })
+			r.name = fmt.Sprintf("creds#%d", i)
+			results = append(results, r)
+		}
+	} else {
+		fmt.Println("creds phase skipped: no --k8s-bins (DRYDOCK_K8S_BINS)")
+	}
 	verBefore := metric(client, url, `drydock_admission_verifications_total{result="verified"}`)
 	results = append(results, run("uncached", client, url, *uncachedRate, *uncachedN, *phaseDeadline, func(i int) []byte {
 		return review(digests[1+i].String())
@@ -181,7 +225,7 @@ func main() {
 	fmt.Printf("%-10s %8s %9s %7s %6s %6s %9s %9s %9s %9s %14s  %s\n", "phase", "rate", "achieved", "n", "errors", "denied", "p50", "p90", "p99", "max", "p99 from due", "target")
 	for _, r := range results {
 		target := "-"
-		if strings.HasPrefix(r.name, "cached") {
+		if strings.HasPrefix(r.name, "cached") || strings.HasPrefix(r.name, "creds") {
 			verdict := "MET"
 			if r.p(99) >= *targetP99 {
 				verdict = "MISSED"
@@ -190,6 +234,20 @@ func main() {
 		}
 		fmt.Printf("%-10s %6d/s %7.0f/s %7d %6d %6d %9s %9s %9s %9s %14s  %s\n", r.name, r.rate, r.achieved, len(r.lat), r.errors, r.denied,
 			fmtDur(r.p(50)), fmtDur(r.p(90)), fmtDur(r.p(99)), fmtDur(r.max()), fmtDur(pct(r.sched, 99)), target)
+	}
+	var ck, cr []time.Duration
+	for _, r := range results {
+		if strings.HasPrefix(r.name, "cached-k8s") {
+			ck = append(ck, r.p(99))
+		} else if strings.HasPrefix(r.name, "creds") {
+			cr = append(cr, r.p(99))
+		}
+	}
+	if len(ck) > 0 && len(cr) > 0 {
+		sort.Slice(ck, func(i, j int) bool { return ck[i] < ck[j] })
+		sort.Slice(cr, func(i, j int) bool { return cr[i] < cr[j] })
+		fmt.Printf("\npull credentials per request: median p99 %s vs %s without (cached, same run, apiserver running): %.2fx\n",
+			fmtDur(cr[len(cr)/2]), fmtDur(ck[len(ck)/2]), float64(cr[len(cr)/2])/float64(max(ck[len(ck)/2], 1)))
 	}
 	fmt.Printf("\nlatency: from send to response, HTTPS on loopback; \"p99 from due\" counts from the scheduled send time (open loop)\n")
 	fmt.Printf("registry verifications during the uncached phase: %.0f (want %d: one per request)\n", verAfter-verBefore, *uncachedN)
@@ -321,7 +379,10 @@ func post(client *http.Client, url string, body []byte) (bool, error) {
 var uid atomic.Int64
 
 // review is a Pod CREATE with one container per image.
-func review(images ...string) []byte {
+func review(images ...string) []byte { return reviewWith(nil, images...) }
+
+// reviewWith is review of a Pod naming pullSecrets as imagePullSecrets.
+func reviewWith(pullSecrets []string, images ...string) []byte {
 	var cs []any
 	for i, im := range images {
 		cs = append(cs, map[string]any{"name": fmt.Sprintf("app%d", i), "image": im,
@@ -331,6 +392,13 @@ func review(images ...string) []byte {
 		"apiVersion": "v1", "kind": "Pod",
 		"metadata": map[string]any{"name": "bench", "namespace": "default", "labels": map[string]string{"app": "bench"}},
 		"spec":     map[string]any{"containers": cs},
+	}
+	var refs []any
+	for _, n := range pullSecrets {
+		refs = append(refs, map[string]string{"name": n})
+	}
+	if refs != nil {
+		pod["spec"].(map[string]any)["imagePullSecrets"] = refs
 	}
 	b, _ := json.Marshal(map[string]any{
 		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",

@@ -662,7 +662,7 @@ func testAdmission(t *testing.T, c *k8stest.Cluster, bin string, referrers bool,
 	_, err = pods.Create(ctx, pod("registry-down-tag", im.host+"/team/app:never-seen"), metav1.CreateOptions{})
 	mustDeny(t, "registry down, tag", err, "drydock denied Pod", "not pinned to a digest: the mutating webhook could not resolve it", "connection refused")
 	_, err = pods.Create(ctx, pod("registry-down-digest", im.host+"/team/other@sha256:"+strings.Repeat("0", 64)), metav1.CreateOptions{})
-	mustDeny(t, "registry down, digest", err, "drydock denied Pod", "cannot verify the verdict", "connection refused")
+	mustDeny(t, "registry down, digest", err, "drydock denied Pod", "cannot check that the workload's credentials can pull the image", "connection refused")
 
 	// With the webhook stopped, the apiserver cannot call it: fail closed.
 	w.stop()
