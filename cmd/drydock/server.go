@@ -30,8 +30,8 @@ sign verdicts (--key with --policy, --fail-on or --no-policy), run the freshness
 config's images, and serve the REST API (/api/v1), /metrics, /healthz and /readyz.
 
 The store and job queue are SQLite files in --data-dir; --database postgres://... puts
-both on PostgreSQL so several replicas share the work. See the README's "drydock server"
-section and docs/server-api.yaml.`,
+both on PostgreSQL so several replicas share the work. See docs/server.md and
+docs/server-api.yaml.`,
 		Example: `  drydock server --config drydock.yaml
   DRYDOCK_SERVER_TOKEN=... drydock server --config drydock.yaml --listen 0.0.0.0:8088
   drydock server --config drydock.yaml --database postgres://drydock@db:5432/drydock --key verdicts.key --policy policy.yaml`,

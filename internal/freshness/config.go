@@ -92,7 +92,7 @@ type ImageConfig struct {
 type RebuildConfig struct {
 	// Kind is rebase, build or dispatch.
 	Kind string `json:"kind"`
-	// With holds the executor's settings (see README).
+	// With holds the executor's settings (see docs/rebuild-executors.md).
 	With map[string]string `json:"with,omitempty"`
 	// WithEnv adds settings read from environment variables at start:
 	// key → variable name. Secrets (CI tokens) go here, never in With.
