@@ -15,7 +15,9 @@
 #
 # With --push, each platform image gets its CycloneDX SBOM (drydock sbom of
 # the pushed image) as an OCI referrer; with --key too, drydock attest signs
-# the index and the host platform's image with its verdict.
+# the index and the host platform's image with its verdict, decided by
+# --policy FILE or else --fail-on SEVERITY (default high: drydock's own image
+# fails its verdict when a HIGH or CRITICAL finding remains).
 #
 # Output (stdout): "index REPO@sha256:…" and one "OS/ARCH REPO@sha256:…" line
 # per platform; progress goes to stderr.
@@ -24,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-push= layout= insecure= key= policy=
+push= layout= insecure= key= policy= fail_on=high
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--push) push=$2; shift 2 ;;
@@ -32,7 +34,8 @@ while [[ $# -gt 0 ]]; do
 	--insecure) insecure=1; shift ;;
 	--key) key=$2; shift 2 ;;
 	--policy) policy=$2; shift 2 ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	--fail-on) fail_on=$2; shift 2 ;;
+	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "image.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -106,7 +109,7 @@ done <"$tmp/out"
 
 if [[ -n $key ]]; then
 	index=$(awk '$1 == "index" {print $2}' "$tmp/out")
-	pol=()
+	pol=(--fail-on "$fail_on")
 	[[ -n $policy ]] && pol=(--policy "$policy")
 	log "drydock attest $index"
 	"$host_bin" attest "${ins[@]}" "${pol[@]}" --key "$key" "$index" >&2
