@@ -72,6 +72,11 @@ type Deps struct {
 	UpdateDB func(ctx context.Context) error
 	// Reconcile runs the freshness loop (nil: off).
 	Reconcile func(ctx context.Context) []freshness.Item
+	// Backoff leaves a registry that rate-limits or is down alone while
+	// the others are crawled (nil: a default one). Its OnBackoff is set by
+	// the engine (an event); OnBackoff here is told too (metrics).
+	Backoff   *Backoff
+	OnBackoff func(host string, wait time.Duration, reason string)
 	// RematchBatch is how many inventories one re-match job matches.
 	RematchBatch int
 	// Observe receives durations for /metrics ("scan", "rematch").

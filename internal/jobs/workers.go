@@ -153,6 +153,15 @@ func (w *crawlWorker) Work(ctx context.Context, job *river.Job[CrawlArgs]) error
 		return river.JobCancel(fmt.Errorf("crawl target %d is no longer configured", job.Args.Target))
 	}
 	t := d.Targets[job.Args.Target]
+	if wait := d.Backoff.Wait(t.Registry); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	err := w.crawl(ctx, t)
+	return d.Backoff.Snooze(t.Registry, err)
+}
+
+func (w *crawlWorker) crawl(ctx context.Context, t Target) error {
+	d := w.e.deps
 	ropts := image.RemoteOptions(ctx, append(append([]image.Option{}, d.ImageOptions...), image.WithInsecure(t.Insecure))...)
 	repos, err := repositories(ctx, t, ropts)
 	if err != nil {
@@ -244,6 +253,15 @@ func (w *resolveWorker) Work(ctx context.Context, job *river.Job[ResolveArgs]) e
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("resolve %q: %w", job.Args.Ref, err))
 	}
+	host := ref.Context().RegistryStr()
+	if wait := d.Backoff.Wait(host); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return d.Backoff.Snooze(host, w.resolve(ctx, job, ref))
+}
+
+func (w *resolveWorker) resolve(ctx context.Context, job *river.Job[ResolveArgs], ref name.Reference) error {
+	d := w.e.deps
 	ropts := image.RemoteOptions(ctx, append(append([]image.Option{}, d.ImageOptions...), image.WithInsecure(job.Args.Insecure))...)
 	desc, err := remote.Get(ref, ropts...)
 	if err != nil {
@@ -327,9 +345,16 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 			return nil
 		}
 	}
+	host := dg.RegistryStr()
+	if wait := d.Backoff.Wait(host); wait > 0 {
+		return river.JobSnooze(wait)
+	}
 	start := time.Now()
 	inv, err := w.inventory(ctx, dg, job.Args.Insecure)
 	if err != nil {
+		if snooze := d.Backoff.Snooze(host, err); snooze != err {
+			return snooze
+		}
 		if job.Attempt >= job.MaxAttempts || errors.Is(err, context.Canceled) {
 			_ = d.Store.ScanFailed(context.WithoutCancel(ctx), digest, err.Error())
 		}
