@@ -102,6 +102,11 @@ func Run(ctx context.Context, o Options) error {
 				m.duration.WithLabelValues(kind).Observe(d.Seconds())
 			}
 		},
+		OnBackoff: func(host string, _ time.Duration, _ string) {
+			if m != nil {
+				m.backoffs.WithLabelValues(host).Inc()
+			}
+		},
 		Log: log,
 	}
 	if platform := o.Config.Platform; platform != "" {
@@ -180,7 +185,8 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
 		}
-		cw := &ClusterWatch{Name: cl.Name, Client: cs, Store: st, Log: log,
+		lat := &latencyObserver{st: st, hist: m.patchLatency, log: log}
+		cw := &ClusterWatch{Name: cl.Name, Client: cs, Store: st, Log: log, Stopped: lat.stopped,
 			Scan: func(ctx context.Context, ref string) error { return enqueueRef(ctx, ref, false) }}
 		go func() {
 			if err := cw.Run(ctx); err != nil {
