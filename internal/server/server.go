@@ -212,11 +212,8 @@ func Run(ctx context.Context, o Options) error {
 	})
 	mux.Handle("/events/", &freshness.EventHandler{Token: o.EventToken, OnPush: func(source string, evs []freshness.PushEvent) {
 		for _, ev := range evs {
-			ref := ev.Repository + ":" + ev.Tag
-			if ev.Host != "" {
-				ref = ev.Host + "/" + ref
-			}
-			if _, err := name.ParseReference(ref, name.StrictValidation); err != nil {
+			ref, err := pushRef(ev)
+			if err != nil {
 				log.Warn("push event: bad reference", "source", source, "ref", ref)
 				continue
 			}
@@ -247,6 +244,17 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("api server shutdown", "err", err)
 	}
 	return nil
+}
+
+// pushRef is the reference a push event names; an error when it does not
+// parse strictly (the event's fields come from whoever can post events).
+func pushRef(ev freshness.PushEvent) (string, error) {
+	ref := ev.Repository + ":" + ev.Tag
+	if ev.Host != "" {
+		ref = ev.Host + "/" + ref
+	}
+	_, err := name.ParseReference(ref, name.StrictValidation)
+	return ref, err
 }
 
 func isLoopback(a net.Addr) bool {
