@@ -203,7 +203,9 @@ server:
 	if !slices.ContainsFunc(im.Findings, func(f struct{ ID string }) bool { return f.ID == "PYSEC-2018-28" }) {
 		t.Errorf("the rebuilt app lost its own layer's finding: %+v", im.Findings)
 	}
-	var evs struct{ Events []struct{ Kind, Digest string } }
+	var evs struct {
+		Events []struct{ Kind, Digest string }
+	}
 	apiGet(t, api, "/api/v1/events?kind=rebuild", &evs)
 	if len(evs.Events) == 0 || evs.Events[0].Digest != rebuilt {
 		t.Errorf("rebuild events = %+v; want one for %s", evs.Events, rebuilt)
