@@ -29,6 +29,7 @@ type Store interface {
 	Inventory(ctx context.Context, digest string) ([]byte, error)
 	InventoryDigests(ctx context.Context, after string, limit int) ([]string, error)
 	SaveFindings(ctx context.Context, digest string, findings []store.Finding, cause string) (store.Diff, error)
+	SaveFindingsMany(ctx context.Context, ups []store.FindingsUpdate, cause string) ([]store.Diff, error)
 	Verdict(ctx context.Context, digest string) (*store.Verdict, error)
 	PutVerdict(ctx context.Context, v store.Verdict) error
 	AddEvent(ctx context.Context, e store.Event) error

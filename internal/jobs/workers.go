@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -491,32 +494,71 @@ func (w *rematchBatchWorker) Work(ctx context.Context, job *river.Job[RematchBat
 	}
 	defer db.Close()
 	reader := newCachingReader(db)
+	// Reading and matching (the CPU) run on every core; the writes stay
+	// in order, one transaction per image, as before.
+	type result struct {
+		fs  []store.Finding
+		inv *inventory.Inventory
+		err error
+	}
+	results := make([]result, len(job.Args.Digests))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 4, len(job.Args.Digests)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(job.Args.Digests) || ctx.Err() != nil {
+					return
+				}
+				digest := job.Args.Digests[i]
+				b, err := d.Store.Inventory(ctx, digest)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					results[i].err = err
+					continue
+				}
+				var inv inventory.Inventory
+				if err := json.Unmarshal(b, &inv); err != nil {
+					d.log().Warn("re-match: stored inventory unreadable", "digest", digest, "err", err)
+					continue
+				}
+				fs, err := matchWith(ctx, reader, &inv)
+				results[i] = result{fs: fs, inv: &inv, err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// One transaction for the batch's writes: one commit, not one per image.
+	var ups []store.FindingsUpdate
+	var invs []*inventory.Inventory
+	for i, digest := range job.Args.Digests {
+		r := results[i]
+		if r.err != nil {
+			return r.err
+		}
+		if r.inv != nil {
+			ups = append(ups, store.FindingsUpdate{Digest: digest, Findings: r.fs})
+			invs = append(invs, r.inv)
+		}
+	}
+	diffs, err := d.Store.SaveFindingsMany(ctx, ups, store.EventRematch)
+	if err != nil {
+		return err
+	}
 	changed := 0
-	for _, digest := range job.Args.Digests {
-		b, err := d.Store.Inventory(ctx, digest)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		var inv inventory.Inventory
-		if err := json.Unmarshal(b, &inv); err != nil {
-			d.log().Warn("re-match: stored inventory unreadable", "digest", digest, "err", err)
-			continue
-		}
-		fs, err := matchWith(ctx, reader, &inv)
-		if err != nil {
-			return err
-		}
-		diff, err := d.Store.SaveFindings(ctx, digest, fs, store.EventRematch)
-		if err != nil {
-			return err
-		}
-		if diff.Changed() || d.Signer != nil && !w.e.hasVerdict(ctx, digest) {
+	for i, u := range ups {
+		if diffs[i].Changed() || d.Signer != nil && !w.e.hasVerdict(ctx, u.Digest) {
 			changed++
 			if d.Signer != nil {
-				if _, err := w.e.Enqueue(ctx, SignArgs{Digest: digest, Insecure: d.insecure(inv.Source.Name)}); err != nil {
+				if _, err := w.e.Enqueue(ctx, SignArgs{Digest: u.Digest, Insecure: d.insecure(invs[i].Source.Name)}); err != nil {
 					return err
 				}
 			}
