@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -16,6 +17,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/store"
 )
 
 // Schedule sets how often the leader enqueues the periodic jobs; zero
@@ -88,6 +92,7 @@ func newEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], d *
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	e := &Engine{deps: d}
+	e.wireBackoff()
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &crawlAllWorker{e: e})
 	river.AddWorker(workers, &crawlWorker{e: e})
@@ -149,6 +154,28 @@ func newEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], d *
 		return len(res.Jobs), nil
 	}
 	return e, nil
+}
+
+// wireBackoff puts the per-registry backoff in front of every registry
+// request of the crawl and the scans, and records each backoff as an event.
+func (e *Engine) wireBackoff() {
+	d := e.deps
+	if d.Backoff == nil {
+		d.Backoff = &Backoff{}
+	}
+	d.Backoff.OnBackoff = func(host string, wait time.Duration, reason string) {
+		d.log().Warn("registry backing off", "registry", host, "wait", wait.Round(time.Millisecond).String(), "reason", reason)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = d.Store.AddEvent(ctx, store.Event{Kind: store.EventBackoff,
+			Detail: fmt.Sprintf("%s %s: its jobs wait %s", host, reason, wait.Round(time.Second))})
+		if d.OnBackoff != nil {
+			d.OnBackoff(host, wait, reason)
+		}
+	}
+	t := d.Backoff.Transport(remote.DefaultTransport)
+	d.ImageOptions = append(append([]image.Option{}, d.ImageOptions...), image.WithTransport(t))
+	d.Inventory.Image = append(append([]image.Option{}, d.Inventory.Image...), image.WithTransport(t))
 }
 
 // Start runs the workers (and, on the leader, the periodic jobs).

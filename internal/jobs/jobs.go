@@ -29,6 +29,7 @@ type Store interface {
 	Inventory(ctx context.Context, digest string) ([]byte, error)
 	InventoryDigests(ctx context.Context, after string, limit int) ([]string, error)
 	SaveFindings(ctx context.Context, digest string, findings []store.Finding, cause string) (store.Diff, error)
+	SaveFindingsMany(ctx context.Context, ups []store.FindingsUpdate, cause string) ([]store.Diff, error)
 	Verdict(ctx context.Context, digest string) (*store.Verdict, error)
 	PutVerdict(ctx context.Context, v store.Verdict) error
 	AddEvent(ctx context.Context, e store.Event) error
@@ -72,6 +73,11 @@ type Deps struct {
 	UpdateDB func(ctx context.Context) error
 	// Reconcile runs the freshness loop (nil: off).
 	Reconcile func(ctx context.Context) []freshness.Item
+	// Backoff leaves a registry that rate-limits or is down alone while
+	// the others are crawled (nil: a default one). Its OnBackoff is set by
+	// the engine (an event); OnBackoff here is told too (metrics).
+	Backoff   *Backoff
+	OnBackoff func(host string, wait time.Duration, reason string)
 	// RematchBatch is how many inventories one re-match job matches.
 	RematchBatch int
 	// Observe receives durations for /metrics ("scan", "rematch").

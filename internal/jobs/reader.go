@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"sync"
 
 	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/vulndb"
@@ -11,7 +12,10 @@ import (
 // images of an estate share bases, so most package lookups repeat across
 // the inventories of a batch. It lives for one job, so a database change
 // is never hidden from the next re-match.
+// It is shared by the batch's matching goroutines; the lock is held over
+// a database read so each (ecosystem, name) is read once.
 type cachingReader struct {
+	mu      sync.Mutex
 	db      *vulndb.DB
 	full    map[[2]string][]*vulndb.Advisory
 	trimmed map[[2]string][]*vulndb.Advisory
@@ -28,6 +32,8 @@ func newCachingReader(db *vulndb.DB) *cachingReader {
 }
 
 func (c *cachingReader) Affecting(ctx context.Context, ecosystem, name string) ([]*vulndb.Advisory, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	k := [2]string{ecosystem, name}
 	if a, ok := c.full[k]; ok {
 		return a, nil
@@ -42,6 +48,8 @@ func (c *cachingReader) Affecting(ctx context.Context, ecosystem, name string) (
 
 func (c *cachingReader) many(ctx context.Context, cache map[[2]string][]*vulndb.Advisory, ecosystem string, names []string,
 	read func(context.Context, string, []string) (map[string][]*vulndb.Advisory, error)) (map[string][]*vulndb.Advisory, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	out := map[string][]*vulndb.Advisory{}
 	var missing []string
 	for _, n := range names {

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -153,6 +156,15 @@ func (w *crawlWorker) Work(ctx context.Context, job *river.Job[CrawlArgs]) error
 		return river.JobCancel(fmt.Errorf("crawl target %d is no longer configured", job.Args.Target))
 	}
 	t := d.Targets[job.Args.Target]
+	if wait := d.Backoff.Wait(t.Registry); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	err := w.crawl(ctx, t)
+	return d.Backoff.Snooze(t.Registry, err)
+}
+
+func (w *crawlWorker) crawl(ctx context.Context, t Target) error {
+	d := w.e.deps
 	ropts := image.RemoteOptions(ctx, append(append([]image.Option{}, d.ImageOptions...), image.WithInsecure(t.Insecure))...)
 	repos, err := repositories(ctx, t, ropts)
 	if err != nil {
@@ -244,6 +256,15 @@ func (w *resolveWorker) Work(ctx context.Context, job *river.Job[ResolveArgs]) e
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("resolve %q: %w", job.Args.Ref, err))
 	}
+	host := ref.Context().RegistryStr()
+	if wait := d.Backoff.Wait(host); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return d.Backoff.Snooze(host, w.resolve(ctx, job, ref))
+}
+
+func (w *resolveWorker) resolve(ctx context.Context, job *river.Job[ResolveArgs], ref name.Reference) error {
+	d := w.e.deps
 	ropts := image.RemoteOptions(ctx, append(append([]image.Option{}, d.ImageOptions...), image.WithInsecure(job.Args.Insecure))...)
 	desc, err := remote.Get(ref, ropts...)
 	if err != nil {
@@ -327,9 +348,16 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 			return nil
 		}
 	}
+	host := dg.RegistryStr()
+	if wait := d.Backoff.Wait(host); wait > 0 {
+		return river.JobSnooze(wait)
+	}
 	start := time.Now()
 	inv, err := w.inventory(ctx, dg, job.Args.Insecure)
 	if err != nil {
+		if snooze := d.Backoff.Snooze(host, err); snooze != err {
+			return snooze
+		}
 		if job.Attempt >= job.MaxAttempts || errors.Is(err, context.Canceled) {
 			_ = d.Store.ScanFailed(context.WithoutCancel(ctx), digest, err.Error())
 		}
@@ -466,32 +494,71 @@ func (w *rematchBatchWorker) Work(ctx context.Context, job *river.Job[RematchBat
 	}
 	defer db.Close()
 	reader := newCachingReader(db)
+	// Reading and matching (the CPU) run on every core; the writes stay
+	// in order, one transaction per image, as before.
+	type result struct {
+		fs  []store.Finding
+		inv *inventory.Inventory
+		err error
+	}
+	results := make([]result, len(job.Args.Digests))
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 4, len(job.Args.Digests)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(job.Args.Digests) || ctx.Err() != nil {
+					return
+				}
+				digest := job.Args.Digests[i]
+				b, err := d.Store.Inventory(ctx, digest)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					results[i].err = err
+					continue
+				}
+				var inv inventory.Inventory
+				if err := json.Unmarshal(b, &inv); err != nil {
+					d.log().Warn("re-match: stored inventory unreadable", "digest", digest, "err", err)
+					continue
+				}
+				fs, err := matchWith(ctx, reader, &inv)
+				results[i] = result{fs: fs, inv: &inv, err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// One transaction for the batch's writes: one commit, not one per image.
+	var ups []store.FindingsUpdate
+	var invs []*inventory.Inventory
+	for i, digest := range job.Args.Digests {
+		r := results[i]
+		if r.err != nil {
+			return r.err
+		}
+		if r.inv != nil {
+			ups = append(ups, store.FindingsUpdate{Digest: digest, Findings: r.fs})
+			invs = append(invs, r.inv)
+		}
+	}
+	diffs, err := d.Store.SaveFindingsMany(ctx, ups, store.EventRematch)
+	if err != nil {
+		return err
+	}
 	changed := 0
-	for _, digest := range job.Args.Digests {
-		b, err := d.Store.Inventory(ctx, digest)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		var inv inventory.Inventory
-		if err := json.Unmarshal(b, &inv); err != nil {
-			d.log().Warn("re-match: stored inventory unreadable", "digest", digest, "err", err)
-			continue
-		}
-		fs, err := matchWith(ctx, reader, &inv)
-		if err != nil {
-			return err
-		}
-		diff, err := d.Store.SaveFindings(ctx, digest, fs, store.EventRematch)
-		if err != nil {
-			return err
-		}
-		if diff.Changed() || d.Signer != nil && !w.e.hasVerdict(ctx, digest) {
+	for i, u := range ups {
+		if diffs[i].Changed() || d.Signer != nil && !w.e.hasVerdict(ctx, u.Digest) {
 			changed++
 			if d.Signer != nil {
-				if _, err := w.e.Enqueue(ctx, SignArgs{Digest: digest, Insecure: d.insecure(inv.Source.Name)}); err != nil {
+				if _, err := w.e.Enqueue(ctx, SignArgs{Digest: u.Digest, Insecure: d.insecure(invs[i].Source.Name)}); err != nil {
 					return err
 				}
 			}

@@ -32,7 +32,10 @@ type ClusterWatch struct {
 	Store  workloadStore
 	// Scan queues a scan of repository@digest.
 	Scan func(ctx context.Context, ref string) error
-	Log  *slog.Logger
+	// Stopped, when set, is told each digest a workload container moved
+	// off or stopped running (patch latency).
+	Stopped func(ctx context.Context, digest string)
+	Log     *slog.Logger
 }
 
 // Run watches until ctx ends.
@@ -113,13 +116,16 @@ func (c *ClusterWatch) pod(ctx context.Context, owners *deploy.OwnerResolver, id
 			}
 		}
 		rec := store.Workload{Cluster: c.Name, Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Container: cs.Name, Image: cs.Image, Digest: ri.Digest}
-		changed, _, err := c.Store.SetWorkload(ctx, rec)
+		changed, prev, err := c.Store.SetWorkload(ctx, rec)
 		if err != nil {
 			c.log().Error("cluster: record workload", "err", err)
 			continue
 		}
 		if changed {
 			c.log().Info("running", "cluster", c.Name, "workload", rec.Key(), "digest", ri.Digest)
+			if prev != "" && prev != ri.Digest && c.Stopped != nil {
+				c.Stopped(ctx, prev)
+			}
 		}
 		if repo == "" || c.Scan == nil {
 			continue
@@ -166,6 +172,10 @@ func (c *ClusterWatch) gone(ctx context.Context, owners *deploy.OwnerResolver, i
 		}
 		if err := c.Store.DeleteWorkload(ctx, rec); err != nil {
 			c.log().Error("cluster: forget workload", "err", err)
+			continue
+		}
+		if ri, err := deploy.ParseImageID(cs.ImageID); err == nil && c.Stopped != nil {
+			c.Stopped(ctx, ri.Digest)
 		}
 	}
 }

@@ -13,6 +13,12 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
+	// backoffs counts, per registry, the times it rate-limited drydock or
+	// was down and its jobs were made to wait.
+	backoffs *prometheus.CounterVec
+	// patchLatency is observed as each vulnerability's fix reaches
+	// production (latency_observe.go).
+	patchLatency *prometheus.HistogramVec
 }
 
 type gaugeSource interface {
@@ -62,7 +68,12 @@ func newMetrics(st gaugeSource, depth func(ctx context.Context) (int, error)) *m
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
 		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.duration, &collector{
+	m.backoffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "drydock_server_registry_backoffs_total",
+		Help: "Times a registry answered 429/503 or was unreachable and its jobs were made to wait (Retry-After honoured).",
+	}, []string{"registry"})
+	m.patchLatency = newPatchLatencyHistogram()
+	m.reg.MustRegister(m.duration, m.backoffs, m.patchLatency, &collector{
 		st:    st,
 		depth: depth,
 		images: prometheus.NewDesc("drydock_server_images", "Scanned images by their worst finding's severity.",

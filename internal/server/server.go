@@ -102,6 +102,11 @@ func Run(ctx context.Context, o Options) error {
 				m.duration.WithLabelValues(kind).Observe(d.Seconds())
 			}
 		},
+		OnBackoff: func(host string, _ time.Duration, _ string) {
+			if m != nil {
+				m.backoffs.WithLabelValues(host).Inc()
+			}
+		},
 		Log: log,
 	}
 	if platform := o.Config.Platform; platform != "" {
@@ -180,7 +185,8 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
 		}
-		cw := &ClusterWatch{Name: cl.Name, Client: cs, Store: st, Log: log,
+		lat := &latencyObserver{st: st, hist: m.patchLatency, log: log}
+		cw := &ClusterWatch{Name: cl.Name, Client: cs, Store: st, Log: log, Stopped: lat.stopped,
 			Scan: func(ctx context.Context, ref string) error { return enqueueRef(ctx, ref, false) }}
 		go func() {
 			if err := cw.Run(ctx); err != nil {
@@ -218,11 +224,8 @@ func Run(ctx context.Context, o Options) error {
 	})
 	mux.Handle("/events/", &freshness.EventHandler{Token: o.EventToken, OnPush: func(source string, evs []freshness.PushEvent) {
 		for _, ev := range evs {
-			ref := ev.Repository + ":" + ev.Tag
-			if ev.Host != "" {
-				ref = ev.Host + "/" + ref
-			}
-			if _, err := name.ParseReference(ref, name.StrictValidation); err != nil {
+			ref, err := pushRef(ev)
+			if err != nil {
 				log.Warn("push event: bad reference", "source", source, "ref", ref)
 				continue
 			}
@@ -253,6 +256,17 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("api server shutdown", "err", err)
 	}
 	return nil
+}
+
+// pushRef is the reference a push event names; an error when it does not
+// parse strictly (the event's fields come from whoever can post events).
+func pushRef(ev freshness.PushEvent) (string, error) {
+	ref := ev.Repository + ":" + ev.Tag
+	if ev.Host != "" {
+		ref = ev.Host + "/" + ref
+	}
+	_, err := name.ParseReference(ref, name.StrictValidation)
+	return ref, err
 }
 
 func isLoopback(a net.Addr) bool {

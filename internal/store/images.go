@@ -355,131 +355,7 @@ func (s *DB) SaveFindings(ctx context.Context, digest string, findings []Finding
 	var d Diff
 	err := s.inTx(ctx, func(t tx) error {
 		d = Diff{}
-		var scannedAt int64
-		if err := t.QueryRowContext(ctx, t.d.q(`SELECT scanned_at FROM images WHERE digest = ?`), digest).Scan(&scannedAt); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("image %s: %w", digest, ErrNotFound)
-			}
-			return err
-		}
-		d.First = scannedAt == 0
-		rows, err := t.query(ctx, `SELECT `+findingCols+` FROM findings f WHERE f.digest = ?`, digest)
-		if err != nil {
-			return err
-		}
-		old, err := scanFindings(rows)
-		if err != nil {
-			return err
-		}
-		oldBy := map[string]Finding{}
-		for _, f := range old {
-			oldBy[f.key()] = f
-		}
-		newBy := map[string]Finding{}
-		var c Counts
-		maxRank := -1
-		for _, f := range findings {
-			f.Digest = digest
-			if _, dup := newBy[f.key()]; dup {
-				continue
-			}
-			newBy[f.key()] = f
-			c.Total++
-			switch strings.ToUpper(f.Severity) {
-			case "CRITICAL":
-				c.Critical++
-			case "HIGH":
-				c.High++
-			case "MEDIUM":
-				c.Medium++
-			case "LOW":
-				c.Low++
-			default:
-				c.Unknown++
-			}
-			if f.Fixed != "" {
-				c.Fixable++
-			}
-			if r := SeverityRank(f.Severity); r > maxRank {
-				maxRank = r
-			}
-		}
-		var changed []Finding
-		for k, f := range newBy {
-			o, ok := oldBy[k]
-			if !ok {
-				d.Appeared = append(d.Appeared, f)
-				changed = append(changed, f)
-			} else if !sameFinding(o, f) {
-				changed = append(changed, f)
-			}
-		}
-		for k, f := range oldBy {
-			if _, ok := newBy[k]; !ok {
-				d.Disappeared = append(d.Disappeared, f)
-			}
-		}
-		sortFindings(d.Appeared)
-		sortFindings(d.Disappeared)
-		for _, f := range d.Disappeared {
-			if _, err := t.exec(ctx, `DELETE FROM findings WHERE digest = ? AND vuln_id = ? AND package = ? AND version = ?`, digest, f.ID, f.Package, f.Version); err != nil {
-				return err
-			}
-		}
-		var frows [][]any
-		for _, f := range changed {
-			frows = append(frows, []any{digest, f.ID, f.Package, f.Version, f.Ecosystem, f.Fixed, f.Severity, f.FixPath, f.Layer, strings.Join(f.Aliases, " ")})
-		}
-		if err := insertMany(ctx, t, `INSERT INTO findings (digest, vuln_id, package, version, ecosystem, fixed, severity, fix_path, layer, aliases) VALUES `, frows,
-			` ON CONFLICT (digest, vuln_id, package, version) DO UPDATE SET ecosystem = excluded.ecosystem, fixed = excluded.fixed,
-				severity = excluded.severity, fix_path = excluded.fix_path, layer = excluded.layer, aliases = excluded.aliases`); err != nil {
-			return err
-		}
-		if len(changed)+len(d.Disappeared) > 0 {
-			if _, err := t.exec(ctx, `DELETE FROM finding_ids WHERE digest = ?`, digest); err != nil {
-				return err
-			}
-			seen := map[[2]string]bool{}
-			var irows [][]any
-			for _, f := range newBy {
-				for _, id := range append([]string{f.ID}, f.Aliases...) {
-					if seen[[2]string{id, f.ID}] {
-						continue
-					}
-					seen[[2]string{id, f.ID}] = true
-					irows = append(irows, []any{id, digest, f.ID})
-				}
-			}
-			if err := insertMany(ctx, t, `INSERT INTO finding_ids (id, digest, vuln_id) VALUES `, irows, ""); err != nil {
-				return err
-			}
-		}
-		now := nanos(s.now())
-		scanned := scannedAt
-		if cause == EventScan || scanned == 0 {
-			scanned = now
-		}
-		if _, err := t.exec(ctx, `UPDATE images SET scanned_at = ?, scan_error = '', critical = ?, high = ?, medium = ?, low = ?, unknown = ?, fixable = ?, total = ?, max_rank = ?
-			WHERE digest = ?`, scanned, c.Critical, c.High, c.Medium, c.Low, c.Unknown, c.Fixable, c.Total, maxRank, digest); err != nil {
-			return err
-		}
-		if d.First || cause == EventScan {
-			return s.addEvent(ctx, t, Event{Kind: EventScan, Digest: digest, Detail: fmt.Sprintf("%d findings (%d critical, %d high, %d fixable)", c.Total, c.Critical, c.High, c.Fixable)})
-		}
-		if !d.Changed() {
-			return nil
-		}
-		var erows [][]any
-		for _, f := range d.Appeared {
-			erows = append(erows, []any{now, EventAppeared, digest, f.ID, "", findingDetail(f)})
-		}
-		for _, f := range d.Disappeared {
-			erows = append(erows, []any{now, EventDisappeared, digest, f.ID, "", findingDetail(f)})
-		}
-		if err := insertMany(ctx, t, `INSERT INTO events (at, kind, digest, vuln_id, workload, detail) VALUES `, erows, ""); err != nil {
-			return err
-		}
-		return s.addEvent(ctx, t, Event{Kind: EventRematch, Digest: digest, Detail: fmt.Sprintf("%d appeared, %d disappeared", len(d.Appeared), len(d.Disappeared))})
+		return s.saveFindings(ctx, t, digest, findings, cause, &d)
 	})
 	if err != nil {
 		return Diff{}, fmt.Errorf("store findings %s: %w", digest, err)
@@ -488,6 +364,169 @@ func (s *DB) SaveFindings(ctx context.Context, digest string, findings []Finding
 		d.Appeared = nil
 	}
 	return d, nil
+}
+
+// FindingsUpdate is one image's fresh match, for SaveFindingsMany.
+type FindingsUpdate struct {
+	Digest   string
+	Findings []Finding
+}
+
+// SaveFindingsMany is SaveFindings for several images in one transaction
+// (a re-match batch: one commit instead of one per image). An image no
+// longer stored is skipped (its Diff is empty); any other error rolls the
+// whole batch back.
+func (s *DB) SaveFindingsMany(ctx context.Context, ups []FindingsUpdate, cause string) ([]Diff, error) {
+	diffs := make([]Diff, len(ups))
+	err := s.inTx(ctx, func(t tx) error {
+		for i, u := range ups {
+			diffs[i] = Diff{}
+			if err := s.saveFindings(ctx, t, u.Digest, u.Findings, cause, &diffs[i]); errors.Is(err, ErrNotFound) {
+				diffs[i] = Diff{}
+				continue
+			} else if err != nil {
+				return fmt.Errorf("store findings %s: %w", u.Digest, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range diffs {
+		if diffs[i].First {
+			diffs[i].Appeared = nil
+		}
+	}
+	return diffs, nil
+}
+
+func (s *DB) saveFindings(ctx context.Context, t tx, digest string, findings []Finding, cause string, d *Diff) error {
+	var scannedAt int64
+	if err := t.QueryRowContext(ctx, t.d.q(`SELECT scanned_at FROM images WHERE digest = ?`), digest).Scan(&scannedAt); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("image %s: %w", digest, ErrNotFound)
+		}
+		return err
+	}
+	d.First = scannedAt == 0
+	rows, err := t.query(ctx, `SELECT `+findingCols+` FROM findings f WHERE f.digest = ?`, digest)
+	if err != nil {
+		return err
+	}
+	old, err := scanFindings(rows)
+	if err != nil {
+		return err
+	}
+	oldBy := map[string]Finding{}
+	for _, f := range old {
+		oldBy[f.key()] = f
+	}
+	newBy := map[string]Finding{}
+	var c Counts
+	maxRank := -1
+	for _, f := range findings {
+		f.Digest = digest
+		if _, dup := newBy[f.key()]; dup {
+			continue
+		}
+		newBy[f.key()] = f
+		c.Total++
+		switch strings.ToUpper(f.Severity) {
+		case "CRITICAL":
+			c.Critical++
+		case "HIGH":
+			c.High++
+		case "MEDIUM":
+			c.Medium++
+		case "LOW":
+			c.Low++
+		default:
+			c.Unknown++
+		}
+		if f.Fixed != "" {
+			c.Fixable++
+		}
+		if r := SeverityRank(f.Severity); r > maxRank {
+			maxRank = r
+		}
+	}
+	var changed []Finding
+	for k, f := range newBy {
+		o, ok := oldBy[k]
+		if !ok {
+			d.Appeared = append(d.Appeared, f)
+			changed = append(changed, f)
+		} else if !sameFinding(o, f) {
+			changed = append(changed, f)
+		}
+	}
+	for k, f := range oldBy {
+		if _, ok := newBy[k]; !ok {
+			d.Disappeared = append(d.Disappeared, f)
+		}
+	}
+	sortFindings(d.Appeared)
+	sortFindings(d.Disappeared)
+	for _, f := range d.Disappeared {
+		if _, err := t.exec(ctx, `DELETE FROM findings WHERE digest = ? AND vuln_id = ? AND package = ? AND version = ?`, digest, f.ID, f.Package, f.Version); err != nil {
+			return err
+		}
+	}
+	var frows [][]any
+	for _, f := range changed {
+		frows = append(frows, []any{digest, f.ID, f.Package, f.Version, f.Ecosystem, f.Fixed, f.Severity, f.FixPath, f.Layer, strings.Join(f.Aliases, " ")})
+	}
+	if err := insertMany(ctx, t, `INSERT INTO findings (digest, vuln_id, package, version, ecosystem, fixed, severity, fix_path, layer, aliases) VALUES `, frows,
+		` ON CONFLICT (digest, vuln_id, package, version) DO UPDATE SET ecosystem = excluded.ecosystem, fixed = excluded.fixed,
+			severity = excluded.severity, fix_path = excluded.fix_path, layer = excluded.layer, aliases = excluded.aliases`); err != nil {
+		return err
+	}
+	if len(changed)+len(d.Disappeared) > 0 {
+		if _, err := t.exec(ctx, `DELETE FROM finding_ids WHERE digest = ?`, digest); err != nil {
+			return err
+		}
+		seen := map[[2]string]bool{}
+		var irows [][]any
+		for _, f := range newBy {
+			for _, id := range append([]string{f.ID}, f.Aliases...) {
+				if seen[[2]string{id, f.ID}] {
+					continue
+				}
+				seen[[2]string{id, f.ID}] = true
+				irows = append(irows, []any{id, digest, f.ID})
+			}
+		}
+		if err := insertMany(ctx, t, `INSERT INTO finding_ids (id, digest, vuln_id) VALUES `, irows, ""); err != nil {
+			return err
+		}
+	}
+	now := nanos(s.now())
+	scanned := scannedAt
+	if cause == EventScan || scanned == 0 {
+		scanned = now
+	}
+	if _, err := t.exec(ctx, `UPDATE images SET scanned_at = ?, scan_error = '', critical = ?, high = ?, medium = ?, low = ?, unknown = ?, fixable = ?, total = ?, max_rank = ?
+		WHERE digest = ?`, scanned, c.Critical, c.High, c.Medium, c.Low, c.Unknown, c.Fixable, c.Total, maxRank, digest); err != nil {
+		return err
+	}
+	if d.First || cause == EventScan {
+		return s.addEvent(ctx, t, Event{Kind: EventScan, Digest: digest, Detail: fmt.Sprintf("%d findings (%d critical, %d high, %d fixable)", c.Total, c.Critical, c.High, c.Fixable)})
+	}
+	if !d.Changed() {
+		return nil
+	}
+	var erows [][]any
+	for _, f := range d.Appeared {
+		erows = append(erows, []any{now, EventAppeared, digest, f.ID, "", findingDetail(f)})
+	}
+	for _, f := range d.Disappeared {
+		erows = append(erows, []any{now, EventDisappeared, digest, f.ID, "", findingDetail(f)})
+	}
+	if err := insertMany(ctx, t, `INSERT INTO events (at, kind, digest, vuln_id, workload, detail) VALUES `, erows, ""); err != nil {
+		return err
+	}
+	return s.addEvent(ctx, t, Event{Kind: EventRematch, Digest: digest, Detail: fmt.Sprintf("%d appeared, %d disappeared", len(d.Appeared), len(d.Disappeared))})
 }
 
 func findingDetail(f Finding) string {

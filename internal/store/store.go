@@ -112,6 +112,9 @@ const (
 	EventRebuild     = "rebuild"
 	EventRollout     = "rollout"
 	EventDBUpdate    = "db-update"
+	// EventBackoff: a registry rate-limited drydock or was down; its jobs
+	// wait (Detail names the registry, the wait and the reason).
+	EventBackoff = "registry-backoff"
 )
 
 // Event is one thing that happened, newest first in listings.

@@ -386,3 +386,39 @@ func TestMeta(t *testing.T) {
 		}
 	})
 }
+
+// A re-match batch saves several images in one transaction with the same
+// diffs and events as one SaveFindings each; an image no longer stored is
+// skipped.
+func TestSaveFindingsMany(t *testing.T) {
+	forEach(t, func(t *testing.T, s *store.DB, _ func() (*store.DB, error)) {
+		ctx := context.Background()
+		put(t, s, dA, "reg.example/team/a")
+		put(t, s, dB, "reg.example/team/b")
+		s.SaveFindings(ctx, dA, []store.Finding{fLow}, store.EventScan)
+		s.SaveFindings(ctx, dB, []store.Finding{fCrit}, store.EventScan)
+		diffs, err := s.SaveFindingsMany(ctx, []store.FindingsUpdate{
+			{Digest: dA, Findings: []store.Finding{fLow, fCrit}},
+			{Digest: "sha256:none"},
+			{Digest: dB, Findings: []store.Finding{fCrit}},
+		}, store.EventRematch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [][2]int
+		for _, d := range diffs {
+			got = append(got, [2]int{len(d.Appeared), len(d.Disappeared)})
+		}
+		if diff := cmp.Diff([][2]int{{1, 0}, {0, 0}, {0, 0}}, got); diff != "" {
+			t.Errorf("appeared/disappeared per image (-want +got):\n%s", diff)
+		}
+		evs, _ := s.Events(ctx, store.EventFilter{Digest: dA, Kind: store.EventAppeared})
+		if len(evs) != 1 || evs[0].VulnID != fCrit.ID {
+			t.Errorf("finding-appeared events for %s = %+v; want one for %s", dA, evs, fCrit.ID)
+		}
+		fs, _ := s.Findings(ctx, dA)
+		if len(fs) != 2 {
+			t.Errorf("%d findings stored for %s; want 2", len(fs), dA)
+		}
+	})
+}

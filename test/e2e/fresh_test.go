@@ -57,8 +57,14 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func startWatch(t *testing.T, bin string, env []string, args ...string) *watchProc {
 	t.Helper()
+	return startProc(t, bin, env, append([]string{"watch", "--log-level", "info"}, args...)...)
+}
+
+// startProc starts a long-running drydock command (watch, server).
+func startProc(t *testing.T, bin string, env []string, args ...string) *watchProc {
+	t.Helper()
 	p := &watchProc{log: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	p.cmd = exec.Command(bin, append([]string{"watch", "--log-level", "info"}, args...)...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = lockedWriter{p.mu, p.log}
 	p.cmd.Stderr = lockedWriter{p.mu, p.log}
@@ -71,7 +77,7 @@ func startWatch(t *testing.T, bin string, env []string, args ...string) *watchPr
 			p.cmd.Wait()
 		}
 		if t.Failed() {
-			t.Logf("drydock watch log:\n%s", p.output())
+			t.Logf("drydock %s log:\n%s", args[0], p.output())
 		}
 	})
 	return p
