@@ -225,6 +225,9 @@ func TestChartLintAndTemplateErrors(t *testing.T) {
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "webhook.certificates.provider=vault"}, "want self or cert-manager"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "watch.enabled=true"}, "watch.config"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.replicas=2"}, "PostgreSQL"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true"}, "server.config"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x"}, "server.tokenSecret"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x,server.tokenSecret=t"}, "tokenEnv: DRYDOCK_SERVER_TOKEN"},
 	} {
 		_, err := c.run(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
