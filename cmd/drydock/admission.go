@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -179,16 +178,6 @@ TLS, one of two ways:
 	return cmd
 }
 
-func parseFailurePolicy(s string) (failOpen bool, err error) {
-	switch strings.ToLower(s) {
-	case "fail":
-		return false, nil
-	case "ignore":
-		return true, nil
-	}
-	return false, fmt.Errorf("--failure-policy %q: want fail or ignore", s)
-}
-
 func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) error {
 	start := time.Now()
 	switch {
@@ -208,7 +197,7 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	if err != nil {
 		return fmt.Errorf("--selection: %w", err)
 	}
-	failOpen, err := parseFailurePolicy(f.failure)
+	failOpen, err := admission.ParseFailurePolicy(f.failure)
 	if err != nil {
 		return err
 	}
