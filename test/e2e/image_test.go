@@ -60,6 +60,17 @@ func TestDrydockImage(t *testing.T) {
 	if out, err := exec.Command(bin, "key", "generate", "--unencrypted", "--output-key-prefix", filepath.Join(dir, "signer")).CombinedOutput(); err != nil {
 		t.Fatalf("key generate: %v\n%s", err, out)
 	}
+	// scripts/image-ignore.yaml waives GO-2026-5932 (x/crypto/openpgp)
+	// because drydock never imports that package: hold it to that.
+	list := exec.Command("go", "list", "-deps", "./cmd/drydock")
+	list.Dir = testenv.ModuleRoot(t)
+	deps, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	if strings.Contains(string(deps), "golang.org/x/crypto/openpgp") {
+		t.Fatal("drydock now imports golang.org/x/crypto/openpgp: remove GO-2026-5932 from scripts/image-ignore.yaml")
+	}
 	// The Go advisories: drydock attest scans the image it signs.
 	data := t.TempDir()
 	goOSV := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "Go", "all.zip")
