@@ -175,11 +175,11 @@ server:
 	if len(im.Findings) != 0 {
 		t.Fatalf("findings before any database: %+v", im.Findings)
 	}
-	var list struct{ Images []apiImage }
-	apiGet(t, api, "/api/v1/images?repository="+url.QueryEscape(host+"/e2e-srv/base"), &list)
-	if len(list.Images) == 0 {
-		t.Errorf("the base repository was not crawled")
-	}
+	// The crawl resolves both repositories; their scans finish in any order.
+	poll(t, 5*time.Minute, "the base repository crawled", p, func() bool {
+		var list struct{ Images []apiImage }
+		return apiGet(t, api, "/api/v1/images?repository="+url.QueryEscape(host+"/e2e-srv/base"), &list) == 200 && len(list.Images) > 0
+	})
 
 	before := blobs.Load()
 	if out, err := exec.Command(bin, "db", "import", "--data-dir", dataDir, pypi).CombinedOutput(); err != nil {
