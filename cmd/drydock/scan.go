@@ -15,6 +15,7 @@ import (
 
 	"github.com/drydock/drydock/internal/finding"
 	"github.com/drydock/drydock/internal/inventory"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/match"
 	"github.com/drydock/drydock/internal/report"
 	"github.com/drydock/drydock/internal/suppress"
@@ -238,25 +239,8 @@ func normSeverity(r string) string {
 	return finding.RatingUnknown
 }
 
-// severityRank orders ratings; UNKNOWN ranks lowest so --fail-on unknown
-// fails on any finding.
-func severityRank(r string) int {
-	switch strings.ToUpper(r) {
-	case "CRITICAL":
-		return 5
-	case "HIGH":
-		return 4
-	case "MEDIUM":
-		return 3
-	case "LOW":
-		return 2
-	case "NONE":
-		return 1
-	case "UNKNOWN", "":
-		return 0
-	}
-	return -1
-}
+// severityRank orders ratings (loop.SeverityRank, shared with verdicts).
+func severityRank(r string) int { return loop.SeverityRank(r) }
 
 func readInventory(path string) (*inventory.Inventory, error) {
 	b, err := os.ReadFile(path)
