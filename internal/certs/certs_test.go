@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -304,22 +305,34 @@ func TestManagerRealCluster(t *testing.T) {
 	})
 
 	// An empty Secret made beforehand (some installers do) is filled in.
-	if err := cs.CoreV1().Secrets(ns).Delete(ctx, secretName, metav1.DeleteOptions{}); err != nil {
+	// It gets a name of its own: the running replicas recreate a deleted
+	// Secret at once, so deleting theirs and creating an empty one would
+	// race them.
+	const preMade = "drydock-admission-tls-premade"
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: preMade, Namespace: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "the empty Secret to be filled in and trusted", func() error {
-		s, err := cs.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if len(s.Data[KeyCert]) == 0 {
-			return fmt.Errorf("no serving certificate yet")
-		}
-		return admissionReached(ctx, cs)
+	filler, err := New(Config{
+		Client: cs, Namespace: ns, SecretName: preMade,
+		DNSNames: ServiceDNSNames("drydock-admission", ns), Now: time.Now,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := filler.Reconcile(ctx); err != nil {
+		t.Fatalf("reconcile a pre-made empty Secret: %v", err)
+	}
+	filled, err := cs.CoreV1().Secrets(ns).Get(ctx, preMade, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cas, _ := parseCerts(filled.Data[KeyCACert]); len(cas) != 1 || len(filled.Data[KeyCert]) == 0 || len(filled.Data[KeyKey]) == 0 {
+		t.Errorf("the pre-made empty Secret was not filled in: keys %v", keys(filled.Data))
+	}
+	if _, err := filler.TLSConfig().GetCertificate(&tls.ClientHelloInfo{}); err != nil {
+		t.Errorf("the manager does not serve the certificate it wrote into the pre-made Secret: %v", err)
+	}
 	if calls.Load() == 0 {
 		t.Error("the webhook was never called")
 	}
@@ -346,4 +359,13 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
