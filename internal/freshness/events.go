@@ -182,6 +182,11 @@ type EventHandler struct {
 	Token string
 	// OnPush receives the decoded pushes of an authenticated request.
 	OnPush func(source string, evs []PushEvent)
+	// Accept, when set, judges each push before any is delivered: a
+	// request with a refused push is answered 403 with the reasons, and
+	// none of its pushes reach OnPush (a registry the receiver was not
+	// configured for must not make it pull images).
+	Accept func(source string, ev PushEvent) error
 }
 
 func (h *EventHandler) authorized(r *http.Request) bool {
@@ -226,6 +231,21 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if h.Accept != nil {
+		var refused []string
+		for _, ev := range evs {
+			if err := h.Accept(source, ev); err != nil {
+				refused = append(refused, err.Error())
+			}
+		}
+		if len(refused) > 0 {
+			if len(refused) > 3 {
+				refused = append(refused[:3], fmt.Sprintf("and %d more", len(refused)-3))
+			}
+			http.Error(w, "push event refused: "+strings.Join(refused, "; "), http.StatusForbidden)
+			return
+		}
 	}
 	if len(evs) > 0 && h.OnPush != nil {
 		h.OnPush(source, evs)

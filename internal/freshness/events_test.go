@@ -1,6 +1,7 @@
 package freshness
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -84,6 +85,34 @@ func TestEventHandler(t *testing.T) {
 	}
 	if len(got) != 4 {
 		t.Errorf("%d pushes delivered, want 4 (one per accepted request): %+v", len(got), got)
+	}
+	// Accept refuses the whole request when it refuses one push.
+	got = nil
+	h.Accept = func(_ string, ev PushEvent) error {
+		if ev.Host != "allowed.example" {
+			return fmt.Errorf("registry %q is not configured", ev.Host)
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		host string
+		code int
+	}{{"allowed.example", http.StatusAccepted}, {"other.example", http.StatusForbidden}} {
+		body := `{"events":[{"action":"push","target":{"repository":"team/app","tag":"1"},"request":{"host":"allowed.example"}},
+			{"action":"push","target":{"repository":"team/app","tag":"2"},"request":{"host":"` + tc.host + `"}}]}`
+		req := httptest.NewRequest("POST", "/events/distribution", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer s3cret")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("push from %s: %d %s, want %d", tc.host, rec.Code, rec.Body, tc.code)
+		}
+		if tc.code == http.StatusForbidden && !strings.Contains(rec.Body.String(), `registry "other.example" is not configured`) {
+			t.Errorf("refusal gives no reason: %s", rec.Body)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("%d pushes delivered with Accept, want the 2 of the accepted request: %+v", len(got), got)
 	}
 	// No token configured: everything is refused.
 	open := &EventHandler{}

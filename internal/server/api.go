@@ -194,8 +194,8 @@ func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.MinSeverity = s
 	}
-	if f.After != "" && !digestRE.MatchString(f.After) {
-		return bad("after=%q: want a sha256 digest", f.After)
+	if err := imageCursor(&f); err != nil {
+		return err
 	}
 	var err error
 	if f.Fixable, err = boolParam(q, "fixable"); err != nil {
@@ -219,7 +219,8 @@ func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := map[string]any{"images": ims}
 	if len(ims) == f.Limit && f.Sort == "" && !f.Desc && f.Offset == 0 {
-		resp["next"] = ims[len(ims)-1].Digest
+		last := ims[len(ims)-1]
+		resp["next"] = last.Digest + "," + last.Repository + "," + last.Registry
 	}
 	if q.Get("total") == "true" {
 		us, err := a.uiStore()
@@ -231,6 +232,24 @@ func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return reply(w, http.StatusOK, resp)
+}
+
+// imageCursor reads after: a previous page's next ("<digest>,<repository>,<registry>",
+// the last row: a digest is a row per repository) or a bare digest (the
+// rows after that digest's).
+func imageCursor(f *store.ImageFilter) error {
+	if f.After == "" {
+		return nil
+	}
+	parts := strings.SplitN(f.After, ",", 3)
+	if !digestRE.MatchString(parts[0]) || len(parts) == 2 {
+		return bad("after=%q: want the previous page's next (or a sha256 digest)", f.After)
+	}
+	f.After = parts[0]
+	if len(parts) == 3 {
+		f.AfterRepository, f.AfterRegistry = parts[1], parts[2]
+	}
+	return nil
 }
 
 // ImageDetail is GET /api/v1/images/{digest}.

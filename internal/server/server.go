@@ -222,7 +222,14 @@ func Run(ctx context.Context, o Options) error {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/events/", &freshness.EventHandler{Token: o.EventToken, OnPush: func(source string, evs []freshness.PushEvent) {
+	accept := pushAcceptor(sc.Registries, func(ref string) bool { return o.Reconciler != nil && len(o.Config.Affected(ref)) > 0 })
+	mux.Handle("/events/", &freshness.EventHandler{Token: o.EventToken, Accept: func(source string, ev freshness.PushEvent) error {
+		err := accept(ev)
+		if err != nil {
+			log.Warn("push event refused", "source", source, "err", err)
+		}
+		return err
+	}, OnPush: func(source string, evs []freshness.PushEvent) {
 		for _, ev := range evs {
 			ref, err := pushRef(ev)
 			if err != nil {
@@ -267,6 +274,30 @@ func pushRef(ev freshness.PushEvent) (string, error) {
 	}
 	_, err := name.ParseReference(ref, name.StrictValidation)
 	return ref, err
+}
+
+// pushAcceptor judges push events: the registry must be one of
+// server.registries, or the reference one the freshness loop tracks
+// (tracked says which). An event that does not parse is let through to
+// be logged and dropped.
+func pushAcceptor(targets []jobs.Target, tracked func(ref string) bool) func(freshness.PushEvent) error {
+	hosts := map[string]bool{}
+	for _, t := range targets {
+		if r, err := name.NewRegistry(t.Registry, name.Insecure); err == nil {
+			hosts[r.RegistryStr()] = true
+		}
+	}
+	return func(ev freshness.PushEvent) error {
+		ref, err := pushRef(ev)
+		if err != nil {
+			return nil
+		}
+		r, _ := name.ParseReference(ref, name.StrictValidation)
+		if hosts[r.Context().RegistryStr()] || tracked(ref) {
+			return nil
+		}
+		return fmt.Errorf("%s: registry %s is not in server.registries (nor an image or base the config tracks); add it there to accept its push events", ref, r.Context().RegistryStr())
+	}
 }
 
 func isLoopback(a net.Addr) bool {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -261,7 +263,9 @@ func TestServerCrawlScanRematchAPI(t *testing.T) {
 		t.Errorf("events page = %+v", evs)
 	}
 	kinds := map[string]bool{}
-	var all struct{ Events []struct{ Kind string } }
+	var all struct {
+		Events []struct{ Kind, Digest string }
+	}
 	c.get(t, "/api/v1/events?limit=1000", &all)
 	for _, e := range all.Events {
 		kinds[e.Kind] = true
@@ -318,11 +322,74 @@ func TestServerCrawlScanRematchAPI(t *testing.T) {
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("push event: %v %v", err, resp)
 	}
+	// A push from a registry the server is not configured for is refused.
+	other := fmt.Sprintf(`{"events":[{"action":"push","target":{"digest":%q,"repository":"team/app","tag":"9"},"request":{"host":"unknown.example"}}]}`, app.DigestStr())
+	resp, err = http.Post(c.base+"/events/distribution?token=event-token", "application/json", bytes.NewBufferString(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(refusal), "registry unknown.example is not in server.registries") {
+		t.Errorf("push from an unconfigured registry: %d %s; want 403 naming it", resp.StatusCode, refusal)
+	}
+	type repoRef struct {
+		Registry, Repository string
+		Tags                 []string
+	}
+	var d struct {
+		Repository   string
+		Tags         []string
+		Repositories []repoRef
+	}
 	waitFor(t, "the pushed tag recorded", func() bool {
-		var d struct{ Tags []string }
 		c.get(t, "/api/v1/images/"+app.DigestStr(), &d)
-		return len(d.Tags) == 2
+		return len(d.Repositories) == 2
 	})
+	wantRefs := []repoRef{{reg.host, reg.host + "/elsewhere/app", []string{"2"}}, {reg.host, reg.host + "/team/app", []string{"1"}}}
+	if diff := cmp.Diff(wantRefs, d.Repositories); diff != "" || d.Repository != reg.host+"/team/app" || strings.Join(d.Tags, " ") != "1" {
+		t.Errorf("image in two repositories: %s %v, repositories (-want +got):\n%s", d.Repository, d.Tags, diff)
+	}
+	// The listing shows the digest under each repository, scanned once;
+	// paging a row at a time (next) visits every row once.
+	for _, repo := range []string{"team/app", "elsewhere/app"} {
+		ims = imagesResp{}
+		c.get(t, "/api/v1/images?repository="+reg.host+"/"+repo, &ims)
+		if len(ims.Images) != 1 || ims.Images[0].Digest != app.DigestStr() || ims.Images[0].ScannedAt.IsZero() {
+			t.Errorf("images in %s = %+v; want the app, scanned", repo, ims.Images)
+		}
+	}
+	var rows []string
+	for after, n := "", 0; n < 10; n++ {
+		var page struct {
+			Images []struct{ Digest, Repository string }
+			Next   string
+		}
+		c.get(t, "/api/v1/images?limit=1&after="+url.QueryEscape(after), &page)
+		for _, im := range page.Images {
+			rows = append(rows, im.Digest+" "+strings.TrimPrefix(im.Repository, reg.host+"/"))
+		}
+		if after = page.Next; after == "" {
+			break
+		}
+	}
+	wantRows := []string{app.DigestStr() + " elsewhere/app", app.DigestStr() + " team/app", base.DigestStr() + " other/base"}
+	if base.DigestStr() < app.DigestStr() {
+		wantRows = append(wantRows[2:], wantRows[:2]...)
+	}
+	if diff := cmp.Diff(wantRows, rows); diff != "" {
+		t.Errorf("images paged with next (-want +got):\n%s", diff)
+	}
+	scans := 0
+	c.get(t, "/api/v1/events?limit=1000", &all)
+	for _, e := range all.Events {
+		if e.Kind == "scan" && e.Digest == app.DigestStr() {
+			scans++
+		}
+	}
+	if scans != 1 {
+		t.Errorf("the app was scanned %d times; want once for its two repositories", scans)
+	}
 
 	code, body = c.do(t, "GET", "/metrics", "", "")
 	if code != 200 || !bytes.Contains(body, []byte(`drydock_server_images{severity=`)) || !bytes.Contains(body, []byte("drydock_server_job_duration_seconds_count{kind=\"scan\"}")) {

@@ -47,7 +47,7 @@ func (s *DB) ImagesByDigest(ctx context.Context, digests []string) (map[string]*
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		return s.fillTags(ctx, got)
+		return s.fillTags(ctx, got, true)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read images: %w", err)
@@ -55,11 +55,12 @@ func (s *DB) ImagesByDigest(ctx context.Context, digests []string) (map[string]*
 	return out, nil
 }
 
-// ImagesInRepositories lists the images of the repositories (no tags).
+// ImagesInRepositories lists the images of the repositories (no tags): a
+// digest in several of them once per repository, Repository naming it.
 func (s *DB) ImagesInRepositories(ctx context.Context, repos []string) ([]Image, error) {
 	var out []Image
 	err := chunk(repos, func(_ []string, ph string, args []any) error {
-		rows, err := s.queryDirect(ctx, `SELECT `+imageCols+` FROM images i WHERE i.repository IN (`+ph+`)`, args...)
+		rows, err := s.queryDirect(ctx, `SELECT `+refImageCols+` FROM `+refImages+` WHERE r.repository IN (`+ph+`)`, args...)
 		if err != nil {
 			return err
 		}

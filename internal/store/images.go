@@ -29,23 +29,37 @@ func SeverityRank(r string) int {
 }
 
 // PutImage records an image the first time it is seen and refreshes its
-// descriptive fields after; it says whether the digest was new.
+// descriptive fields after; it says whether the digest was new (a digest
+// is scanned once, whatever repositories it is in). Each repository the
+// digest is put under is kept, so listings show it under every one.
 func (s *DB) PutImage(ctx context.Context, im Image) (bool, error) {
-	res, err := s.exec(ctx, `INSERT INTO images (digest, registry, repository, platform, index_digest, base_name, base_digest, first_seen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
-		im.Digest, im.Registry, im.Repository, im.Platform, im.Index, im.BaseName, im.BaseDigest, nanos(s.now()))
+	var n int64
+	err := s.inTx(ctx, func(t tx) error {
+		now := nanos(s.now())
+		res, err := t.exec(ctx, `INSERT INTO images (digest, registry, repository, platform, index_digest, base_name, base_digest, first_seen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`,
+			im.Digest, im.Registry, im.Repository, im.Platform, im.Index, im.BaseName, im.BaseDigest, now)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		if _, err := t.exec(ctx, `INSERT INTO image_repositories (digest, repository, registry, first_seen) VALUES (?, ?, ?, ?)
+			ON CONFLICT (digest, repository, registry) DO NOTHING`, im.Digest, im.Repository, im.Registry, now); err != nil {
+			return err
+		}
+		if n == 0 && (im.BaseName != "" || im.Platform != "") {
+			if _, err := t.exec(ctx, `UPDATE images SET
+				platform = CASE WHEN ? = '' THEN platform ELSE ? END,
+				base_name = CASE WHEN ? = '' THEN base_name ELSE ? END,
+				base_digest = CASE WHEN ? = '' THEN base_digest ELSE ? END
+				WHERE digest = ?`, im.Platform, im.Platform, im.BaseName, im.BaseName, im.BaseDigest, im.BaseDigest, im.Digest); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("store image %s: %w", im.Digest, err)
-	}
-	n, _ := res.RowsAffected()
-	if n == 0 && (im.BaseName != "" || im.Platform != "") {
-		if _, err := s.exec(ctx, `UPDATE images SET
-			platform = CASE WHEN ? = '' THEN platform ELSE ? END,
-			base_name = CASE WHEN ? = '' THEN base_name ELSE ? END,
-			base_digest = CASE WHEN ? = '' THEN base_digest ELSE ? END
-			WHERE digest = ?`, im.Platform, im.Platform, im.BaseName, im.BaseName, im.BaseDigest, im.BaseDigest, im.Digest); err != nil {
-			return false, fmt.Errorf("store image %s: %w", im.Digest, err)
-		}
 	}
 	return n > 0, nil
 }
@@ -61,7 +75,15 @@ func (s *DB) SetTag(ctx context.Context, repository, tag, digest string) error {
 	return nil
 }
 
-const imageCols = `i.digest, i.registry, i.repository, i.platform, i.index_digest, i.base_name, i.base_digest, i.first_seen, i.scanned_at, i.scan_error,
+// imageCols reads an image as first seen; refImageCols reads it as one
+// of its repositories (FROM image_repositories r JOIN images i).
+const (
+	imageCols    = `i.digest, i.registry, i.repository, ` + imageTail
+	refImageCols = `i.digest, r.registry, r.repository, ` + imageTail
+	refImages    = `image_repositories r JOIN images i ON i.digest = r.digest`
+)
+
+const imageTail = `i.platform, i.index_digest, i.base_name, i.base_digest, i.first_seen, i.scanned_at, i.scan_error,
 	i.critical, i.high, i.medium, i.low, i.unknown, i.fixable, i.total,
 	EXISTS (SELECT 1 FROM workloads w WHERE w.digest = i.digest OR (i.index_digest <> '' AND w.digest = i.index_digest)),
 	COALESCE((SELECT v.result FROM verdicts v WHERE v.digest = i.digest), '')`
@@ -75,7 +97,7 @@ func scanImage(r interface{ Scan(...any) error }) (Image, error) {
 	return im, err
 }
 
-// Image returns one image with its tags.
+// Image returns one image with its tags and every repository it is in.
 func (s *DB) Image(ctx context.Context, digest string) (*Image, error) {
 	im, err := scanImage(s.queryRow(ctx, `SELECT `+imageCols+` FROM images i WHERE i.digest = ?`, digest))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -84,49 +106,86 @@ func (s *DB) Image(ctx context.Context, digest string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image %s: %w", digest, err)
 	}
-	if err := s.fillTags(ctx, []*Image{&im}); err != nil {
+	if err := s.fillTags(ctx, []*Image{&im}, true); err != nil {
 		return nil, err
 	}
 	return &im, nil
 }
 
-func (s *DB) fillTags(ctx context.Context, ims []*Image) error {
+// fillTags sets each image's Tags to those of its Repository and, with
+// repos, its Repositories (every repository the digest is in, with the
+// tags there).
+func (s *DB) fillTags(ctx context.Context, ims []*Image, repos bool) error {
 	if len(ims) == 0 {
 		return nil
 	}
-	by := map[string]*Image{}
+	type ref struct{ digest, repository string }
+	by := map[ref][]*Image{}
+	byDigest := map[string][]*Image{}
 	args := make([]any, 0, len(ims))
 	for _, im := range ims {
-		by[im.Digest] = im
-		args = append(args, im.Digest)
+		k := ref{im.Digest, im.Repository}
+		by[k] = append(by[k], im)
+		if len(byDigest[im.Digest]) == 0 {
+			args = append(args, im.Digest)
+		}
+		byDigest[im.Digest] = append(byDigest[im.Digest], im)
 	}
-	rows, err := s.queryDirect(ctx, `SELECT digest, tag FROM tags WHERE digest IN (?`+strings.Repeat(", ?", len(args)-1)+`) ORDER BY tag`, args...)
+	ph := `(?` + strings.Repeat(", ?", len(args)-1) + `)`
+	tags := map[ref][]string{}
+	rows, err := s.queryDirect(ctx, `SELECT digest, repository, tag FROM tags WHERE digest IN `+ph+` ORDER BY tag`, args...)
 	if err != nil {
 		return fmt.Errorf("read tags: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var d, t string
-		if err := rows.Scan(&d, &t); err != nil {
-			return err
+		var k ref
+		var t string
+		if err := rows.Scan(&k.digest, &k.repository, &t); err != nil {
+			return fmt.Errorf("read tags: %w", err)
 		}
-		by[d].Tags = append(by[d].Tags, t)
+		tags[k] = append(tags[k], t)
+		for _, im := range by[k] {
+			im.Tags = append(im.Tags, t)
+		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read tags: %w", err)
+	}
+	if !repos {
+		return nil
+	}
+	rrows, err := s.queryDirect(ctx, `SELECT digest, registry, repository FROM image_repositories WHERE digest IN `+ph+` ORDER BY digest, repository, registry`, args...)
+	if err != nil {
+		return fmt.Errorf("read repositories: %w", err)
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var d string
+		var r Reference
+		if err := rrows.Scan(&d, &r.Registry, &r.Repository); err != nil {
+			return fmt.Errorf("read repositories: %w", err)
+		}
+		r.Tags = tags[ref{d, r.Repository}]
+		for _, im := range byDigest[d] {
+			im.Repositories = append(im.Repositories, r)
+		}
+	}
+	return rrows.Err()
 }
 
 func imageWhere(f ImageFilter) ([]string, []any) {
 	var where []string
 	var args []any
 	if f.Registry != "" {
-		where, args = append(where, "i.registry = ?"), append(args, f.Registry)
+		where, args = append(where, "r.registry = ?"), append(args, f.Registry)
 	}
 	if f.Repository != "" {
-		where, args = append(where, "i.repository = ?"), append(args, f.Repository)
+		where, args = append(where, "r.repository = ?"), append(args, f.Repository)
 	}
 	if f.Query != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Query) + "%"
-		where = append(where, `(i.repository LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM tags t WHERE t.digest = i.digest AND t.tag LIKE ? ESCAPE '\'))`)
+		where = append(where, `(r.repository LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM tags t WHERE t.digest = i.digest AND t.repository = r.repository AND t.tag LIKE ? ESCAPE '\'))`)
 		args = append(args, like, like)
 	}
 	if f.BaseDigest != "" {
@@ -152,11 +211,11 @@ func imageWhere(f ImageFilter) ([]string, []any) {
 	return where, args
 }
 
-// CountImages counts the images a filter keeps (After, Sort and paging
-// ignored).
+// CountImages counts the listing rows (a digest once per repository) a
+// filter keeps (After, Sort and paging ignored).
 func (s *DB) CountImages(ctx context.Context, f ImageFilter) (int, error) {
 	where, args := imageWhere(f)
-	q := `SELECT COUNT(*) FROM images i`
+	q := `SELECT COUNT(*) FROM ` + refImages
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -167,13 +226,18 @@ func (s *DB) CountImages(ctx context.Context, f ImageFilter) (int, error) {
 	return n, nil
 }
 
-// Images lists images in digest order (or f.Sort), a page at a time.
+// Images lists images in digest order (or f.Sort), a page at a time: a
+// digest in several repositories is one row per repository (digest,
+// repository, registry order), with the tags it has there.
 func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 	where, args := imageWhere(f)
-	if f.After != "" {
-		where, args = append(where, "i.digest > ?"), append(args, f.After)
+	if f.After != "" && f.AfterRepository != "" {
+		where = append(where, "(r.digest > ? OR (r.digest = ? AND (r.repository > ? OR (r.repository = ? AND r.registry > ?))))")
+		args = append(args, f.After, f.After, f.AfterRepository, f.AfterRepository, f.AfterRegistry)
+	} else if f.After != "" {
+		where, args = append(where, "r.digest > ?"), append(args, f.After)
 	}
-	q := `SELECT ` + imageCols + ` FROM images i`
+	q := `SELECT ` + refImageCols + ` FROM ` + refImages
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -186,11 +250,11 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 		if f.Desc {
 			dir = " DESC"
 		}
-		q += " ORDER BY " + col + dir + ", i.digest LIMIT ?"
+		q += " ORDER BY " + col + dir + ", r.digest, r.repository, r.registry LIMIT ?"
 	} else if f.Desc {
-		q += " ORDER BY i.digest DESC LIMIT ?"
+		q += " ORDER BY r.digest DESC, r.repository DESC, r.registry DESC LIMIT ?"
 	} else {
-		q += " ORDER BY i.digest LIMIT ?"
+		q += " ORDER BY r.digest, r.repository, r.registry LIMIT ?"
 	}
 	args = append(args, limit)
 	if f.Offset > 0 {
@@ -217,7 +281,7 @@ func (s *DB) Images(ctx context.Context, f ImageFilter) ([]Image, error) {
 	for i := range out {
 		ptrs[i] = &out[i]
 	}
-	return out, s.fillTags(ctx, ptrs)
+	return out, s.fillTags(ctx, ptrs, false)
 }
 
 // Scanned says whether the digest has a stored scan.

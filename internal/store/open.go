@@ -167,13 +167,35 @@ var migrations = []string{
 		key TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	);`,
+	// 2: every repository a digest is seen in (images keeps one row per
+	// digest, under the first repository, so that a digest is scanned
+	// once; a base mirrored or promoted by copy is listed under each).
+	// Filled from the images and from the tags that point at a digest
+	// from another repository (names are host/path).
+	`CREATE TABLE image_repositories (
+		digest TEXT NOT NULL,
+		repository TEXT NOT NULL,
+		registry TEXT NOT NULL,
+		first_seen BIGINT NOT NULL,
+		PRIMARY KEY (digest, repository, registry)
+	);
+	CREATE INDEX image_repositories_repository ON image_repositories (repository);
+	CREATE INDEX image_repositories_registry ON image_repositories (registry);
+	INSERT INTO image_repositories (digest, repository, registry, first_seen)
+		SELECT digest, repository, registry, first_seen FROM images;
+	INSERT INTO image_repositories (digest, repository, registry, first_seen)
+		SELECT t.digest, t.repository, {{host_of_repository}}, MIN(t.updated_at) FROM tags t JOIN images i ON i.digest = t.digest
+		WHERE t.repository <> i.repository AND t.repository LIKE '%/%'
+		GROUP BY t.digest, t.repository`,
 }
 
 func (s *DB) render(m string) string {
 	if s.dialect.name == "postgres" {
-		return strings.NewReplacer("{{blob}}", "BYTEA", "{{serial}}", "BIGSERIAL PRIMARY KEY").Replace(m)
+		return strings.NewReplacer("{{blob}}", "BYTEA", "{{serial}}", "BIGSERIAL PRIMARY KEY",
+			"{{host_of_repository}}", "split_part(t.repository, '/', 1)").Replace(m)
 	}
-	return strings.NewReplacer("{{blob}}", "BLOB", "{{serial}}", "INTEGER PRIMARY KEY AUTOINCREMENT").Replace(m)
+	return strings.NewReplacer("{{blob}}", "BLOB", "{{serial}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{{host_of_repository}}", "substr(t.repository, 1, instr(t.repository, '/') - 1)").Replace(m)
 }
 
 // SchemaVersion is the number of migrations this build knows.

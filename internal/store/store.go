@@ -40,6 +40,17 @@ type Image struct {
 	Running bool `json:"running"`
 	// Verdict is the result of the last signed verdict ("" when none).
 	Verdict string `json:"verdict,omitempty"`
+	// Repositories are every repository the digest is in, with its tags
+	// there (one image read by digest; a listing row is one repository).
+	Repositories []Reference `json:"repositories,omitempty"`
+}
+
+// Reference is one repository an image's digest is in; Registry,
+// Repository and Tags as in Image.
+type Reference struct {
+	Registry   string   `json:"registry"`
+	Repository string   `json:"repository"`
+	Tags       []string `json:"tags,omitempty"`
 }
 
 // Counts summarise an image's findings.
@@ -146,9 +157,13 @@ type ImageFilter struct {
 	MinSeverity string
 	Fixable     *bool
 	Running     *bool
-	// After is the last digest of the previous page.
-	After string
-	Limit int
+	// After is the last digest of the previous page; AfterRepository and
+	// AfterRegistry its row's repository (a digest is a row per
+	// repository), so that a page never ends inside a digest's rows.
+	After           string
+	AfterRepository string
+	AfterRegistry   string
+	Limit           int
 	// Query keeps images whose repository or a tag contains it.
 	Query string
 	// BaseDigest keeps images built on that base (its dependents).
@@ -162,7 +177,7 @@ type ImageFilter struct {
 
 // ImageSorts are the columns GET /images sorts by.
 var ImageSorts = map[string]string{
-	"digest": "i.digest", "repository": "i.repository", "registry": "i.registry",
+	"digest": "i.digest", "repository": "r.repository", "registry": "r.registry",
 	"critical": "i.critical", "high": "i.high", "medium": "i.medium", "low": "i.low",
 	"fixable": "i.fixable", "total": "i.total", "scanned": "i.scanned_at", "base": "i.base_name",
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -419,6 +421,147 @@ func TestSaveFindingsMany(t *testing.T) {
 		fs, _ := s.Findings(ctx, dA)
 		if len(fs) != 2 {
 			t.Errorf("%d findings stored for %s; want 2", len(fs), dA)
+		}
+	})
+}
+
+// TestDigestInSeveralRepositories: a digest pushed to several repositories
+// (a mirrored base, a promotion by copy, another registry) is one image,
+// scanned once, listed under each repository with the tags it has there.
+func TestDigestInSeveralRepositories(t *testing.T) {
+	forEach(t, func(t *testing.T, s *store.DB, _ func() (*store.DB, error)) {
+		ctx := context.Background()
+		refs := []store.Image{
+			{Digest: dA, Registry: "reg.example", Repository: "reg.example/dev/app"},
+			{Digest: dA, Registry: "reg.example", Repository: "reg.example/prod/app"},
+			{Digest: dA, Registry: "mirror.example", Repository: "mirror.example/app"},
+			{Digest: dB, Registry: "reg.example", Repository: "reg.example/dev/app"},
+		}
+		var news []bool
+		for _, im := range refs {
+			isNew, err := s.PutImage(ctx, im)
+			if err != nil {
+				t.Fatal(err)
+			}
+			news = append(news, isNew)
+			if err := s.SetTag(ctx, im.Repository, "v1", im.Digest); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if diff := cmp.Diff([]bool{true, false, false, true}, news); diff != "" {
+			t.Errorf("PutImage new (-want +got):\n%s", diff)
+		}
+		// Moving dev's v1 to dB leaves dA untagged there but still in it.
+		if err := s.SetTag(ctx, "reg.example/dev/app", "v1", dB); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SaveFindings(ctx, dA, []store.Finding{fCrit}, store.EventScan); err != nil {
+			t.Fatal(err)
+		}
+		type row struct{ Digest, Registry, Repository, Tags string }
+		rows := func(ims []store.Image) []row {
+			var out []row
+			for _, im := range ims {
+				out = append(out, row{im.Digest, im.Registry, im.Repository, strings.Join(im.Tags, " ")})
+				if im.Digest == dA && im.Counts.Critical != 1 {
+					t.Errorf("%s in %s: counts %+v; want the digest's one critical finding", im.Digest, im.Repository, im.Counts)
+				}
+			}
+			return out
+		}
+		all := []row{
+			{dA, "mirror.example", "mirror.example/app", "v1"},
+			{dA, "reg.example", "reg.example/dev/app", ""},
+			{dA, "reg.example", "reg.example/prod/app", "v1"},
+			{dB, "reg.example", "reg.example/dev/app", "v1"},
+		}
+		for _, tc := range []struct {
+			name  string
+			f     store.ImageFilter
+			want  []row
+			count int
+		}{
+			{"all", store.ImageFilter{}, all, 4},
+			{"repository prod", store.ImageFilter{Repository: "reg.example/prod/app"}, all[2:3], 1},
+			{"repository dev", store.ImageFilter{Repository: "reg.example/dev/app"}, []row{all[1], all[3]}, 2},
+			{"registry", store.ImageFilter{Registry: "mirror.example"}, all[:1], 1},
+			{"query by tag keeps the repository that has it", store.ImageFilter{Query: "v1", Registry: "reg.example"}, []row{all[2], all[3]}, 2},
+			{"severity", store.ImageFilter{MinSeverity: "critical"}, all[:3], 3},
+			{"sorted by repository", store.ImageFilter{Sort: "repository", Desc: true}, []row{all[2], all[1], all[3], all[0]}, 4},
+			{"after a row of the digest", store.ImageFilter{After: dA, AfterRepository: "reg.example/dev/app", AfterRegistry: "reg.example"}, all[2:], 4},
+			{"after the digest", store.ImageFilter{After: dA}, all[3:], 4},
+		} {
+			got, err := s.Images(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, rows(got)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+			}
+			if n, err := s.CountImages(ctx, tc.f); err != nil || n != tc.count {
+				t.Errorf("%s: CountImages = %d, %v; want %d", tc.name, n, err, tc.count)
+			}
+		}
+		// Paging one row at a time visits every row once.
+		var paged []store.Image
+		f := store.ImageFilter{Limit: 1}
+		for range 10 {
+			page, err := s.Images(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			paged = append(paged, page...)
+			last := page[len(page)-1]
+			f.After, f.AfterRepository, f.AfterRegistry = last.Digest, last.Repository, last.Registry
+		}
+		if diff := cmp.Diff(all, rows(paged)); diff != "" {
+			t.Errorf("paged one row at a time (-want +got):\n%s", diff)
+		}
+		// Read by digest: the first repository, and every one.
+		im, err := s.Image(ctx, dA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRefs := []store.Reference{
+			{Registry: "mirror.example", Repository: "mirror.example/app", Tags: []string{"v1"}},
+			{Registry: "reg.example", Repository: "reg.example/dev/app"},
+			{Registry: "reg.example", Repository: "reg.example/prod/app", Tags: []string{"v1"}},
+		}
+		if im.Repository != "reg.example/dev/app" || im.Tags != nil {
+			t.Errorf("Image(dA) = %s %v; want the first repository, reg.example/dev/app, with no tag left there", im.Repository, im.Tags)
+		}
+		if diff := cmp.Diff(wantRefs, im.Repositories); diff != "" {
+			t.Errorf("Image(dA).Repositories (-want +got):\n%s", diff)
+		}
+		byDigest, err := s.ImagesByDigest(ctx, []string{dA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(wantRefs, byDigest[dA].Repositories); diff != "" {
+			t.Errorf("ImagesByDigest(dA).Repositories (-want +got):\n%s", diff)
+		}
+		inRepo, err := s.ImagesInRepositories(ctx, []string{"reg.example/prod/app", "mirror.example/app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, im := range inRepo {
+			got = append(got, im.Digest+" "+im.Repository)
+		}
+		sort.Strings(got)
+		if diff := cmp.Diff([]string{dA + " mirror.example/app", dA + " reg.example/prod/app"}, got); diff != "" {
+			t.Errorf("ImagesInRepositories (-want +got):\n%s", diff)
+		}
+		// Scanned once: one scan event for the digest.
+		evs, err := s.Events(ctx, store.EventFilter{Digest: dA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"scan:"}, kinds(evs)); diff != "" {
+			t.Errorf("events of dA (-want +got):\n%s", diff)
 		}
 	})
 }
