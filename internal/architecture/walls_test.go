@@ -41,7 +41,8 @@ var rules = []rule{
 	{"internal/deploy", []string{"internal/rebuild"}, "rebuild and deploy are orchestrated above them", nil},
 	{"internal/layerfs", []string{"internal/image", "internal/scanner", "internal/match", "internal/vulndb"}, "layer walking is below sources and matching", nil},
 	{"internal/report", []string{"internal/image", "internal/layerfs", "internal/scanner", "internal/vulndb", "internal/match"}, "formatters render results, they do not make them", nil},
-	{"internal/store", []string{"internal"}, "the store keeps data; it knows no capability", nil},
+	{"internal/store", []string{"internal"}, "the store keeps data; it knows no capability",
+		[]string{"internal/finding", "internal/inventory"}}, // leaf data types: one severity order
 }
 
 // orchestration packages sit on top, in this order (loop is shared by

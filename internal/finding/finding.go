@@ -220,6 +220,27 @@ func AdvisoryPage(id string) (name, pageURL string) {
 	return "OSV", "https://osv.dev/vulnerability/" + url.PathEscape(id)
 }
 
+// SeverityRank orders ratings as thresholds are read (--fail-on, a
+// policy's maxSeverity, the server's severity filter): CRITICAL 5, HIGH 4,
+// MEDIUM 3, LOW 2, NONE 1, UNKNOWN or "" 0, in any case, and -1 for
+// anything that is not a rating (to be refused). Rank is the matcher's
+// exact-spelling order.
+func SeverityRank(rating string) int {
+	if rating == "" || rating == RatingUnknown {
+		return 0
+	}
+	if n := Rank(rating); n > 0 {
+		return n // the matcher's spelling, without upper-casing
+	}
+	switch strings.ToUpper(rating) {
+	case RatingUnknown:
+		return 0
+	case RatingCritical, RatingHigh, RatingMedium, RatingLow, RatingNone:
+		return Rank(strings.ToUpper(rating))
+	}
+	return -1
+}
+
 // Rank orders ratings: CRITICAL 5, HIGH 4, MEDIUM 3, LOW 2, NONE 1, and 0
 // for UNKNOWN, "" and anything unrecognised. Exact spelling.
 func Rank(rating string) int {

@@ -38,3 +38,18 @@ func TestParseUnknownRule(t *testing.T) {
 		}
 	}
 }
+
+func TestSeverityRank(t *testing.T) {
+	for _, tc := range []struct {
+		rating string
+		want   int
+	}{
+		{"CRITICAL", 5}, {"critical", 5}, {"High", 4}, {"MEDIUM", 3}, {"low", 2}, {"NONE", 1}, {"none", 1},
+		{"UNKNOWN", 0}, {"unknown", 0}, {"", 0},
+		{"dreadful", -1}, {"HIGHEST", -1}, {" HIGH", -1}, {"5", -1},
+	} {
+		if got := SeverityRank(tc.rating); got != tc.want {
+			t.Errorf("SeverityRank(%q) = %d, want %d", tc.rating, got, tc.want)
+		}
+	}
+}

@@ -96,24 +96,9 @@ func VerdictSubjects(rep *report.ScanReport, pushTo string, insecure bool) ([]na
 }
 
 // SeverityRank orders ratings; UNKNOWN ranks lowest so a threshold of
-// unknown fails on any finding. -1 means not a rating.
-func SeverityRank(r string) int {
-	switch strings.ToUpper(r) {
-	case "CRITICAL":
-		return 5
-	case "HIGH":
-		return 4
-	case "MEDIUM":
-		return 3
-	case "LOW":
-		return 2
-	case "NONE":
-		return 1
-	case "UNKNOWN", "":
-		return 0
-	}
-	return -1
-}
+// unknown fails on any finding. -1 means not a rating
+// (finding.SeverityRank).
+func SeverityRank(r string) int { return finding.SeverityRank(r) }
 
 // FailOn fails on a finding at or above the threshold, as
 // "drydock scan --fail-on" does.

@@ -211,28 +211,7 @@ var severities = []string{finding.RatingCritical, finding.RatingHigh, finding.Ra
 
 // SeverityRank orders ratings: CRITICAL 5, HIGH 4, MEDIUM 3, LOW 2, NONE 1,
 // UNKNOWN (or "") 0, and -1 for anything else. Case-insensitive.
-func SeverityRank(rating string) int {
-	switch rating { // the matcher's spelling, without a loop
-	case finding.RatingCritical:
-		return 5
-	case finding.RatingHigh:
-		return 4
-	case finding.RatingMedium:
-		return 3
-	case finding.RatingLow:
-		return 2
-	case finding.RatingNone:
-		return 1
-	case finding.RatingUnknown, "":
-		return 0
-	}
-	for i, s := range severities {
-		if strings.EqualFold(s, rating) {
-			return len(severities) - 1 - i
-		}
-	}
-	return -1
-}
+func SeverityRank(rating string) int { return finding.SeverityRank(rating) }
 
 // normRating maps a rating onto the known ones; anything unrecognised is
 // UNKNOWN.

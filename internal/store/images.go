@@ -7,26 +7,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/drydock/drydock/internal/finding"
 )
 
-// SeverityRank orders ratings: UNKNOWN 0 … CRITICAL 5; -1 is not a rating.
-func SeverityRank(r string) int {
-	switch strings.ToUpper(r) {
-	case "CRITICAL":
-		return 5
-	case "HIGH":
-		return 4
-	case "MEDIUM":
-		return 3
-	case "LOW":
-		return 2
-	case "NONE":
-		return 1
-	case "UNKNOWN", "":
-		return 0
-	}
-	return -1
-}
+// SeverityRank orders ratings: UNKNOWN 0 … CRITICAL 5; -1 is not a
+// rating (finding.SeverityRank).
+func SeverityRank(r string) int { return finding.SeverityRank(r) }
 
 // PutImage records an image the first time it is seen and refreshes its
 // descriptive fields after; it says whether the digest was new (a digest
