@@ -68,7 +68,7 @@ func TestRateLimitedRegistryBacksOffAlone(t *testing.T) {
 	limited := startLimitedRegistry(t, "3")
 	normal := startRegistry(t)
 	limitedApp := push(t, lay, "base", limited.host+"/os/debian:12") // not the same digest as the other
-	normalApp := push(t, lay, "app", normal.host+"/team/app:1")
+	normalApp := push(t, lay, "app", normal.Host+"/team/app:1")
 	limited.limited.Store(true)
 
 	dir := t.TempDir()
@@ -78,7 +78,7 @@ func TestRateLimitedRegistryBacksOffAlone(t *testing.T) {
 		Inventory: loop.InventoryOptions{CacheDir: filepath.Join(dir, "cache"), TempDir: filepath.Join(dir, "cache", "tmp"), Tool: "drydock test"},
 		Targets: []jobs.Target{
 			{Registry: limited.host, Repositories: []string{"os/debian"}},
-			{Registry: normal.host, Repositories: []string{"team/app"}},
+			{Registry: normal.Host, Repositories: []string{"team/app"}},
 		},
 		ImageOptions: []image.Option{image.WithUserAgent("drydock-test")},
 		OnBackoff:    func(string, time.Duration, string) { backoffs.Add(1) },
@@ -106,7 +106,7 @@ func TestRateLimitedRegistryBacksOffAlone(t *testing.T) {
 		t.Errorf("backoff event = %q; want the registry, the 429 and its Retry-After", d)
 	}
 	for _, ev := range evs {
-		if strings.Contains(ev.Detail, normal.host) {
+		if strings.Contains(ev.Detail, normal.Host) {
 			t.Errorf("the healthy registry backed off: %q", ev.Detail)
 		}
 	}

@@ -3,105 +3,38 @@ package jobs_test
 import (
 	"context"
 	"io"
-	"log"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/jobs"
 	"github.com/drydock/drydock/internal/loop"
+	"github.com/drydock/drydock/internal/registrytest"
 	"github.com/drydock/drydock/internal/store"
 	"github.com/drydock/drydock/internal/store/storetest"
 	"github.com/drydock/drydock/internal/testenv"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
-// countingRegistry is go-containerregistry's in-process registry (the OCI
-// distribution protocol) counting blob downloads.
-type countingRegistry struct {
-	host  string
-	blobs atomic.Int64
+// startRegistry serves the in-process registry with the OCI 1.1
+// referrers API (where verdicts are pushed).
+func startRegistry(t *testing.T) *registrytest.Registry {
+	return registrytest.Start(t, registry.WithReferrersSupport(true))
 }
 
-func startRegistry(t *testing.T) *countingRegistry {
-	t.Helper()
-	c := &countingRegistry{}
-	reg := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
-			c.blobs.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
-	c.host = strings.TrimPrefix(s.URL, "http://")
-	return c
-}
-
-var demo string
-
-func demoLayout(t *testing.T) string {
-	t.Helper()
-	if demo != "" {
-		return demo
-	}
-	dir := filepath.Join(t.TempDir(), "layout")
-	cmd := exec.Command("go", "run", "./scripts/demoimage", "scripts/demoimage/rootfs", dir)
-	cmd.Dir = testenv.ModuleRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("demoimage: %v\n%s", err, out)
-	}
-	return dir
-}
-
-func push(t *testing.T, dir, refName, dst string) name.Digest {
-	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, _ := p.ImageIndex()
-	im, _ := idx.IndexManifest()
-	for _, d := range im.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] != refName {
-			continue
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tag, _ := name.NewTag(dst)
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		return tag.Context().Digest(d.Digest.String())
-	}
-	t.Fatalf("no %s in layout", refName)
-	return name.Digest{}
-}
+var (
+	demoLayout = registrytest.DemoLayout
+	push       = registrytest.Push
+)
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 90*time.Second, what, cond)
 }
 
 type engineCase struct {
@@ -148,15 +81,15 @@ func TestCrawlScanRematch(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			reg := startRegistry(t)
-			app := push(t, lay, "app", reg.host+"/team/app:1")
-			push(t, lay, "base", reg.host+"/os/debian:12")
+			app := push(t, lay, "app", reg.Host+"/team/app:1")
+			push(t, lay, "base", reg.Host+"/os/debian:12")
 
 			dir := t.TempDir()
 			dbPath := filepath.Join(dir, "vulndb.sqlite")
 			d := &jobs.Deps{
 				DBPath:       dbPath,
 				Inventory:    loop.InventoryOptions{CacheDir: filepath.Join(dir, "cache"), TempDir: filepath.Join(dir, "cache", "tmp"), Tool: "drydock test"},
-				Targets:      []jobs.Target{{Registry: reg.host, Repositories: []string{"team/app", "os/debian"}, Tags: []string{"*"}}},
+				Targets:      []jobs.Target{{Registry: reg.Host, Repositories: []string{"team/app", "os/debian"}, Tags: []string{"*"}}},
 				ImageOptions: []image.Option{image.WithUserAgent("drydock-test")},
 				Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}
@@ -177,7 +110,7 @@ func TestCrawlScanRematch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if im.Counts.Total != 0 || im.Repository != reg.host+"/team/app" || len(im.Tags) != 1 || im.Tags[0] != "1" {
+			if im.Counts.Total != 0 || im.Repository != reg.Host+"/team/app" || len(im.Tags) != 1 || im.Tags[0] != "1" {
 				t.Fatalf("image before any database = %+v", im)
 			}
 			if _, err := st.Inventory(ctx, app.DigestStr()); err != nil {
@@ -187,7 +120,7 @@ func TestCrawlScanRematch(t *testing.T) {
 			if _, err := vulndb.Import(ctx, dbPath, []string{pypi}); err != nil {
 				t.Fatal(err)
 			}
-			before := reg.blobs.Load()
+			before := reg.Blobs.Load()
 			if _, err := e.Enqueue(ctx, jobs.DBUpdateArgs{}); err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +128,7 @@ func TestCrawlScanRematch(t *testing.T) {
 				im, err := st.Image(ctx, app.DigestStr())
 				return err == nil && im.Counts.Total > 0
 			})
-			if n := reg.blobs.Load() - before; n != 0 {
+			if n := reg.Blobs.Load() - before; n != 0 {
 				t.Errorf("the re-match downloaded %d blob(s); want none", n)
 			}
 			evs, err := st.Events(ctx, store.EventFilter{Digest: app.DigestStr(), Kind: store.EventAppeared})
@@ -227,7 +160,7 @@ func TestVerdictsSignedOnceAndReSigned(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reg := startRegistry(t)
-	app := push(t, lay, "app", reg.host+"/team/app:1")
+	app := push(t, lay, "app", reg.Host+"/team/app:1")
 	key, err := attest.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +196,7 @@ func TestVerdictsSignedOnceAndReSigned(t *testing.T) {
 		}
 		return all
 	}
-	if _, err := e.Enqueue(ctx, jobs.ResolveArgs{Ref: reg.host + "/team/app:1"}); err != nil {
+	if _, err := e.Enqueue(ctx, jobs.ResolveArgs{Ref: reg.Host + "/team/app:1"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the first verdict", func() bool { _, err := st.Verdict(ctx, app.DigestStr()); return err == nil })
@@ -300,7 +233,7 @@ func TestVerdictsSignedOnceAndReSigned(t *testing.T) {
 func TestRestartResumesQueuedWork(t *testing.T) {
 	lay := demoLayout(t)
 	reg := startRegistry(t)
-	app := push(t, lay, "app", reg.host+"/team/app:1")
+	app := push(t, lay, "app", reg.Host+"/team/app:1")
 	dir := t.TempDir()
 	ctx := context.Background()
 	deps := func(st *store.DB) *jobs.Deps {
@@ -318,7 +251,7 @@ func TestRestartResumesQueuedWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Enqueue(ctx, jobs.ResolveArgs{Ref: reg.host + "/team/app:1"}); err != nil {
+	if _, err := e.Enqueue(ctx, jobs.ResolveArgs{Ref: reg.Host + "/team/app:1"}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := e.Depth(ctx); err != nil || n != 1 {

@@ -8,20 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/drydock/drydock/internal/attest"
-	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/k8stest"
 	"github.com/drydock/drydock/internal/loop"
-	"github.com/drydock/drydock/internal/report"
 	"github.com/drydock/drydock/internal/server"
 )
 
@@ -76,43 +69,13 @@ server:
     - name: test
       kubeconfig: %s
 `, reg.host, reg.host, kc.Kubeconfig)
-	cfg, err := freshness.ParseConfig([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	scanDir := t.TempDir()
-	r, err := loop.NewReconciler(ctx, loop.Options{Config: cfg, UserAgent: "drydock-test",
-		Tool: attest.Scanner{Name: "drydock", Version: "test"},
-		Scan: func(ctx context.Context, ref string) (*report.ScanReport, error) {
-			inv, err := loop.Inventory(ctx, ref, loop.InventoryOptions{CacheDir: scanDir, TempDir: scanDir, Tool: "test"})
-			if err != nil {
-				return nil, err
-			}
-			return &report.ScanReport{Inventory: inv}, nil
-		},
-		Deploy: &loop.DeployOptions{Kubeconfig: kc.Kubeconfig, ExcludeNamespaces: []string{"kube-system"}, RolloutTimeout: 90 * time.Second},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Store.Close()
+	r := newReconciler(ctx, t, yaml, &loop.DeployOptions{Kubeconfig: kc.Kubeconfig, ExcludeNamespaces: []string{"kube-system"}, RolloutTimeout: 90 * time.Second})
 	c := startServer(t, yaml, dir, filepath.Join(dir, "vulndb.sqlite"), func(o *server.Options) { o.Reconciler = r })
 
 	// The informer records what runs before anything moved.
 	waitFor(t, "web seen running the app", func() bool { return runs(t, c, "web", app.DigestStr()) })
 
-	baseImg, _ := remote.Image(base)
-	upd, _ := random.Layer(512, "application/vnd.oci.image.layer.v1.tar+gzip")
-	newBase, _ := mutate.AppendLayers(baseImg, upd)
-	tag, _ := name.NewTag(reg.host + "/os/debian:12")
-	if err := remote.Write(tag, newBase); err != nil {
-		t.Fatal(err)
-	}
-	nb, _ := newBase.Digest()
-	ev := fmt.Sprintf(`{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"repository":"os/debian","tag":"12"},"request":{"host":%q}}]}`, nb, reg.host)
-	if code, body := c.do(t, "POST", "/events/distribution?token=event-token", "", ev); code != 202 {
-		t.Fatalf("push event: %d %s", code, body)
-	}
+	moveBase(t, c, base, reg.host, "os/debian", "12")
 
 	var rollout struct {
 		Events []struct{ Kind, Digest, Detail string }

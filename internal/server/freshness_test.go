@@ -42,26 +42,9 @@ server:
   crawlInterval: 0s
   dbUpdateInterval: 0s
 `, reg.host, reg.host)
-	cfg, err := freshness.ParseConfig([]byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, _ := attest.GenerateKey()
 	signer, _ := attest.NewSigner(key)
-	scanDir := t.TempDir()
-	r, err := loop.NewReconciler(context.Background(), loop.Options{Config: cfg, UserAgent: "drydock-test",
-		Tool: attest.Scanner{Name: "drydock", Version: "test"},
-		Scan: func(ctx context.Context, ref string) (*report.ScanReport, error) {
-			inv, err := loop.Inventory(ctx, ref, loop.InventoryOptions{CacheDir: scanDir, TempDir: scanDir, Tool: "test"})
-			if err != nil {
-				return nil, err
-			}
-			return &report.ScanReport{Inventory: inv}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Store.Close()
+	r := newReconciler(context.Background(), t, yaml, nil)
 	// Verdicts are signed only against a database.
 	crates := filepath.Join(testenv.VulnData(t), "osv-bucket-layout", "crates.io", "all.zip")
 	if _, err := vulndb.Import(context.Background(), filepath.Join(dir, "vulndb.sqlite"), []string{crates}); err != nil {
@@ -72,20 +55,7 @@ server:
 		o.Signer = signer
 	})
 
-	// The base moves: a security-update layer on top.
-	baseImg, _ := remote.Image(base)
-	upd, _ := random.Layer(512, "application/vnd.oci.image.layer.v1.tar+gzip")
-	newBase, _ := mutate.AppendLayers(baseImg, upd)
-	tag, _ := name.NewTag(reg.host + "/os/debian:12")
-	if err := remote.Write(tag, newBase); err != nil {
-		t.Fatal(err)
-	}
-	nb, _ := newBase.Digest()
-	ev := fmt.Sprintf(`{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"repository":"os/debian","tag":"12"},"request":{"host":%q}}]}`, nb, reg.host)
-	code, body := c.do(t, "POST", "/events/distribution?token=event-token", "", ev)
-	if code != 202 {
-		t.Fatalf("push event: %d %s", code, body)
-	}
+	moveBase(t, c, base, reg.host, "os/debian", "12")
 	var rebuilt string
 	waitFor(t, "the app rebuilt", func() bool {
 		appTag, _ := name.NewTag(reg.host + "/team/app:1")
@@ -109,5 +79,53 @@ server:
 	c.get(t, "/api/v1/events?kind=rebuild", &evs)
 	if len(evs.Events) == 0 || evs.Events[0].Digest != rebuilt {
 		t.Errorf("rebuild events = %+v; want one for %s", evs.Events, rebuilt)
+	}
+}
+
+// newReconciler is the freshness loop over the config in yaml, its scans
+// inventories only (verdicts come from the server's own scan jobs).
+func newReconciler(ctx context.Context, t *testing.T, yaml string, deploy *loop.DeployOptions) *freshness.Reconciler {
+	t.Helper()
+	cfg, err := freshness.ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanDir := t.TempDir()
+	r, err := loop.NewReconciler(ctx, loop.Options{Config: cfg, UserAgent: "drydock-test",
+		Tool: attest.Scanner{Name: "drydock", Version: "test"},
+		Scan: func(ctx context.Context, ref string) (*report.ScanReport, error) {
+			inv, err := loop.Inventory(ctx, ref, loop.InventoryOptions{CacheDir: scanDir, TempDir: scanDir, Tool: "test"})
+			if err != nil {
+				return nil, err
+			}
+			return &report.ScanReport{Inventory: inv}, nil
+		},
+		Deploy: deploy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Store.Close() })
+	return r
+}
+
+// moveBase pushes host/repo:tag anew, base with a security-update layer on
+// top, and posts the registry's push event to the server.
+func moveBase(t *testing.T, c *client, base name.Digest, host, repo, tag string) {
+	t.Helper()
+	baseImg, err := remote.Image(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd, _ := random.Layer(512, "application/vnd.oci.image.layer.v1.tar+gzip")
+	newBase, _ := mutate.AppendLayers(baseImg, upd)
+	ref, _ := name.NewTag(host + "/" + repo + ":" + tag)
+	if err := remote.Write(ref, newBase); err != nil {
+		t.Fatal(err)
+	}
+	nb, _ := newBase.Digest()
+	ev := fmt.Sprintf(`{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"repository":%q,"tag":%q},"request":{"host":%q}}]}`, nb, repo, tag, host)
+	if code, body := c.do(t, "POST", "/events/distribution?token=event-token", "", ev); code != 202 {
+		t.Fatalf("push event: %d %s", code, body)
 	}
 }

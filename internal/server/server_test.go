@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -20,86 +18,35 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/freshness"
+	"github.com/drydock/drydock/internal/registrytest"
 	"github.com/drydock/drydock/internal/server"
 	"github.com/drydock/drydock/internal/testenv"
 	"github.com/drydock/drydock/internal/vulndb"
 )
 
-// countingRegistry is go-containerregistry's in-process registry (the OCI
-// distribution protocol) counting blob downloads.
+// countingRegistry is the in-process registry (registrytest) under the
+// names this package's tests use.
 type countingRegistry struct {
 	host  string
-	blobs atomic.Int64
+	blobs *atomic.Int64
 }
 
 func startRegistry(t testing.TB) *countingRegistry {
-	t.Helper()
-	c := &countingRegistry{}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
-			c.blobs.Add(1)
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(s.Close)
-	c.host = strings.TrimPrefix(s.URL, "http://")
-	return c
+	r := registrytest.Start(t)
+	return &countingRegistry{host: r.Host, blobs: &r.Blobs}
 }
 
-func demoLayout(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "layout")
-	cmd := exec.Command("go", "run", "./scripts/demoimage", "scripts/demoimage/rootfs", dir)
-	cmd.Dir = testenv.ModuleRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("demoimage: %v\n%s", err, out)
-	}
-	return dir
-}
-
-func push(t testing.TB, dir, refName, dst string) name.Digest {
-	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, _ := p.ImageIndex()
-	im, _ := idx.IndexManifest()
-	for _, d := range im.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] != refName {
-			continue
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tag, _ := name.NewTag(dst)
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		return tag.Context().Digest(d.Digest.String())
-	}
-	t.Fatalf("no %s in layout", refName)
-	return name.Digest{}
-}
+var (
+	demoLayout = registrytest.DemoLayout
+	push       = registrytest.Push
+)
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 90*time.Second, what, cond)
 }
 
 type client struct {
