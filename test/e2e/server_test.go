@@ -176,11 +176,12 @@ server:
 		t.Fatalf("findings before any database: %+v", im.Findings)
 	}
 	// The crawl resolves both repositories; their scans finish in any order.
-	// A digest is stored once, under the first repository it was seen in
-	// (other e2e tests push the same Debian base), so look it up by digest.
+	// The base is listed under its repository even when its digest was
+	// seen first elsewhere (other e2e tests push the same Debian base).
 	poll(t, 5*time.Minute, "the base crawled and scanned", p, func() bool {
-		var bim apiImage
-		return apiGet(t, api, "/api/v1/images/"+bd.String(), &bim) == 200 && !bim.ScannedAt.IsZero()
+		var list struct{ Images []apiImage }
+		return apiGet(t, api, "/api/v1/images?repository="+url.QueryEscape(host+"/e2e-srv/base"), &list) == 200 &&
+			slices.ContainsFunc(list.Images, func(im apiImage) bool { return im.Digest == bd.String() && !im.ScannedAt.IsZero() })
 	})
 
 	before := blobs.Load()
