@@ -252,6 +252,15 @@ func imageCursor(f *store.ImageFilter) error {
 	return nil
 }
 
+// repositoriesOf lists the repositories an image read by digest is in
+// (its first one when the store gave none).
+func repositoriesOf(im *store.Image) []store.Reference {
+	if len(im.Repositories) > 0 {
+		return im.Repositories
+	}
+	return []store.Reference{{Registry: im.Registry, Repository: im.Repository, Tags: im.Tags}}
+}
+
 // ImageDetail is GET /api/v1/images/{digest}.
 type ImageDetail struct {
 	store.Image
@@ -375,8 +384,11 @@ func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
 		if im == nil {
 			continue
 		}
-		v.Images = append(v.Images, AffectedImage{Digest: f.Digest, Repository: im.Repository, Tags: im.Tags, Package: f.Package,
-			Version: f.Version, Fixed: f.Fixed, Severity: f.Severity, FixPath: f.FixPath})
+		// Under each repository the digest is in, as the image listing.
+		for _, r := range repositoriesOf(im) {
+			v.Images = append(v.Images, AffectedImage{Digest: f.Digest, Repository: r.Repository, Tags: r.Tags, Package: f.Package,
+				Version: f.Version, Fixed: f.Fixed, Severity: f.Severity, FixPath: f.FixPath})
+		}
 	}
 	if len(fs) == 0 {
 		// Known only from history (fixed everywhere, or never seen).

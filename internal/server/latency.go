@@ -50,7 +50,9 @@ func patchLatency(ctx context.Context, st Store, id string, fs []store.Finding, 
 		if f.Fixed != "" {
 			l.FixAvailable = earliest(l.FixAvailable, im.ScannedAt)
 		}
-		repos[im.Repository] = earliest(repos[im.Repository], seen)
+		for _, r := range repositoriesOf(im) {
+			repos[r.Repository] = earliest(repos[r.Repository], seen)
+		}
 	}
 	// History: findings that appeared (with a fix) or disappeared.
 	for vid := range vulnIDs {
