@@ -69,8 +69,14 @@ func Push(t testing.TB, dir, refName, dst string) name.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := p.ImageIndex()
-	im, _ := idx.IndexManifest()
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range im.Manifests {
 		if d.Annotations["org.opencontainers.image.ref.name"] != refName {
 			continue
