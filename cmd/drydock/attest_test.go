@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -26,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/registrytest"
 	"github.com/drydock/drydock/internal/testenv"
 )
 
@@ -39,40 +39,7 @@ func startRegistry(t *testing.T, referrers bool) string {
 }
 
 // pushLayoutImage copies the image named refName from an OCI layout to dst.
-func pushLayoutImage(t *testing.T, dir, refName, dst string) name.Digest {
-	t.Helper()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range im.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] != refName {
-			continue
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tag, err := name.NewTag(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		return tag.Context().Digest(d.Digest.String())
-	}
-	t.Fatalf("no image %q in %s", refName, dir)
-	return name.Digest{}
-}
+var pushLayoutImage = registrytest.Push
 
 func TestKeyGenerate(t *testing.T) {
 	e := newEnv(t)
