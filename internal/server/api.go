@@ -357,9 +357,9 @@ type AffectedImage struct {
 
 // Vulnerability is GET /api/v1/vulnerabilities/{id}.
 type Vulnerability struct {
-	ID            string           `json:"id"`
-	Aliases       []string         `json:"aliases,omitempty"`
-	FixedVersions []string         `json:"fixedVersions"`
+	ID            string   `json:"id"`
+	Aliases       []string `json:"aliases,omitempty"`
+	FixedVersions []string `json:"fixedVersions"`
 	// Images and Workloads are one page (offset, limit; workloadOffset,
 	// workloadLimit) of ImagesTotal and WorkloadsTotal.
 	Images         []AffectedImage  `json:"images"`

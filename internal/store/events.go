@@ -32,8 +32,8 @@ type EventFilter struct {
 	Before int64
 	// After, when set, lists the events after that id oldest first (a
 	// live stream catching up); Before is then ignored.
-	After int64
-	Limit int
+	After  int64
+	Limit  int
 	Kind   string
 	Digest string
 	VulnID string
