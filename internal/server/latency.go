@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/store"
 )
 
@@ -132,6 +133,9 @@ func patchLatency(ctx context.Context, st Store, id string, fs []store.Finding, 
 	baseRepos := map[string]bool{}
 	for _, f := range fs {
 		im := images[f.Digest]
+		if f.FixPath == string(inventory.OriginApp) {
+			continue // in the app's own layers: its base cannot fix it
+		}
 		r := ""
 		if b := bases[im.BaseDigest]; b != nil {
 			r = b.Repository
@@ -250,7 +254,7 @@ func timeline(l PatchLatency, hasBase, hasApp, anyAffected bool) []TimelineStep 
 		}
 		steps = append(steps, st)
 	}
-	add(StepBaseRebuilt, l.BaseRebuilt, hasBase, "no affected image has a known base image", "no rebuilt base without it yet")
+	add(StepBaseRebuilt, l.BaseRebuilt, hasBase, "no affected image has a known base image that holds the package", "no rebuilt base without it yet")
 	add(StepAppRebuilt, l.AppRebuilt, hasApp, "only base images are affected", "no rebuilt application image without it yet")
 	rolled := TimelineStep{Step: StepRolledOut, At: l.LastPodOff}
 	switch {

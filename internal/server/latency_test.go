@@ -98,8 +98,9 @@ func TestTimelineBaseThenApp(t *testing.T) {
 	}
 }
 
-// A vulnerability in an application with no known base: the base step is
-// not applicable, the app's rebuild is pending while a pod still runs it.
+// A vulnerability in the application's own layers: its base cannot fix it,
+// so the base step is not applicable; the app's rebuild is pending while a
+// pod still runs it.
 func TestTimelineAppOnlyPending(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "s.sqlite"))
@@ -108,7 +109,7 @@ func TestTimelineAppOnlyPending(t *testing.T) {
 	}
 	defer st.Close()
 	a1 := "sha256:3333333333333333333333333333333333333333333333333333333333333333"
-	if _, err := st.PutImage(ctx, store.Image{Digest: a1, Registry: "reg.example", Repository: "reg.example/team/app"}); err != nil {
+	if _, err := st.PutImage(ctx, store.Image{Digest: a1, Registry: "reg.example", Repository: "reg.example/team/app", BaseName: "reg.example/os/debian:12"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.SaveFindings(ctx, a1, []store.Finding{{ID: "GHSA-1", Package: "p", Version: "1", Fixed: "2", Severity: "HIGH", FixPath: "app"}}, store.EventScan); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -113,6 +114,15 @@ func evilImage(t *testing.T, lay string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config.DeepCopy()
+	cfg.Labels = map[string]string{"org.example.note": hostile, "org.opencontainers.image.title": "evil"}
+	if img, err = mutate.Config(img, *cfg); err != nil {
+		t.Fatal(err)
+	}
 	return img
 }
 
@@ -198,6 +208,18 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("summary = %+v", sum)
 	}
 
+	// The trend is sampled by the periodic job (it runs once at start),
+	// not by reading the summary.
+	var trend1, trend2 struct{ Trend []struct{ Value int } }
+	waitFor(t, "the trend job's first sample", func() bool {
+		c.get(t, "/api/v1/summary", &trend1)
+		return len(trend1.Trend) > 0
+	})
+	c.get(t, "/api/v1/summary", &trend2)
+	if len(trend2.Trend) != len(trend1.Trend) {
+		t.Errorf("reading the summary sampled the trend: %d points, then %d", len(trend1.Trend), len(trend2.Trend))
+	}
+
 	// Overview: the counts on the page are the API's.
 	var images, workloads string
 	var rows []string
@@ -240,6 +262,20 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("image page digest = %q; want %q", digest, app.DigestStr())
 	}
 	shot(t, ctx, shots, "image.png")
+	// The base (from the app's annotation) is not stored: shown, not linked.
+	var baseUnknown, baseLinks int
+	var imageLinks []string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`document.querySelectorAll("#base-unknown").length`, &baseUnknown),
+		chromedp.Evaluate(`document.querySelectorAll("#base-link").length`, &baseLinks),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('a[href^="/images/"]')).map(a => a.getAttribute("href"))`, &imageLinks),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if baseUnknown != 1 || baseLinks != 0 {
+		t.Errorf("unstored base: %d plain, %d linked; want it plain", baseUnknown, baseLinks)
+	}
+	checkLinks(t, c, imageLinks)
 	if err := chromedp.Run(ctx,
 		chromedp.Text(`table.findings tbody tr:first-child td:first-child a`, &vulnID, chromedp.ByQuery),
 		chromedp.Click(`table.findings tbody tr:first-child td:first-child a`, chromedp.ByQuery),
@@ -252,6 +288,24 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("vulnerability page shows %q after clicking %q", vulnPage, vulnID)
 	}
 	shot(t, ctx, shots, "vulnerability.png")
+	var steps []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("#timeline li")).map(li => li.dataset.step + "=" + li.dataset.state)`, &steps)); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 4 || !strings.HasPrefix(steps[0], "fix-available=") || !strings.HasPrefix(steps[1], "base-rebuilt=") ||
+		!strings.HasPrefix(steps[2], "app-rebuilt=") || steps[3] != "rolled-out=pending" {
+		t.Errorf("timeline steps = %v; want fix available, base rebuilt, app rebuilt, rolled out (pending: a pod runs it)", steps)
+	}
+	// The vulnerability's images are paged by the server.
+	var p1, p2 struct {
+		Images      []struct{ Digest, Package string }
+		ImagesTotal int
+	}
+	c.get(t, "/api/v1/vulnerabilities/"+vulnID+"?limit=1", &p1)
+	c.get(t, "/api/v1/vulnerabilities/"+vulnID+"?limit=1&offset=1", &p2)
+	if p1.ImagesTotal < 2 || len(p1.Images) != 1 || len(p2.Images) != 1 || p1.Images[0] == p2.Images[0] {
+		t.Errorf("vulnerability pages: %+v then %+v", p1, p2)
+	}
 	if err := chromedp.Run(ctx,
 		chromedp.Click(`#vuln-workloads a[href^="/workloads"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("table.workloads", chromedp.ByQuery),
@@ -299,24 +353,36 @@ func TestWebUI(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Navigate(c.base+"/activity"),
 		chromedp.WaitVisible("#events-body", chromedp.ByQuery),
 		chromedp.Evaluate(`window.__noReload = true; true`, &marker),
+		chromedp.Poll(`document.getElementById("live-state").dataset.mode === "stream" && document.getElementById("live-state").textContent === "live"`,
+			nil, chromedp.WithPollingTimeout(60*time.Second)),
 	); err != nil {
-		t.Fatal(err)
+		t.Fatalf("activity stream did not open: %v", err)
 	}
 	if code, body := c.do(t, "POST", "/api/v1/scan", c.token, `{"ref":"`+reg.host+`/team/other:1"}`); code != 202 {
 		t.Fatalf("POST /scan: %d %s", code, body)
 	}
-	var appeared bool
-	deadline := time.Now().Add(90 * time.Second)
-	for !appeared && time.Now().Before(deadline) {
-		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.__noReload === true && Array.from(document.querySelectorAll("#events-body tr.new")).some(r => r.cells[1].textContent === "scan")`, &appeared)); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if !appeared {
-		t.Error("no new scan row on the activity page after POST /api/v1/scan")
-	}
+	newScanRow(t, ctx, "stream")
 	shot(t, ctx, shots, "activity.png")
+
+	// Without EventSource (or once the stream keeps failing) the page polls.
+	noES, err := chromedpAddScript(ctx, "delete window.EventSource;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(c.base+"/activity"),
+		chromedp.WaitVisible("#events-body", chromedp.ByQuery),
+		chromedp.Evaluate(`window.__noReload = true; true`, &marker),
+		chromedp.Poll(`document.getElementById("live-state").dataset.mode === "polling"`, nil, chromedp.WithPollingTimeout(60*time.Second)),
+	); err != nil {
+		t.Fatalf("activity polling fallback: %v", err)
+	}
+	if code, body := c.do(t, "POST", "/api/v1/scan", c.token, `{"ref":"`+reg.host+`/team/other:1"}`); code != 202 {
+		t.Fatalf("POST /scan: %d %s", code, body)
+	}
+	newScanRow(t, ctx, "polling")
+	if err := chromedp.Run(ctx, page.RemoveScriptToEvaluateOnNewDocument(noES)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Hostile markup from an image is text: no dialog, no injected element.
 	var dialogs atomic.Int32
@@ -348,6 +414,35 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(created, hostile) {
 		t.Errorf("hostile layer history shown as %q", created)
 	}
+	var labelValues []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("#labels-table td.label-value")).map(e => e.textContent)`, &labelValues)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(labelValues, hostile) || !slices.Contains(labelValues, "evil") {
+		t.Errorf("labels shown as %q; want the hostile one as text", labelValues)
+	}
+	var evilAPI struct{ Labels map[string]string }
+	c.get(t, "/api/v1/images/"+evil.DigestStr(), &evilAPI)
+	if evilAPI.Labels["org.example.note"] != hostile {
+		t.Errorf("API labels = %v", evilAPI.Labels)
+	}
+
+	// Once the base is stored its digest links to its page.
+	push(t, lay, "base", reg.host+"/os/debian:12")
+	if code, body := c.do(t, "POST", "/api/v1/scan", c.token, `{"ref":"`+reg.host+`/os/debian:12"}`); code != 202 {
+		t.Fatalf("POST /scan base: %d %s", code, body)
+	}
+	var baseHref string
+	waitFor(t, "the base scanned and linked from the app's page", func() bool {
+		var n int
+		if err := chromedp.Run(ctx, chromedp.Navigate(c.base+"/images/"+app.DigestStr()),
+			chromedp.WaitVisible("#image-digest", chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelectorAll("#base-link").length`, &n)); err != nil || n != 1 {
+			return false
+		}
+		return chromedp.Run(ctx, chromedp.AttributeValue("#base-link", "href", &baseHref, nil, chromedp.ByQuery)) == nil
+	})
+	checkLinks(t, c, []string{baseHref})
 
 	// An action with a token: the token stays out of the page.
 	const token = "api-token"
@@ -406,12 +501,60 @@ func TestWebUI(t *testing.T) {
 		Images []struct{ Digest, Repository string }
 		Total  int
 	}
+	// app, evil and the base (other:1 is the app's digest, stored once).
 	c.get(t, "/api/v1/images?sort=repository&order=desc&limit=1&total=true", &page1)
 	c.get(t, "/api/v1/images?sort=repository&order=desc&limit=1&offset=1&q=team", &page2)
-	if page1.Total != 2 || len(page1.Images) != 1 || len(page2.Images) != 1 || page1.Images[0].Repository <= page2.Images[0].Repository {
+	if page1.Total != 3 || len(page1.Images) != 1 || len(page2.Images) != 1 || page1.Images[0].Repository <= page2.Images[0].Repository {
 		t.Errorf("sorted pages: %+v then %+v", page1, page2)
 	}
 	if code, body := c.do(t, "GET", "/nothing-here", "", ""); code != 404 || !strings.Contains(string(body), "no such page") {
 		t.Errorf("GET /nothing-here: %d", code)
 	}
+}
+
+// checkLinks follows links to image pages: none may answer 404.
+func checkLinks(t *testing.T, c *client, hrefs []string) {
+	t.Helper()
+	for _, h := range hrefs {
+		resp, err := http.Get(c.base + h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("link %s answers %d", h, resp.StatusCode)
+		}
+	}
+}
+
+// newScanRow waits (generously: the scan runs on a loaded machine) for a
+// new scan row on the activity page, added without a reload, while the
+// page stays in mode.
+func newScanRow(t *testing.T, ctx context.Context, mode string) {
+	t.Helper()
+	var ok bool
+	js := `window.__noReload === true && document.getElementById("live-state").dataset.mode === "` + mode + `" &&
+		Array.from(document.querySelectorAll("#events-body tr.new")).some(r => r.cells[1].textContent === "scan")`
+	for deadline := time.Now().Add(90 * time.Second); !ok && time.Now().Before(deadline); {
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &ok)); err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	if !ok {
+		t.Errorf("no new scan row on the activity page (%s) after POST /api/v1/scan", mode)
+	}
+}
+
+// chromedpAddScript runs js in every document before its own scripts.
+func chromedpAddScript(ctx context.Context, js string) (page.ScriptIdentifier, error) {
+	var id page.ScriptIdentifier
+	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		id, err = page.AddScriptToEvaluateOnNewDocument(js).Do(ctx)
+		return err
+	}))
+	return id, err
 }
