@@ -558,3 +558,56 @@ func chromedpAddScript(ctx context.Context, js string) (page.ScriptIdentifier, e
 	}))
 	return id, err
 }
+
+// A vulnerability in many images is paged by the server: the page lists
+// 100 affected images and links to the next page, which lists the rest.
+func TestVulnerabilityPagePaged(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "server.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 230
+	for i := 0; i < n; i++ {
+		digest := fmt.Sprintf("sha256:%064x", i+1)
+		if _, err := st.PutImage(ctx, store.Image{Digest: digest, Registry: "reg.example", Repository: fmt.Sprintf("reg.example/team/app%03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SaveFindings(ctx, digest, []store.Finding{{ID: "GHSA-many", Package: "libx", Version: "1", Fixed: "2", Severity: "HIGH"}}, store.EventScan); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	c := startServer(t, "server:\n  crawlInterval: 1h\n", dir, filepath.Join(dir, "vulndb.sqlite"), nil)
+	rows := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(c.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		html := string(b)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		i := strings.Index(html, `id="vuln-images"`)
+		j := strings.Index(html[i:], "</table>")
+		next := ""
+		if k := strings.Index(html, `rel="next" href="`); k >= 0 {
+			next = html[k+len(`rel="next" href="`):]
+			next = strings.ReplaceAll(next[:strings.Index(next, `"`)], "&amp;", "&")
+		}
+		return strings.Count(html[i:i+j], "<tr><td>"), next
+	}
+	got1, next := rows("/vulnerabilities/GHSA-many")
+	if got1 != 100 || next == "" {
+		t.Fatalf("first page: %d rows, next %q; want 100 and a next page", got1, next)
+	}
+	got2, next := rows(next)
+	got3, last := rows(next)
+	if got2 != 100 || got3 != n-200 || last != "" {
+		t.Errorf("pages: %d, %d, %d rows (then %q); want 100, 100, %d", got1, got2, got3, last, n-200)
+	}
+}
