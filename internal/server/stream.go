@@ -76,6 +76,9 @@ func (a *API) eventStream(w http.ResponseWriter, r *http.Request) error {
 	defer streams.Add(-1)
 
 	rc := http.NewResponseController(w)
+	// The server's write timeout is for requests, not streams: each write
+	// sets its own deadline, so a vanished client is still noticed (within
+	// a heartbeat and the write deadline).
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")

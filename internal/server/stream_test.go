@@ -34,7 +34,11 @@ func TestEventStream(t *testing.T) {
 		}
 	}
 	api := &API{Store: st, Token: "secret", StreamPoll: 20 * time.Millisecond}
-	srv := httptest.NewServer(api.Handler())
+	// The server's own timeouts (server.Run sets 30 s and 60 s) must not
+	// end a stream: here they are short and the stream outlives them.
+	srv := httptest.NewUnstartedServer(api.Handler())
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
 	defer srv.Close()
 
 	for _, tc := range []struct {
@@ -108,6 +112,7 @@ func TestEventStream(t *testing.T) {
 		_, d := next()
 		got = append(got, d)
 	}
+	time.Sleep(time.Second) // past both timeouts: the stream stays open
 	if err := st.AddEvent(ctx, store.Event{Kind: store.EventRebuild, Detail: "four", Role: store.RoleBase}); err != nil {
 		t.Fatal(err)
 	}
