@@ -54,7 +54,6 @@ type API struct {
 	OpenReads bool
 	// Insecure reports registries reached over plain HTTP.
 	Insecure func(ref string) bool
-	Now      func() time.Time
 	// StreamPoll is how often an event stream reads new events (default 1s).
 	StreamPoll time.Duration
 }

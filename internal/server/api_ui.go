@@ -55,13 +55,6 @@ func (a *API) uiStore() (uiStore, error) {
 	return us, nil
 }
 
-func (a *API) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
-
 func (a *API) summary(w http.ResponseWriter, r *http.Request) error {
 	if len(r.URL.Query()) > 0 {
 		return bad("GET /api/v1/summary takes no parameters")
