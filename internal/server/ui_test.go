@@ -314,10 +314,19 @@ func TestWebUI(t *testing.T) {
 	); err != nil {
 		t.Fatalf("vulnerability → workload: %v", err)
 	}
-	if !strings.Contains(wlText, "Deployment/checkout") || !strings.HasSuffix(location, "/workloads?namespace=payments") {
+	if !strings.Contains(wlText, "Deployment/checkout") || !strings.HasSuffix(location, "/workloads?namespace=payments") ||
+		!strings.Contains(wlText, reg.host+"/team/app:1") || strings.Contains(wlText, "{") {
 		t.Errorf("workloads page at %s shows %q; want Deployment/checkout", location, wlText)
 	}
 	shot(t, ctx, shots, "workloads.png")
+	var wlLinks []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll('a[href^="/images/"]')).map(a => a.getAttribute("href"))`, &wlLinks)); err != nil {
+		t.Fatal(err)
+	}
+	if len(wlLinks) == 0 {
+		t.Error("the workloads page links to no image")
+	}
+	checkLinks(t, c, wlLinks)
 
 	// Search by an alias finds the vulnerability.
 	var vuln struct {
