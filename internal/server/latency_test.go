@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +97,24 @@ func TestTimelineBaseThenApp(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
+	}
+
+	// The vulnerability page renders the steps with their latencies.
+	ui, err := NewUI(&API{Store: st, OpenReads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	ui.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/vulnerabilities/CVE-2026-1000", nil))
+	html := rec.Body.String()
+	for _, w := range []string{
+		`data-step="base-rebuilt" data-state="done"`, "Base image rebuilt</strong>: 2026-03-01 09:00:00Z", "(step took 1h00m; 1h00m after the fix)",
+		`data-step="app-rebuilt" data-state="done"`, "Application image rebuilt</strong>: 2026-03-01 10:30:00Z", "(step took 1h30m; 2h30m after the fix)",
+		`data-step="rolled-out" data-state="done"`, "(step took 2h30m; 5h00m after the fix)",
+	} {
+		if !strings.Contains(html, w) {
+			t.Errorf("vulnerability page (%d) lacks %q", rec.Code, w)
+		}
 	}
 }
 
