@@ -106,7 +106,7 @@
       tr.dataset.id = String(e.id);
       tr.className = "new";
       cell(tr, fmtTime(e.at));
-      cell(tr, e.kind);
+      cell(tr, e.kind + (e.role ? " (" + e.role + ")" : ""));
       cell(tr, e.digest ? shortDigest(e.digest) : "", e.digest ? "/images/" + encodeURIComponent(e.digest) : "");
       cell(tr, e.vulnerability || "", e.vulnerability ? "/vulnerabilities/" + encodeURIComponent(e.vulnerability) : "");
       cell(tr, e.workload || "");
