@@ -162,16 +162,12 @@ func patchLatency(ctx context.Context, st Store, id string, fs []store.Finding, 
 			}
 		}
 	}
-	// A fixed image: a later image of an affected (or base) repository
-	// that is scanned and does not have the vulnerability.
+	// A fixed image: a later image of an affected or base repository
+	// (repos holds both) that is scanned and does not have the
+	// vulnerability.
 	var repoNames []string
 	for r := range repos {
 		repoNames = append(repoNames, r)
-	}
-	for r := range baseRepos {
-		if _, ok := repos[r]; !ok {
-			repoNames = append(repoNames, r)
-		}
 	}
 	ims, err := st.ImagesInRepositories(ctx, repoNames)
 	if err != nil {
@@ -275,12 +271,14 @@ func timeline(l PatchLatency, hasBase, hasApp, anyAffected bool) []TimelineStep 
 			continue
 		}
 		if !l.FixAvailable.IsZero() {
-			s.SinceFix = s.At.Sub(l.FixAvailable).Seconds()
+			// A step dated before the fix (a rebuild for another reason)
+			// took no time after it.
+			s.SinceFix = max(0, s.At.Sub(l.FixAvailable).Seconds())
 			from := prev
 			if s.At.Before(from) {
 				from = l.FixAvailable
 			}
-			s.Seconds = s.At.Sub(from).Seconds()
+			s.Seconds = max(0, s.At.Sub(from).Seconds())
 		}
 		prev = s.At
 	}
