@@ -229,8 +229,9 @@ func patchLatency(ctx context.Context, st Store, id string, fs []store.Finding, 
 }
 
 // timeline lays the latencies out as steps: each step's latency is from
-// the previous step done (a rebuilt app may precede its base's rebuild
-// when it changed the app itself: its latency is then from the fix).
+// the latest earlier step done (a rebuilt app may precede its base's
+// rebuild when it changed the app itself: its latency is then from the
+// fix).
 func timeline(l PatchLatency, hasBase, hasApp, anyAffected bool) []TimelineStep {
 	steps := []TimelineStep{{Step: StepFixAvailable, At: l.FixAvailable}}
 	if l.FixAvailable.IsZero() {
@@ -280,7 +281,9 @@ func timeline(l PatchLatency, hasBase, hasApp, anyAffected bool) []TimelineStep 
 			}
 			s.Seconds = max(0, s.At.Sub(from).Seconds())
 		}
-		prev = s.At
+		if s.At.After(prev) {
+			prev = s.At
+		}
 	}
 	return steps
 }

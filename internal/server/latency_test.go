@@ -150,3 +150,39 @@ func TestTimelineAppOnlyPending(t *testing.T) {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
 }
+
+// Each step's latency is from the latest step done before it; an app
+// rebuilt before its base counts from the fix; nothing counts before the
+// fix or while it is unknown.
+func TestTimelineSteps(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	h := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Hour))) }
+	type row struct {
+		Step, State       string
+		Seconds, SinceFix float64
+	}
+	for _, tc := range []struct {
+		name string
+		l    PatchLatency
+		base bool
+		want []row
+	}{
+		{"app before base", PatchLatency{FixAvailable: t0, BaseRebuilt: h(2), AppRebuilt: h(1), LastPodOff: h(3)}, true, []row{
+			{StepFixAvailable, StepDone, 0, 0}, {StepBaseRebuilt, StepDone, 7200, 7200},
+			{StepAppRebuilt, StepDone, 3600, 3600}, {StepRolledOut, StepDone, 3600, 10800}}},
+		{"rebuilt before the fix was known", PatchLatency{FixAvailable: h(2), AppRebuilt: h(1), StillRunning: true}, false, []row{
+			{StepFixAvailable, StepDone, 0, 0}, {StepBaseRebuilt, StepNotApplicable, 0, 0},
+			{StepAppRebuilt, StepDone, 0, 0}, {StepRolledOut, StepPending, 0, 0}}},
+		{"no fix yet", PatchLatency{StillRunning: true}, true, []row{
+			{StepFixAvailable, StepPending, 0, 0}, {StepBaseRebuilt, StepPending, 0, 0},
+			{StepAppRebuilt, StepPending, 0, 0}, {StepRolledOut, StepPending, 0, 0}}},
+	} {
+		var got []row
+		for _, s := range timeline(tc.l, tc.base, true, true) {
+			got = append(got, row{s.Step, s.State, s.Seconds, s.SinceFix})
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
