@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -56,6 +57,8 @@ type API struct {
 	Insecure func(ref string) bool
 	// StreamPoll is how often an event stream reads new events (default 1s).
 	StreamPoll time.Duration
+	// streams counts the open event streams (at most maxStreams).
+	streams atomic.Int32
 }
 
 func (a *API) authorized(r *http.Request) bool {

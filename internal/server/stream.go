@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/drydock/drydock/internal/store"
@@ -24,8 +23,6 @@ const (
 	streamLife = 10 * time.Minute
 	heartbeat  = 15 * time.Second
 )
-
-var streams atomic.Int32
 
 func (a *API) streamPoll() time.Duration {
 	if a.StreamPoll > 0 {
@@ -67,13 +64,13 @@ func (a *API) eventStream(w http.ResponseWriter, r *http.Request) error {
 			last = evs[0].ID
 		}
 	}
-	if streams.Add(1) > maxStreams {
-		streams.Add(-1)
+	if a.streams.Add(1) > maxStreams {
+		a.streams.Add(-1)
 		w.Header().Set("Retry-After", "30")
 		fail(w, http.StatusServiceUnavailable, fmt.Sprintf("too many event streams open (%d): poll GET /api/v1/events instead", maxStreams))
 		return nil
 	}
-	defer streams.Add(-1)
+	defer a.streams.Add(-1)
 
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for requests, not streams: each write
