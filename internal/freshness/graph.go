@@ -122,3 +122,43 @@ func (c *Config) Depth(i int) int {
 	}
 	return d
 }
+
+// IsBase reports whether another tracked image is built on the image
+// named name (it is a base, not only an application).
+func (c *Config) IsBase(name string) bool {
+	for i, im := range c.Images {
+		if im.Name != name {
+			continue
+		}
+		for j := range c.Images {
+			if j != i && c.Parent(j) == i {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ImageFor returns the name of the configured image whose tag is in
+// repository (a full name such as "registry.example/team/app") with one of
+// tags, or, when none matches a tag, the only configured image of that
+// repository ("" when there is none or several).
+func (c *Config) ImageFor(repository string, tags []string) string {
+	var inRepo []string
+	for _, im := range c.Images {
+		t, err := c.ParseTag(im.Image)
+		if err != nil || t.Context().Name() != repository {
+			continue
+		}
+		for _, tag := range tags {
+			if tag == t.TagStr() {
+				return im.Name
+			}
+		}
+		inRepo = append(inRepo, im.Name)
+	}
+	if len(inRepo) == 1 {
+		return inRepo[0]
+	}
+	return ""
+}

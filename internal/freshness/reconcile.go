@@ -521,3 +521,15 @@ func (r *Reconciler) resumeOne(ctx context.Context, im *ImageConfig, rec *Rebuil
 	r.finish(ctx, im, rec, &it)
 	return it
 }
+
+// ReconcileImage brings the one configured image named name up to date
+// with its base, leaving the other images alone (a rebuild asked for one
+// image from the API or the web UI).
+func (r *Reconciler) ReconcileImage(ctx context.Context, name string) Item {
+	for i := range r.Config.Images {
+		if r.Config.Images[i].Name == name {
+			return r.reconcileOne(ctx, &r.Config.Images[i])
+		}
+	}
+	return Item{Name: name, Action: ActionError, Error: fmt.Sprintf("no image named %q in drydock.yaml's images", name)}
+}

@@ -427,6 +427,7 @@ func fill(img *Image, i v1.Image, platform string) error {
 	}
 	img.Source.ConfigDigest = cd.String()
 	img.Source.Created = cf.Created.Time
+	img.Source.Labels = cf.Config.Labels
 	if platform == "" && cf.OS != "" {
 		platform = platformString(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
 	}

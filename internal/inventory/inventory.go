@@ -118,6 +118,9 @@ type Source struct {
 	BaseMethod string `json:"baseMethod,omitempty"`
 	// BaseLayers is how many bottom layers belong to the base.
 	BaseLayers int `json:"baseLayers,omitempty"`
+	// Labels are the image config's labels (set by whoever built the
+	// image: untrusted text).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Problem is a part of a scan that failed. A scan that could not read one file

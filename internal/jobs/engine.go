@@ -28,6 +28,9 @@ type Schedule struct {
 	Crawl     time.Duration
 	DBUpdate  time.Duration
 	Reconcile time.Duration
+	// Trend samples the open fixable critical and high findings in running
+	// images for the overview's chart.
+	Trend time.Duration
 	// Workers is how many jobs this replica runs at once.
 	Workers int
 	// ID names this replica in River (default: River's own).
@@ -103,6 +106,8 @@ func newEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], d *
 	river.AddWorker(workers, &dbUpdateWorker{e: e})
 	river.AddWorker(workers, &signWorker{e: e})
 	river.AddWorker(workers, &reconcileWorker{e: e})
+	river.AddWorker(workers, &reconcileImageWorker{e: e})
+	river.AddWorker(workers, &trendWorker{e: e})
 
 	var periodic []*river.PeriodicJob
 	add := func(every time.Duration, args river.JobArgs) {
@@ -117,6 +122,7 @@ func newEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], d *
 	if d.Reconcile != nil {
 		add(s.Reconcile, ReconcileArgs{})
 	}
+	add(s.Trend, TrendArgs{})
 	n := s.Workers
 	if n <= 0 {
 		n = 4

@@ -35,6 +35,7 @@ type Store interface {
 	AddEvent(ctx context.Context, e store.Event) error
 	Meta(ctx context.Context, key string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
+	SampleTrend(ctx context.Context, keep int) (store.TrendPoint, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -71,8 +72,14 @@ type Deps struct {
 	// UpdateDB refreshes the vulnerability database (nil: the database is
 	// only watched for changes made by `drydock db`).
 	UpdateDB func(ctx context.Context) error
-	// Reconcile runs the freshness loop (nil: off).
-	Reconcile func(ctx context.Context) []freshness.Item
+	// Reconcile runs the freshness loop (nil: off); ReconcileImage runs it
+	// for one configured image only (POST /api/v1/rebuild).
+	Reconcile      func(ctx context.Context) []freshness.Item
+	ReconcileImage func(ctx context.Context, name string) freshness.Item
+	// Role says whether a configured image is a base other tracked images
+	// are built on (store.RoleBase) or an application (store.RoleApp);
+	// rebuild and rollout events record it (nil: unrecorded).
+	Role func(name string) string
 	// Backoff leaves a registry that rate-limits or is down alone while
 	// the others are crawled (nil: a default one). Its OnBackoff is set by
 	// the engine (an event); OnBackoff here is told too (metrics).

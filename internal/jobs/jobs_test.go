@@ -5,12 +5,15 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/jobs"
 	"github.com/drydock/drydock/internal/loop"
@@ -278,4 +281,58 @@ func TestRestartResumesQueuedWork(t *testing.T) {
 		ok, _ := st.Scanned(ctx, app.DigestStr())
 		return ok
 	})
+}
+
+// The trend is sampled by a periodic job (once at start, then every
+// interval) on both queues; a one-image rebuild runs only that image's
+// reconcile and records its role.
+func TestTrendJobAndOneImageRebuild(t *testing.T) {
+	for _, ec := range engineCases {
+		t.Run(ec.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			var asked []string
+			var mu sync.Mutex
+			d := &jobs.Deps{DBPath: filepath.Join(dir, "vulndb.sqlite"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				ReconcileImage: func(_ context.Context, name string) freshness.Item {
+					mu.Lock()
+					asked = append(asked, name)
+					mu.Unlock()
+					return freshness.Item{Name: name, Action: freshness.ActionRebuild, RebuildID: "r1", State: freshness.StateDone}
+				},
+				Reconcile: func(context.Context) []freshness.Item {
+					t.Error("the whole loop ran for a one-image rebuild")
+					return nil
+				},
+				Role: func(name string) string {
+					if name == "golden" {
+						return store.RoleBase
+					}
+					return store.RoleApp
+				}}
+			st, e := ec.open(t, ctx, dir, d, jobs.Schedule{Trend: time.Hour})
+			defer st.Close()
+			if err := e.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer e.Stop(context.Background())
+			waitFor(t, "the first trend sample", func() bool {
+				tr, err := st.Trend(ctx, 10)
+				return err == nil && len(tr) == 1
+			})
+			if _, err := e.Enqueue(ctx, jobs.ReconcileImageArgs{Name: "golden"}); err != nil {
+				t.Fatal(err)
+			}
+			var evs []store.Event
+			waitFor(t, "the rebuild event", func() bool {
+				evs, _ = st.Events(ctx, store.EventFilter{Kind: store.EventRebuild})
+				return len(evs) > 0
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(evs) != 1 || evs[0].Role != store.RoleBase || !strings.HasPrefix(evs[0].Detail, "golden:") || len(asked) != 1 || asked[0] != "golden" {
+				t.Errorf("events %+v after asking %v; want one rebuild of golden with role base", evs, asked)
+			}
+		})
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/loop"
@@ -720,31 +721,103 @@ func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 		return nil
 	}
 	for _, it := range d.Reconcile(ctx) {
-		if it.RebuildID == "" && it.Error == "" {
-			continue
-		}
-		digest := ""
-		if i := strings.LastIndex(it.Result, "@"); i >= 0 {
-			digest = it.Result[i+1:]
-		}
-		detail := fmt.Sprintf("%s: %s %s", it.Name, it.Action, it.State)
-		if it.Error != "" {
-			detail += ": " + it.Error
-		}
-		if err := d.Store.AddEvent(ctx, store.Event{Kind: store.EventRebuild, Digest: digest, Detail: detail}); err != nil {
+		if err := w.e.recordRebuild(ctx, it); err != nil {
 			return err
 		}
-		if it.Deployed != "" {
-			if err := d.Store.AddEvent(ctx, store.Event{Kind: store.EventRollout, Digest: digest, Detail: it.Name + ": " + it.Deployed}); err != nil {
-				return err
-			}
-		}
-		if digest != "" {
-			if _, err := w.e.Enqueue(ctx, ResolveArgs{Ref: it.Result, Insecure: d.insecure(it.Result)}); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// ReconcileImageArgs runs the freshness loop for one configured image
+// (POST /api/v1/rebuild): its own rebuild only, not every image's.
+type ReconcileImageArgs struct {
+	// Name is the image's name in drydock.yaml's images.
+	Name string `json:"name"`
+}
+
+func (ReconcileImageArgs) Kind() string { return "reconcile-image" }
+
+// InsertOpts: one rebuild of an image queued at a time.
+func (ReconcileImageArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
+}
+
+type reconcileImageWorker struct {
+	river.WorkerDefaults[ReconcileImageArgs]
+	e *Engine
+}
+
+// Work brings one image up to date with its base.
+func (w *reconcileImageWorker) Work(ctx context.Context, job *river.Job[ReconcileImageArgs]) error {
+	d := w.e.deps
+	if d.ReconcileImage == nil {
+		return nil
+	}
+	it := d.ReconcileImage(ctx, job.Args.Name)
+	d.log().Info("rebuild requested", "image", job.Args.Name, "action", it.Action, "state", it.State, "result", it.Result, "error", it.Error)
+	return w.e.recordRebuild(ctx, it)
+}
+
+// recordRebuild records a rebuild (and its rollout) as events, with the
+// role of the image, and queues the rebuilt digest's scan.
+func (e *Engine) recordRebuild(ctx context.Context, it freshness.Item) error {
+	d := e.deps
+	if it.RebuildID == "" && it.Error == "" {
+		return nil
+	}
+	digest := ""
+	if i := strings.LastIndex(it.Result, "@"); i >= 0 {
+		digest = it.Result[i+1:]
+	}
+	detail := fmt.Sprintf("%s: %s %s", it.Name, it.Action, it.State)
+	if it.Error != "" {
+		detail += ": " + it.Error
+	}
+	role := ""
+	if d.Role != nil {
+		role = d.Role(it.Name)
+	}
+	if err := d.Store.AddEvent(ctx, store.Event{Kind: store.EventRebuild, Digest: digest, Detail: detail, Role: role}); err != nil {
+		return err
+	}
+	if it.Deployed != "" {
+		if err := d.Store.AddEvent(ctx, store.Event{Kind: store.EventRollout, Digest: digest, Detail: it.Name + ": " + it.Deployed, Role: role}); err != nil {
+			return err
 		}
 	}
+	if digest != "" {
+		if _, err := e.Enqueue(ctx, ResolveArgs{Ref: it.Result, Insecure: d.insecure(it.Result)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TrendArgs samples the open fixable critical and high findings in
+// running images (periodic, on the leader).
+type TrendArgs struct{}
+
+func (TrendArgs) Kind() string { return "trend-sample" }
+
+// InsertOpts: one sample at a time.
+func (TrendArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
+}
+
+// TrendKeep is how many samples the store keeps (a week at 10 minutes).
+const TrendKeep = 7 * 24 * 6
+
+type trendWorker struct {
+	river.WorkerDefaults[TrendArgs]
+	e *Engine
+}
+
+func (w *trendWorker) Work(ctx context.Context, _ *river.Job[TrendArgs]) error {
+	p, err := w.e.deps.Store.SampleTrend(ctx, TrendKeep)
+	if err != nil {
+		return err
+	}
+	w.e.deps.log().Info("trend sampled", "openFixableRunning", p.Value)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -44,16 +45,20 @@ type API struct {
 	Store Store
 	// Enqueue queues a job (nil: POST /scan answers 503).
 	Enqueue func(ctx context.Context, ref string, insecure bool) error
-	// Rebuild queues the freshness loop for an image (nil: POST /rebuild
+	// Rebuild queues the rebuild of the one configured image the digest
+	// belongs to and returns its name in drydock.yaml (nil: POST /rebuild
 	// answers 503).
-	Rebuild func(ctx context.Context, digest string) error
+	Rebuild func(ctx context.Context, im *store.Image) (string, error)
 	// Token authenticates requests; reads without it are allowed only
 	// when OpenReads is set (a loopback listener).
 	Token     string
 	OpenReads bool
 	// Insecure reports registries reached over plain HTTP.
 	Insecure func(ref string) bool
-	Now      func() time.Time
+	// StreamPoll is how often an event stream reads new events (default 1s).
+	StreamPoll time.Duration
+	// streams counts the open event streams (at most maxStreams).
+	streams atomic.Int32
 }
 
 func (a *API) authorized(r *http.Request) bool {
@@ -75,6 +80,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/vulnerabilities/{id}", a.read(a.vulnerability))
 	mux.HandleFunc("GET /api/v1/workloads", a.read(a.workloads))
 	mux.HandleFunc("GET /api/v1/events", a.read(a.events))
+	mux.HandleFunc("GET /api/v1/events/stream", a.read(a.eventStream))
 	mux.HandleFunc("POST /api/v1/scan", a.write(a.scan))
 	a.routeUI(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -214,10 +220,11 @@ func (a *API) images(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if ims == nil {
-		ims = []store.Image{}
+	rows, err := a.imageRows(r.Context(), ims)
+	if err != nil {
+		return err
 	}
-	resp := map[string]any{"images": ims}
+	resp := map[string]any{"images": rows}
 	if len(ims) == f.Limit && f.Sort == "" && !f.Desc && f.Offset == 0 {
 		last := ims[len(ims)-1]
 		resp["next"] = last.Digest + "," + last.Repository + "," + last.Registry
@@ -261,9 +268,41 @@ func repositoriesOf(im *store.Image) []store.Reference {
 	return []store.Reference{{Registry: im.Registry, Repository: im.Repository, Tags: im.Tags}}
 }
 
+// ImageRow is one image of GET /api/v1/images.
+type ImageRow struct {
+	store.Image
+	// BaseKnown says the base digest is an image this server stores.
+	BaseKnown bool `json:"baseKnown"`
+}
+
+// imageRows marks the rows whose base image is stored (one query a page).
+func (a *API) imageRows(ctx context.Context, ims []store.Image) ([]ImageRow, error) {
+	rows := make([]ImageRow, len(ims))
+	var bases []string
+	for i, im := range ims {
+		rows[i].Image = im
+		if im.BaseDigest != "" {
+			bases = append(bases, im.BaseDigest)
+		}
+	}
+	if len(bases) == 0 {
+		return rows, nil
+	}
+	known, err := a.Store.ImagesByDigest(ctx, bases)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		rows[i].BaseKnown = rows[i].BaseDigest != "" && known[rows[i].BaseDigest] != nil
+	}
+	return rows, nil
+}
+
 // ImageDetail is GET /api/v1/images/{digest}.
 type ImageDetail struct {
 	store.Image
+	// Labels are the image config's labels.
+	Labels    map[string]string   `json:"labels,omitempty"`
 	Packages  []inventory.Package `json:"packages"`
 	Layers    []inventory.Layer   `json:"layers,omitempty"`
 	OS        *inventory.OS       `json:"os,omitempty"`
@@ -280,6 +319,9 @@ type Lineage struct {
 	BaseDigest string `json:"baseDigest,omitempty"`
 	BaseLayers int    `json:"baseLayers,omitempty"`
 	Method     string `json:"method,omitempty"`
+	// BaseKnown says the base digest is an image this server stores (its
+	// page and GET /images/{baseDigest} exist).
+	BaseKnown bool `json:"baseKnown"`
 }
 
 func (a *API) image(w http.ResponseWriter, r *http.Request) error {
@@ -298,9 +340,20 @@ func (a *API) image(w http.ResponseWriter, r *http.Request) error {
 		if err := json.Unmarshal(b, &inv); err == nil {
 			d.Packages, d.Layers, d.OS, d.Problems = inv.Packages, inv.Layers, inv.OS, inv.Problems
 			d.Lineage = Lineage{BaseName: inv.Source.BaseName, BaseDigest: inv.Source.BaseDigest, BaseLayers: inv.Source.BaseLayers, Method: inv.Source.BaseMethod}
+			d.Labels = inv.Source.Labels
 		}
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if d.Lineage.BaseDigest == "" && im.BaseDigest != "" {
+		d.Lineage.BaseName, d.Lineage.BaseDigest = im.BaseName, im.BaseDigest
+	}
+	if d.Lineage.BaseDigest != "" {
+		known, err := a.Store.ImagesByDigest(ctx, []string{d.Lineage.BaseDigest})
+		if err != nil {
+			return err
+		}
+		d.Lineage.BaseKnown = known[d.Lineage.BaseDigest] != nil
 	}
 	if fs, err := a.Store.Findings(ctx, digest); err != nil {
 		return err
@@ -334,18 +387,62 @@ type AffectedImage struct {
 
 // Vulnerability is GET /api/v1/vulnerabilities/{id}.
 type Vulnerability struct {
-	ID            string           `json:"id"`
-	Aliases       []string         `json:"aliases,omitempty"`
-	FixedVersions []string         `json:"fixedVersions"`
-	Images        []AffectedImage  `json:"images"`
-	Workloads     []store.Workload `json:"workloads"`
-	PatchLatency  PatchLatency     `json:"patchLatency"`
+	ID            string   `json:"id"`
+	Aliases       []string `json:"aliases,omitempty"`
+	FixedVersions []string `json:"fixedVersions"`
+	// Images and Workloads are one page (offset, limit; workloadOffset,
+	// workloadLimit) of ImagesTotal and WorkloadsTotal.
+	Images         []AffectedImage  `json:"images"`
+	ImagesTotal    int              `json:"imagesTotal"`
+	Workloads      []store.Workload `json:"workloads"`
+	WorkloadsTotal int              `json:"workloadsTotal"`
+	PatchLatency   PatchLatency     `json:"patchLatency"`
+}
+
+// pageParam reads an offset (0..1000000) or a limit (1..1000, default 100).
+func pageParam(q map[string][]string, key string, def, lo, hi int) (int, error) {
+	vs := q[key]
+	if len(vs) == 0 || vs[0] == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(vs[0])
+	if err != nil || n < lo || n > hi {
+		return 0, bad("%s=%q: want %d..%d", key, vs[0], lo, hi)
+	}
+	return n, nil
+}
+
+func page[T any](xs []T, offset, limit int) []T {
+	if offset >= len(xs) {
+		return xs[:0]
+	}
+	return xs[offset:min(len(xs), offset+limit)]
 }
 
 func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if !vulnIDRE.MatchString(id) {
 		return bad("%q is not a vulnerability id (such as CVE-2024-6387 or GHSA-xxxx-xxxx-xxxx)", id)
+	}
+	q := r.URL.Query()
+	for k := range q {
+		if k != "offset" && k != "limit" && k != "workloadOffset" && k != "workloadLimit" {
+			return bad("unknown parameter %q (want offset, limit, workloadOffset, workloadLimit)", k)
+		}
+	}
+	var off, lim, woff, wlim int
+	var err error
+	if off, err = pageParam(q, "offset", 0, 0, 1_000_000); err != nil {
+		return err
+	}
+	if lim, err = pageParam(q, "limit", 100, 1, 1000); err != nil {
+		return err
+	}
+	if woff, err = pageParam(q, "workloadOffset", 0, 0, 1_000_000); err != nil {
+		return err
+	}
+	if wlim, err = pageParam(q, "workloadLimit", 100, 1, 1000); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	fs, err := a.Store.Affected(ctx, id)
@@ -410,6 +507,20 @@ func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v.PatchLatency = lat
+	// Whole lists feed the latencies; one page of each is served, in a
+	// stable order (repository, digest, package).
+	sort.SliceStable(v.Images, func(i, j int) bool {
+		a, b := v.Images[i], v.Images[j]
+		if a.Repository != b.Repository {
+			return a.Repository < b.Repository
+		}
+		if a.Digest != b.Digest {
+			return a.Digest < b.Digest
+		}
+		return a.Package < b.Package
+	})
+	v.ImagesTotal, v.WorkloadsTotal = len(v.Images), len(v.Workloads)
+	v.Images, v.Workloads = page(v.Images, off, lim), page(v.Workloads, woff, wlim)
 	return reply(w, http.StatusOK, v)
 }
 

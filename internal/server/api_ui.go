@@ -19,29 +19,24 @@ type uiStore interface {
 	Summarize(ctx context.Context) (*store.Summary, error)
 	SearchVulnerabilities(ctx context.Context, q string, limit int) ([]store.VulnMatch, error)
 	CountImages(ctx context.Context, f store.ImageFilter) (int, error)
-	Meta(ctx context.Context, key string) (string, error)
-	SetMeta(ctx context.Context, key, value string) error
+	Trend(ctx context.Context, limit int) ([]store.TrendPoint, error)
 }
 
 var _ uiStore = (*store.DB)(nil)
 
 // TrendPoint is one sample of the open fixable critical and high findings
 // in running workloads.
-type TrendPoint struct {
-	At    time.Time `json:"at"`
-	Value int       `json:"value"`
-}
+type TrendPoint = store.TrendPoint
 
 // Summary is GET /api/v1/summary.
 type Summary struct {
 	store.Summary
-	// Trend samples OpenFixableRunning, at most one point per
-	// trendInterval, recorded when the summary is read, oldest first.
+	// Trend is OpenFixableRunning sampled every trendInterval by a
+	// periodic job (never on read), oldest first.
 	Trend []TrendPoint `json:"trend"`
 }
 
 const (
-	trendKey      = "trend.open-fixable-running"
 	trendInterval = 10 * time.Minute
 	trendPoints   = 1000
 )
@@ -60,13 +55,6 @@ func (a *API) uiStore() (uiStore, error) {
 	return us, nil
 }
 
-func (a *API) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
-
 func (a *API) summary(w http.ResponseWriter, r *http.Request) error {
 	if len(r.URL.Query()) > 0 {
 		return bad("GET /api/v1/summary takes no parameters")
@@ -80,26 +68,9 @@ func (a *API) summary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var trend []TrendPoint
-	if raw, err := us.Meta(ctx, trendKey); err != nil {
+	trend, err := us.Trend(ctx, trendPoints)
+	if err != nil {
 		return err
-	} else if raw != "" {
-		// A damaged series is dropped rather than failing the summary.
-		_ = json.Unmarshal([]byte(raw), &trend)
-	}
-	now := a.now().UTC().Truncate(time.Second)
-	if n := len(trend); n == 0 || now.Sub(trend[n-1].At) >= trendInterval {
-		trend = append(trend, TrendPoint{At: now, Value: sum.OpenFixableRunning})
-		if len(trend) > trendPoints {
-			trend = trend[len(trend)-trendPoints:]
-		}
-		b, _ := json.Marshal(trend)
-		if err := us.SetMeta(ctx, trendKey, string(b)); err != nil {
-			return err
-		}
-	} else {
-		// Between samples the last point shows the current value.
-		trend = append(trend, TrendPoint{At: now, Value: sum.OpenFixableRunning})
 	}
 	return reply(w, http.StatusOK, Summary{Summary: *sum, Trend: trend})
 }
@@ -149,17 +120,19 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request) error {
 	if !digestRE.MatchString(req.Digest) {
 		return bad("digest %q: want sha256:<64 hex>", req.Digest)
 	}
-	if _, err := a.Store.Image(r.Context(), req.Digest); err != nil {
+	im, err := a.Store.Image(r.Context(), req.Digest)
+	if err != nil {
 		return err
 	}
 	if a.Rebuild == nil {
 		fail(w, http.StatusServiceUnavailable, "rebuilds are off: configure the freshness loop (watch.images) in drydock.yaml")
 		return nil
 	}
-	if err := a.Rebuild(r.Context(), req.Digest); err != nil {
+	name, err := a.Rebuild(r.Context(), im)
+	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusAccepted, map[string]string{"queued": "reconcile", "digest": req.Digest})
+	return reply(w, http.StatusAccepted, map[string]string{"queued": "rebuild", "image": name, "digest": req.Digest})
 }
 
 // imagePaging reads the UI-oriented parameters of GET /images.

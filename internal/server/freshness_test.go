@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +128,86 @@ func moveBase(t *testing.T, c *client, base name.Digest, host, repo, tag string)
 	ev := fmt.Sprintf(`{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"repository":%q,"tag":%q},"request":{"host":%q}}]}`, nb, repo, tag, host)
 	if code, body := c.do(t, "POST", "/events/distribution?token=event-token", "", ev); code != 202 {
 		t.Fatalf("push event: %d %s", code, body)
+	}
+}
+
+// POST /api/v1/rebuild rebuilds the one image asked for: of two images
+// whose base moved, only the requested one is rebuilt, and its rebuild
+// event records it as an application image.
+func TestServerRebuildOneImage(t *testing.T) {
+	lay := demoLayout(t)
+	reg := startRegistry(t)
+	base := push(t, lay, "base", reg.host+"/os/debian:12")
+	app := push(t, lay, "app", reg.host+"/team/app:1")
+	appImg, _ := remote.Image(app)
+	extra, _ := random.Layer(256, "application/vnd.oci.image.layer.v1.tar+gzip")
+	otherImg, _ := mutate.AppendLayers(appImg, extra)
+	otherTag, _ := name.NewTag(reg.host + "/team/other:1")
+	if err := remote.Write(otherTag, otherImg); err != nil {
+		t.Fatal(err)
+	}
+	otherDigest, _ := otherImg.Digest()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`images:
+  - name: app
+    image: %[1]s/team/app:1
+    base: %[1]s/os/debian:12
+    rebuild:
+      kind: rebase
+  - name: other
+    image: %[1]s/team/other:1
+    base: %[1]s/os/debian:12
+    rebuild:
+      kind: rebase
+watch:
+  pollInterval: 0s
+server:
+  registries:
+    - registry: %[1]s
+      repositories: ["team/app", "team/other"]
+  crawlInterval: 1h
+  dbUpdateInterval: 0s
+`, reg.host)
+	r := newReconciler(context.Background(), t, yaml, nil)
+	c := startServer(t, yaml, dir, filepath.Join(dir, "vulndb.sqlite"), func(o *server.Options) { o.Reconciler = r })
+
+	// The base moves; no push event: nothing is rebuilt until asked.
+	baseImg, _ := remote.Image(base)
+	upd, _ := random.Layer(512, "application/vnd.oci.image.layer.v1.tar+gzip")
+	newBase, _ := mutate.AppendLayers(baseImg, upd)
+	tag, _ := name.NewTag(reg.host + "/os/debian:12")
+	if err := remote.Write(tag, newBase); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both images crawled", func() bool {
+		var a, o struct{ Digest string }
+		return c.get(t, "/api/v1/images/"+app.DigestStr(), &a) == 200 && c.get(t, "/api/v1/images/"+otherDigest.String(), &o) == 200
+	})
+	code, body := c.do(t, "POST", "/api/v1/rebuild", c.token, `{"digest":"`+app.DigestStr()+`"}`)
+	if code != 202 || !strings.Contains(string(body), `"image":"app"`) {
+		t.Fatalf("POST /rebuild: %d %s", code, body)
+	}
+	var rebuilt string
+	waitFor(t, "the app rebuilt", func() bool {
+		appTag, _ := name.NewTag(reg.host + "/team/app:1")
+		d, err := remote.Head(appTag)
+		if err == nil && d.Digest.String() != app.DigestStr() {
+			rebuilt = d.Digest.String()
+			return true
+		}
+		return false
+	})
+	var evs struct {
+		Events []struct{ Kind, Digest, Role, Detail string }
+	}
+	waitFor(t, "the rebuild recorded", func() bool {
+		c.get(t, "/api/v1/events?kind=rebuild", &evs)
+		return len(evs.Events) > 0
+	})
+	if len(evs.Events) != 1 || evs.Events[0].Digest != rebuilt || evs.Events[0].Role != "app" {
+		t.Errorf("rebuild events = %+v; want one, for %s, role app", evs.Events, rebuilt)
+	}
+	if d, err := remote.Head(otherTag); err != nil || d.Digest != otherDigest {
+		t.Errorf("team/other:1 = %v (%v); want it left at %s: only the image asked for is rebuilt", d, err, otherDigest)
 	}
 }

@@ -124,10 +124,18 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Reconciler != nil {
 		deps.Reconcile = func(ctx context.Context) []freshness.Item { return o.Reconciler.Reconcile(ctx) }
+		deps.ReconcileImage = o.Reconciler.ReconcileImage
+	}
+	deps.Role = func(name string) string {
+		if o.Config.IsBase(name) {
+			return store.RoleBase
+		}
+		return store.RoleApp
 	}
 	sched := jobs.Schedule{
 		Crawl:    sc.CrawlInterval.Duration,
 		DBUpdate: sc.DBUpdateInterval.Duration,
+		Trend:    trendInterval,
 		Workers:  sc.Workers,
 		ID:       o.ReplicaID,
 		// A dead replica's job is rescued once it has clearly overrun.
@@ -198,10 +206,15 @@ func Run(ctx context.Context, o Options) error {
 	api := &API{Store: st, Token: o.Token, OpenReads: loopback, Insecure: insecure,
 		Enqueue: func(ctx context.Context, ref string, _ bool) error { return enqueueRef(ctx, ref, true) }}
 	if o.Reconciler != nil {
-		api.Rebuild = func(ctx context.Context, _ string) error {
-			// The freshness loop decides what is outdated and rebuilds it.
-			_, err := eng.Enqueue(ctx, jobs.ReconcileArgs{})
-			return err
+		api.Rebuild = func(ctx context.Context, im *store.Image) (string, error) {
+			// Only the image asked for: the freshness loop decides whether
+			// it is outdated and rebuilds it, leaving the others alone.
+			imName := o.Config.ImageFor(im.Repository, im.Tags)
+			if imName == "" {
+				return "", bad("%s is not one of drydock.yaml's images (or matches several by repository): drydock rebuilds only the images configured under images:", im.Repository)
+			}
+			_, err := eng.Enqueue(ctx, jobs.ReconcileImageArgs{Name: imName})
+			return imName, err
 		}
 	}
 	ui, err := NewUI(api)

@@ -333,8 +333,8 @@ func (u *UI) images(r *http.Request) (string, any, error) {
 		}
 	}
 	var resp struct {
-		Images []store.Image `json:"images"`
-		Total  int           `json:"total"`
+		Images []ImageRow `json:"images"`
+		Total  int        `json:"total"`
 	}
 	if err := u.get(r.Context(), "/api/v1/images?"+v.Encode(), &resp); err != nil {
 		return "", nil, err
@@ -402,20 +402,28 @@ func (u *UI) image(r *http.Request) (string, any, error) {
 	if err := u.get(r.Context(), "/api/v1/images?limit=50&total=true&base="+url.QueryEscape(digest), &deps); err != nil {
 		return "", nil, err
 	}
-	var base *store.Image
-	if d.Lineage.BaseDigest != "" {
+	// The base is linked only when the server stores it (no link to a
+	// page that would answer 404).
+	var base *ImageDetail
+	if d.Lineage.BaseKnown {
 		var b ImageDetail
 		if err := u.get(r.Context(), "/api/v1/images/"+url.PathEscape(d.Lineage.BaseDigest), &b); err == nil {
-			base = &b.Image
+			base = &b
 		}
 	}
+	type label struct{ Key, Value string }
+	var labels []label
+	for k, v := range d.Labels {
+		labels = append(labels, label{k, v})
+	}
+	sort.Slice(labels, func(i, j int) bool { return labels[i].Key < labels[j].Key })
 	rescan := d.Repository + "@" + d.Digest
 	if len(d.Tags) > 0 {
 		rescan = d.Repository + ":" + d.Tags[0]
 	}
 	return "image", map[string]any{"D": d, "Packages": pkgs, "PkgQ": pkgQ, "Base": groups["base"], "App": groups["app"],
 		"Other": groups[""], "Layers": layers, "Dependents": deps.Images, "DependentsTotal": deps.Total, "BaseImage": base,
-		"RescanRef": rescan}, nil
+		"RescanRef": rescan, "Labels": labels}, nil
 }
 
 func (u *UI) vulnerabilities(r *http.Request) (string, any, error) {
@@ -433,31 +441,70 @@ func (u *UI) vulnerabilities(r *http.Request) (string, any, error) {
 	return "vulnerabilities", d, nil
 }
 
-type step struct {
-	Name    string
-	At      time.Time
-	Latency float64
-	Note    string
-}
+var stepNames = map[string]string{StepFixAvailable: "Fix available", StepBaseRebuilt: "Base image rebuilt",
+	StepAppRebuilt: "Application image rebuilt", StepRolledOut: "Rolled out (last pod off)"}
+
+// vulnPageSize is the rows of affected images (and of workloads) a
+// vulnerability page shows; the rest are further pages.
+const vulnPageSize = 100
 
 func (u *UI) vulnerability(r *http.Request) (string, any, error) {
 	id := r.PathValue("id")
-	var v Vulnerability
-	if err := u.get(r.Context(), "/api/v1/vulnerabilities/"+url.PathEscape(id), &v); err != nil {
+	in := r.URL.Query()
+	pageOf := func(k string) (int, error) {
+		p := in.Get(k)
+		if p == "" {
+			return 1, nil
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 10000 {
+			return 0, &apiError{code: http.StatusBadRequest, msg: fmt.Sprintf("%s=%q: want a page number from 1", k, p)}
+		}
+		return n, nil
+	}
+	pg, err := pageOf("page")
+	if err != nil {
 		return "", nil, err
 	}
-	l := v.PatchLatency
-	steps := []step{
-		{Name: "First found", At: l.FirstSeen},
-		{Name: "Fix available", At: l.FixAvailable},
-		{Name: "Fixed image built", At: l.FixedImageBuilt, Latency: l.ToFixedImage},
-		{Name: "Rolled out (last pod off)", At: l.LastPodOff, Latency: l.ToProduction},
+	wpg, err := pageOf("wpage")
+	if err != nil {
+		return "", nil, err
 	}
-	if l.StillRunning {
-		steps[3].Note = "still running an affected digest"
+	v := url.Values{"offset": {strconv.Itoa((pg - 1) * vulnPageSize)}, "limit": {strconv.Itoa(vulnPageSize)},
+		"workloadOffset": {strconv.Itoa((wpg - 1) * vulnPageSize)}, "workloadLimit": {strconv.Itoa(vulnPageSize)}}
+	var vuln Vulnerability
+	if err := u.get(r.Context(), "/api/v1/vulnerabilities/"+url.PathEscape(id)+"?"+v.Encode(), &vuln); err != nil {
+		return "", nil, err
 	}
-	sort.SliceStable(v.Images, func(i, j int) bool { return v.Images[i].Repository < v.Images[j].Repository })
-	return "vulnerability", map[string]any{"V": v, "Steps": steps}, nil
+	link := func(p, w int) string {
+		q := url.Values{}
+		if p > 1 {
+			q.Set("page", strconv.Itoa(p))
+		}
+		if w > 1 {
+			q.Set("wpage", strconv.Itoa(w))
+		}
+		if len(q) == 0 {
+			return "/vulnerabilities/" + url.PathEscape(id)
+		}
+		return "/vulnerabilities/" + url.PathEscape(id) + "?" + q.Encode()
+	}
+	d := map[string]any{"V": vuln, "Steps": vuln.PatchLatency.Timeline, "StepNames": stepNames,
+		"Page": pg, "Pages": max(1, (vuln.ImagesTotal+vulnPageSize-1)/vulnPageSize),
+		"WPage": wpg, "WPages": max(1, (vuln.WorkloadsTotal+vulnPageSize-1)/vulnPageSize)}
+	if pg > 1 {
+		d["Prev"] = link(pg-1, wpg) + "#vi-h"
+	}
+	if pg*vulnPageSize < vuln.ImagesTotal {
+		d["Next"] = link(pg+1, wpg) + "#vi-h"
+	}
+	if wpg > 1 {
+		d["WPrev"] = link(pg, wpg-1) + "#vw-h"
+	}
+	if wpg*vulnPageSize < vuln.WorkloadsTotal {
+		d["WNext"] = link(pg, wpg+1) + "#vw-h"
+	}
+	return "vulnerability", d, nil
 }
 
 type nsGroup struct {

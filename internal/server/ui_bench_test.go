@@ -40,6 +40,9 @@ func seedImages(b *testing.B, st *store.DB, n int) {
 			}
 			fs = append(fs, f)
 		}
+		// One vulnerability in every image: its page must stay one page.
+		fs = append(fs, store.Finding{Digest: digest, ID: "GHSA-bench-all", Aliases: []string{"CVE-2024-99999"}, Package: "libeverywhere",
+			Version: "1.0", Fixed: "1.1", Severity: "HIGH", FixPath: "base"})
 		if _, err := st.SaveFindings(ctx, digest, fs, store.EventScan); err != nil {
 			b.Fatal(err)
 		}
@@ -85,6 +88,7 @@ func BenchmarkUI(b *testing.B) {
 			{"overview", "/"},
 			{"images", "/images"},
 			{"images-sorted-p100", "/images?sort=critical&order=desc&page=100"},
+			{"vulnerability-in-all", "/vulnerabilities/GHSA-bench-all"},
 		} {
 			var ts []navTiming
 			for k := 0; k < 5; k++ {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -58,7 +59,7 @@ func chromium(t testing.TB) context.Context {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	t.Cleanup(func() {
 		cancelT()
 		cancelC()
@@ -111,6 +112,15 @@ func evilImage(t *testing.T, lay string) v1.Image {
 	}
 	img, err := mutate.Append(base, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "RUN " + hostile}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config.DeepCopy()
+	cfg.Labels = map[string]string{"org.example.note": hostile, "org.opencontainers.image.title": "evil"}
+	if img, err = mutate.Config(img, *cfg); err != nil {
 		t.Fatal(err)
 	}
 	return img
@@ -198,6 +208,18 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("summary = %+v", sum)
 	}
 
+	// The trend is sampled by the periodic job (it runs once at start),
+	// not by reading the summary.
+	var trend1, trend2 struct{ Trend []struct{ Value int } }
+	waitFor(t, "the trend job's first sample", func() bool {
+		c.get(t, "/api/v1/summary", &trend1)
+		return len(trend1.Trend) > 0
+	})
+	c.get(t, "/api/v1/summary", &trend2)
+	if len(trend2.Trend) != len(trend1.Trend) {
+		t.Errorf("reading the summary sampled the trend: %d points, then %d", len(trend1.Trend), len(trend2.Trend))
+	}
+
 	// Overview: the counts on the page are the API's.
 	var images, workloads string
 	var rows []string
@@ -240,6 +262,20 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("image page digest = %q; want %q", digest, app.DigestStr())
 	}
 	shot(t, ctx, shots, "image.png")
+	// The base (from the app's annotation) is not stored: shown, not linked.
+	var baseUnknown, baseLinks int
+	var imageLinks []string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`document.querySelectorAll("#base-unknown").length`, &baseUnknown),
+		chromedp.Evaluate(`document.querySelectorAll("#base-link").length`, &baseLinks),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('a[href^="/images/"]')).map(a => a.getAttribute("href"))`, &imageLinks),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if baseUnknown != 1 || baseLinks != 0 {
+		t.Errorf("unstored base: %d plain, %d linked; want it plain", baseUnknown, baseLinks)
+	}
+	checkLinks(t, c, imageLinks)
 	if err := chromedp.Run(ctx,
 		chromedp.Text(`table.findings tbody tr:first-child td:first-child a`, &vulnID, chromedp.ByQuery),
 		chromedp.Click(`table.findings tbody tr:first-child td:first-child a`, chromedp.ByQuery),
@@ -252,6 +288,24 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("vulnerability page shows %q after clicking %q", vulnPage, vulnID)
 	}
 	shot(t, ctx, shots, "vulnerability.png")
+	var steps []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("#timeline li")).map(li => li.dataset.step + "=" + li.dataset.state)`, &steps)); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 4 || !strings.HasPrefix(steps[0], "fix-available=") || !strings.HasPrefix(steps[1], "base-rebuilt=") ||
+		!strings.HasPrefix(steps[2], "app-rebuilt=") || steps[3] != "rolled-out=pending" {
+		t.Errorf("timeline steps = %v; want fix available, base rebuilt, app rebuilt, rolled out (pending: a pod runs it)", steps)
+	}
+	// The vulnerability's images are paged by the server.
+	var p1, p2 struct {
+		Images      []struct{ Digest, Package string }
+		ImagesTotal int
+	}
+	c.get(t, "/api/v1/vulnerabilities/"+vulnID+"?limit=1", &p1)
+	c.get(t, "/api/v1/vulnerabilities/"+vulnID+"?limit=1&offset=1", &p2)
+	if p1.ImagesTotal < 2 || len(p1.Images) != 1 || len(p2.Images) != 1 || p1.Images[0] == p2.Images[0] {
+		t.Errorf("vulnerability pages: %+v then %+v", p1, p2)
+	}
 	if err := chromedp.Run(ctx,
 		chromedp.Click(`#vuln-workloads a[href^="/workloads"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("table.workloads", chromedp.ByQuery),
@@ -260,10 +314,19 @@ func TestWebUI(t *testing.T) {
 	); err != nil {
 		t.Fatalf("vulnerability → workload: %v", err)
 	}
-	if !strings.Contains(wlText, "Deployment/checkout") || !strings.HasSuffix(location, "/workloads?namespace=payments") {
+	if !strings.Contains(wlText, "Deployment/checkout") || !strings.HasSuffix(location, "/workloads?namespace=payments") ||
+		!strings.Contains(wlText, reg.host+"/team/app:1") || strings.Contains(wlText, "{") {
 		t.Errorf("workloads page at %s shows %q; want Deployment/checkout", location, wlText)
 	}
 	shot(t, ctx, shots, "workloads.png")
+	var wlLinks []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll('a[href^="/images/"]')).map(a => a.getAttribute("href"))`, &wlLinks)); err != nil {
+		t.Fatal(err)
+	}
+	if len(wlLinks) == 0 {
+		t.Error("the workloads page links to no image")
+	}
+	checkLinks(t, c, wlLinks)
 
 	// Search by an alias finds the vulnerability.
 	var vuln struct {
@@ -299,24 +362,36 @@ func TestWebUI(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Navigate(c.base+"/activity"),
 		chromedp.WaitVisible("#events-body", chromedp.ByQuery),
 		chromedp.Evaluate(`window.__noReload = true; true`, &marker),
+		chromedp.Poll(`document.getElementById("live-state").dataset.mode === "stream" && document.getElementById("live-state").textContent === "live"`,
+			nil, chromedp.WithPollingTimeout(60*time.Second)),
 	); err != nil {
-		t.Fatal(err)
+		t.Fatalf("activity stream did not open: %v", err)
 	}
 	if code, body := c.do(t, "POST", "/api/v1/scan", c.token, `{"ref":"`+reg.host+`/team/other:1"}`); code != 202 {
 		t.Fatalf("POST /scan: %d %s", code, body)
 	}
-	var appeared bool
-	deadline := time.Now().Add(90 * time.Second)
-	for !appeared && time.Now().Before(deadline) {
-		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.__noReload === true && Array.from(document.querySelectorAll("#events-body tr.new")).some(r => r.cells[1].textContent === "scan")`, &appeared)); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if !appeared {
-		t.Error("no new scan row on the activity page after POST /api/v1/scan")
-	}
+	newScanRow(t, ctx, "stream")
 	shot(t, ctx, shots, "activity.png")
+
+	// Without EventSource (or once the stream keeps failing) the page polls.
+	noES, err := chromedpAddScript(ctx, "delete window.EventSource;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(c.base+"/activity"),
+		chromedp.WaitVisible("#events-body", chromedp.ByQuery),
+		chromedp.Evaluate(`window.__noReload = true; true`, &marker),
+		chromedp.Poll(`document.getElementById("live-state").dataset.mode === "polling"`, nil, chromedp.WithPollingTimeout(60*time.Second)),
+	); err != nil {
+		t.Fatalf("activity polling fallback: %v", err)
+	}
+	if code, body := c.do(t, "POST", "/api/v1/scan", c.token, `{"ref":"`+reg.host+`/team/other:1"}`); code != 202 {
+		t.Fatalf("POST /scan: %d %s", code, body)
+	}
+	newScanRow(t, ctx, "polling")
+	if err := chromedp.Run(ctx, page.RemoveScriptToEvaluateOnNewDocument(noES)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Hostile markup from an image is text: no dialog, no injected element.
 	var dialogs atomic.Int32
@@ -348,6 +423,35 @@ func TestWebUI(t *testing.T) {
 	if !strings.Contains(created, hostile) {
 		t.Errorf("hostile layer history shown as %q", created)
 	}
+	var labelValues []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("#labels-table td.label-value")).map(e => e.textContent)`, &labelValues)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(labelValues, hostile) || !slices.Contains(labelValues, "evil") {
+		t.Errorf("labels shown as %q; want the hostile one as text", labelValues)
+	}
+	var evilAPI struct{ Labels map[string]string }
+	c.get(t, "/api/v1/images/"+evil.DigestStr(), &evilAPI)
+	if evilAPI.Labels["org.example.note"] != hostile {
+		t.Errorf("API labels = %v", evilAPI.Labels)
+	}
+
+	// Once the base is stored its digest links to its page.
+	push(t, lay, "base", reg.host+"/os/debian:12")
+	if code, body := c.do(t, "POST", "/api/v1/scan", c.token, `{"ref":"`+reg.host+`/os/debian:12"}`); code != 202 {
+		t.Fatalf("POST /scan base: %d %s", code, body)
+	}
+	var baseHref string
+	waitFor(t, "the base scanned and linked from the app's page", func() bool {
+		var n int
+		if err := chromedp.Run(ctx, chromedp.Navigate(c.base+"/images/"+app.DigestStr()),
+			chromedp.WaitVisible("#image-digest", chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelectorAll("#base-link").length`, &n)); err != nil || n != 1 {
+			return false
+		}
+		return chromedp.Run(ctx, chromedp.AttributeValue("#base-link", "href", &baseHref, nil, chromedp.ByQuery)) == nil
+	})
+	checkLinks(t, c, []string{baseHref})
 
 	// An action with a token: the token stays out of the page.
 	const token = "api-token"
@@ -409,11 +513,111 @@ func TestWebUI(t *testing.T) {
 	c.get(t, "/api/v1/images?sort=repository&order=desc&limit=1&total=true", &page1)
 	c.get(t, "/api/v1/images?sort=repository&order=desc&limit=1&offset=1&q=team", &page2)
 	// The app is listed under team/app and team/other (the same digest
-	// pushed to both), beside the evil image: three rows.
-	if page1.Total != 3 || len(page1.Images) != 1 || len(page2.Images) != 1 || page1.Images[0].Repository <= page2.Images[0].Repository {
+	// pushed to both), beside the evil image and the base: four rows.
+	if page1.Total != 4 || len(page1.Images) != 1 || len(page2.Images) != 1 || page1.Images[0].Repository <= page2.Images[0].Repository {
 		t.Errorf("sorted pages: %+v then %+v", page1, page2)
 	}
 	if code, body := c.do(t, "GET", "/nothing-here", "", ""); code != 404 || !strings.Contains(string(body), "no such page") {
 		t.Errorf("GET /nothing-here: %d", code)
+	}
+}
+
+// checkLinks follows links to image pages: none may answer 404.
+func checkLinks(t *testing.T, c *client, hrefs []string) {
+	t.Helper()
+	for _, h := range hrefs {
+		resp, err := http.Get(c.base + h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("link %s answers %d", h, resp.StatusCode)
+		}
+	}
+}
+
+// newScanRow waits (generously: the scan runs on a loaded machine) for a
+// new scan row on the activity page, added without a reload, while the
+// page stays in mode.
+func newScanRow(t *testing.T, ctx context.Context, mode string) {
+	t.Helper()
+	var ok bool
+	js := `window.__noReload === true && document.getElementById("live-state").dataset.mode === "` + mode + `" &&
+		Array.from(document.querySelectorAll("#events-body tr.new")).some(r => r.cells[1].textContent === "scan")`
+	for deadline := time.Now().Add(90 * time.Second); !ok && time.Now().Before(deadline); {
+		if err := chromedp.Run(ctx, chromedp.Evaluate(js, &ok)); err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	if !ok {
+		t.Errorf("no new scan row on the activity page (%s) after POST /api/v1/scan", mode)
+	}
+}
+
+// chromedpAddScript runs js in every document before its own scripts.
+func chromedpAddScript(ctx context.Context, js string) (page.ScriptIdentifier, error) {
+	var id page.ScriptIdentifier
+	err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		id, err = page.AddScriptToEvaluateOnNewDocument(js).Do(ctx)
+		return err
+	}))
+	return id, err
+}
+
+// A vulnerability in many images is paged by the server: the page lists
+// 100 affected images and links to the next page, which lists the rest.
+func TestVulnerabilityPagePaged(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "server.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 230
+	for i := 0; i < n; i++ {
+		digest := fmt.Sprintf("sha256:%064x", i+1)
+		if _, err := st.PutImage(ctx, store.Image{Digest: digest, Registry: "reg.example", Repository: fmt.Sprintf("reg.example/team/app%03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SaveFindings(ctx, digest, []store.Finding{{ID: "GHSA-many", Package: "libx", Version: "1", Fixed: "2", Severity: "HIGH"}}, store.EventScan); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	c := startServer(t, "server:\n  crawlInterval: 1h\n", dir, filepath.Join(dir, "vulndb.sqlite"), nil)
+	rows := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(c.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		html := string(b)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		i := strings.Index(html, `id="vuln-images"`)
+		j := strings.Index(html[i:], "</table>")
+		next := ""
+		if k := strings.Index(html, `rel="next" href="`); k >= 0 {
+			next = html[k+len(`rel="next" href="`):]
+			next = strings.ReplaceAll(next[:strings.Index(next, `"`)], "&amp;", "&")
+		}
+		return strings.Count(html[i:i+j], "<tr><td>"), next
+	}
+	got1, next := rows("/vulnerabilities/GHSA-many")
+	if got1 != 100 || next == "" {
+		t.Fatalf("first page: %d rows, next %q; want 100 and a next page", got1, next)
+	}
+	got2, next := rows(next)
+	got3, last := rows(next)
+	if got2 != 100 || got3 != n-200 || last != "" {
+		t.Errorf("pages: %d, %d, %d rows (then %q); want 100, 100, %d", got1, got2, got3, last, n-200)
 	}
 }

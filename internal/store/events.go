@@ -13,8 +13,8 @@ func (s *DB) addEvent(ctx context.Context, t tx, e Event) error {
 	if at == 0 {
 		at = nanos(s.now())
 	}
-	_, err := t.exec(ctx, `INSERT INTO events (at, kind, digest, vuln_id, workload, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		at, e.Kind, e.Digest, e.VulnID, e.Workload, e.Detail)
+	_, err := t.exec(ctx, `INSERT INTO events (at, kind, digest, vuln_id, workload, detail, role) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		at, e.Kind, e.Digest, e.VulnID, e.Workload, e.Detail, e.Role)
 	return err
 }
 
@@ -30,6 +30,9 @@ func (s *DB) AddEvent(ctx context.Context, e Event) error {
 type EventFilter struct {
 	// Before is the id of the last event of the previous page (0: newest).
 	Before int64
+	// After, when set, lists the events after that id oldest first (a
+	// live stream catching up); Before is then ignored.
+	After  int64
 	Limit  int
 	Kind   string
 	Digest string
@@ -40,7 +43,7 @@ type EventFilter struct {
 func (s *DB) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	var where []string
 	var args []any
-	if f.Before > 0 {
+	if f.Before > 0 && f.After == 0 {
 		where, args = append(where, "id < ?"), append(args, f.Before)
 	}
 	if f.Kind != "" {
@@ -52,7 +55,10 @@ func (s *DB) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.VulnID != "" {
 		where, args = append(where, "vuln_id = ?"), append(args, f.VulnID)
 	}
-	q := `SELECT id, at, kind, digest, vuln_id, workload, detail FROM events`
+	if f.After > 0 {
+		where, args = append(where, "id > ?"), append(args, f.After)
+	}
+	q := `SELECT id, at, kind, digest, vuln_id, workload, detail, role FROM events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -60,7 +66,12 @@ func (s *DB) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q += " ORDER BY id DESC LIMIT ?"
+	if f.After > 0 {
+		// Oldest first: a stream catching up sends events in order.
+		q += " ORDER BY id LIMIT ?"
+	} else {
+		q += " ORDER BY id DESC LIMIT ?"
+	}
 	rows, err := s.query(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
@@ -70,7 +81,7 @@ func (s *DB) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	for rows.Next() {
 		var e Event
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Digest, &e.VulnID, &e.Workload, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Digest, &e.VulnID, &e.Workload, &e.Detail, &e.Role); err != nil {
 			return nil, fmt.Errorf("list events: %w", err)
 		}
 		e.At = fromNanos(at)

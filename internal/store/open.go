@@ -187,6 +187,15 @@ var migrations = []string{
 		SELECT t.digest, t.repository, {{host_of_repository}}, MIN(t.updated_at) FROM tags t JOIN images i ON i.digest = t.digest
 		WHERE t.repository <> i.repository AND t.repository LIKE '%/%'
 		GROUP BY t.digest, t.repository`,
+	// 3: whether a rebuild or rollout event was of a base image or of an
+	// application image (the vulnerability timeline tells "base rebuilt"
+	// from "app rebuilt"); the trend of open fixable critical and high
+	// findings in running images, sampled by a periodic job.
+	`ALTER TABLE events ADD COLUMN role TEXT NOT NULL DEFAULT '';
+	CREATE TABLE trend (
+		at BIGINT PRIMARY KEY,
+		open_fixable_running INTEGER NOT NULL
+	);`,
 }
 
 func (s *DB) render(m string) string {

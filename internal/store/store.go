@@ -128,6 +128,14 @@ const (
 	EventBackoff = "registry-backoff"
 )
 
+// Event roles: what a rebuild or rollout was of.
+const (
+	// RoleBase is an image other images are built on.
+	RoleBase = "base"
+	// RoleApp is an application image (nothing tracked is built on it).
+	RoleApp = "app"
+)
+
 // Event is one thing that happened, newest first in listings.
 type Event struct {
 	ID       int64     `json:"id"`
@@ -137,6 +145,9 @@ type Event struct {
 	VulnID   string    `json:"vulnerability,omitempty"`
 	Workload string    `json:"workload,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
+	// Role is RoleBase or RoleApp for rebuilds and rollouts ("" when not
+	// known or not applicable).
+	Role string `json:"role,omitempty"`
 }
 
 // Diff is what a scan or re-match changed in an image's findings.

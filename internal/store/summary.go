@@ -63,8 +63,7 @@ func (s *DB) Summarize(ctx context.Context) (*Summary, error) {
 			SELECT 1 FROM tags t WHERE t.repository || ':' || t.tag = i.base_name AND t.digest <> i.base_digest)`},
 		{&sum.VerdictsMissing, `SELECT COUNT(*) FROM images i WHERE i.scanned_at <> 0 AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.digest = i.digest)`},
 		{&sum.VerdictsFailing, `SELECT COUNT(*) FROM verdicts WHERE result <> 'pass'`},
-		{&sum.OpenFixableRunning, `SELECT COUNT(*) FROM findings f JOIN images i ON i.digest = f.digest
-			WHERE f.fixed <> '' AND f.severity IN ('CRITICAL', 'HIGH', 'critical', 'high') AND ` + runningImage},
+		{&sum.OpenFixableRunning, openFixableRunning},
 	}
 	for _, c := range counts {
 		if err := s.queryRow(ctx, c.q).Scan(c.dst); err != nil {
@@ -142,6 +141,74 @@ func (s *DB) SearchVulnerabilities(ctx context.Context, q string, limit int) ([]
 			return nil, fmt.Errorf("search vulnerabilities: %w", err)
 		}
 		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// TrendPoint is one sample of the open fixable critical and high findings
+// in running images.
+type TrendPoint struct {
+	At    time.Time `json:"at"`
+	Value int       `json:"value"`
+}
+
+// openFixableRunning counts what Summary.OpenFixableRunning counts.
+const openFixableRunning = `SELECT COUNT(*) FROM findings f JOIN images i ON i.digest = f.digest
+	WHERE f.fixed <> '' AND f.severity IN ('CRITICAL', 'HIGH', 'critical', 'high') AND ` + runningImage
+
+// SampleTrend records the current count of open fixable critical and high
+// findings in running images and keeps the newest keep samples.
+func (s *DB) SampleTrend(ctx context.Context, keep int) (TrendPoint, error) {
+	p := TrendPoint{At: s.now().UTC()}
+	err := s.inTx(ctx, func(t tx) error {
+		rows, err := t.query(ctx, openFixableRunning)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := rows.Scan(&p.Value); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO trend (at, open_fixable_running) VALUES (?, ?)
+			ON CONFLICT (at) DO UPDATE SET open_fixable_running = excluded.open_fixable_running`, nanos(p.At), p.Value); err != nil {
+			return err
+		}
+		if keep > 0 {
+			_, err = t.exec(ctx, `DELETE FROM trend WHERE at < COALESCE((SELECT at FROM trend ORDER BY at DESC LIMIT 1 OFFSET ?), 0)`, keep-1)
+		}
+		return err
+	})
+	if err != nil {
+		return TrendPoint{}, fmt.Errorf("sample trend: %w", err)
+	}
+	return p, nil
+}
+
+// Trend returns the newest limit samples, oldest first.
+func (s *DB) Trend(ctx context.Context, limit int) ([]TrendPoint, error) {
+	rows, err := s.query(ctx, `SELECT at, open_fixable_running FROM trend ORDER BY at DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read trend: %w", err)
+	}
+	defer rows.Close()
+	out := []TrendPoint{}
+	for rows.Next() {
+		var at int64
+		var p TrendPoint
+		if err := rows.Scan(&at, &p.Value); err != nil {
+			return nil, fmt.Errorf("read trend: %w", err)
+		}
+		p.At = fromNanos(at)
+		out = append(out, p)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
 	}
 	return out, rows.Err()
 }

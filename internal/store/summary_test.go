@@ -122,3 +122,80 @@ func TestSummarySearchAndPaging(t *testing.T) {
 		}
 	})
 }
+
+// The trend is sampled (not computed on read), keeps only the newest
+// samples, and reads oldest first; event roles and the catch-up listing
+// (After) round-trip on both engines.
+func TestTrendAndEventRoles(t *testing.T) {
+	forEach(t, func(t *testing.T, s *store.DB, _ func() (*store.DB, error)) {
+		ctx := context.Background()
+		if tr, err := s.Trend(ctx, 10); err != nil || len(tr) != 0 {
+			t.Fatalf("empty trend = %v, %v", tr, err)
+		}
+		put(t, s, dA, "reg.example/app")
+		if _, err := s.SaveFindings(ctx, dA, []store.Finding{
+			{ID: "CVE-1", Package: "p", Version: "1", Fixed: "2", Severity: "HIGH"},
+			{ID: "CVE-2", Package: "p", Version: "1", Fixed: "2", Severity: "CRITICAL"},
+			{ID: "CVE-3", Package: "p", Version: "1", Severity: "CRITICAL"},
+		}, store.EventScan); err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		sample := func() {
+			t.Helper()
+			p, err := s.SampleTrend(ctx, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, p.Value)
+		}
+		sample() // not running yet: 0
+		if _, _, err := s.SetWorkload(ctx, store.Workload{Cluster: "c", Namespace: "n", Kind: "Deployment", Name: "a", Container: "a", Image: "x", Digest: dA}); err != nil {
+			t.Fatal(err)
+		}
+		sample()
+		sample()
+		sample()
+		if diff := cmp.Diff([]int{0, 2, 2, 2}, got); diff != "" {
+			t.Errorf("samples (-want +got):\n%s", diff)
+		}
+		tr, err := s.Trend(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tr) != 3 || !tr[0].At.Before(tr[2].At) || tr[0].Value != 2 {
+			t.Errorf("trend kept = %+v; want the newest 3, oldest first", tr)
+		}
+
+		for _, e := range []store.Event{
+			{Kind: store.EventRebuild, Digest: dB, Role: store.RoleBase, Detail: "base"},
+			{Kind: store.EventRebuild, Digest: dC, Role: store.RoleApp, Detail: "app"},
+		} {
+			if err := s.AddEvent(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, err := s.Events(ctx, store.EventFilter{Kind: store.EventRebuild})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var roles []string
+		for _, e := range evs {
+			roles = append(roles, e.Digest+"="+e.Role)
+		}
+		if diff := cmp.Diff([]string{dC + "=app", dB + "=base"}, roles); diff != "" {
+			t.Errorf("roles (-want +got):\n%s", diff)
+		}
+		all, err := s.Events(ctx, store.EventFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := s.Events(ctx, store.EventFilter{After: all[2].ID, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != 1 || after[0].ID != all[1].ID {
+			t.Errorf("After %d = %+v; want the next event %d", all[2].ID, after, all[1].ID)
+		}
+	})
+}

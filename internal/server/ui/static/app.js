@@ -82,42 +82,77 @@
     return td;
   }
 
+  // The activity table follows GET /api/v1/events/stream (Server-Sent
+  // Events); when the browser has no EventSource or the stream keeps
+  // failing, it falls back to polling GET /api/v1/events.
   function initActivity() {
     var body = document.getElementById("events-body");
     if (!body) { return; }
     var kind = document.getElementById("events").dataset.kind || "";
     var state = document.getElementById("live-state");
+    function setState(mode, text) {
+      if (!state) { return; }
+      state.dataset.mode = mode;
+      state.textContent = text;
+    }
     function newest() {
       var first = body.querySelector("tr[data-id]");
       return first ? Number(first.dataset.id) : 0;
+    }
+    function add(e) {
+      if (!e || typeof e.id !== "number" || e.id <= newest()) { return; }
+      if (kind && e.kind !== kind) { return; }
+      var tr = document.createElement("tr");
+      tr.dataset.id = String(e.id);
+      tr.className = "new";
+      cell(tr, fmtTime(e.at));
+      cell(tr, e.kind + (e.role ? " (" + e.role + ")" : ""));
+      cell(tr, e.digest ? shortDigest(e.digest) : "", e.digest ? "/images/" + encodeURIComponent(e.digest) : "");
+      cell(tr, e.vulnerability || "", e.vulnerability ? "/vulnerabilities/" + encodeURIComponent(e.vulnerability) : "");
+      cell(tr, e.workload || "");
+      cell(tr, e.detail || "").className = "clip";
+      body.insertBefore(tr, body.firstChild);
+      while (body.rows.length > 500) { body.deleteRow(body.rows.length - 1); }
     }
     function poll() {
       var url = "/api/v1/events?limit=100" + (kind ? "&kind=" + encodeURIComponent(kind) : "");
       fetch(url, { headers: headers(), credentials: "omit" })
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (j) {
-          var top = newest();
-          var fresh = (j.events || []).filter(function (e) { return e.id > top; });
-          for (var i = fresh.length - 1; i >= 0; i--) {
-            var e = fresh[i];
-            var tr = document.createElement("tr");
-            tr.dataset.id = String(e.id);
-            tr.className = "new";
-            cell(tr, fmtTime(e.at));
-            cell(tr, e.kind);
-            cell(tr, e.digest ? shortDigest(e.digest) : "", e.digest ? "/images/" + encodeURIComponent(e.digest) : "");
-            cell(tr, e.vulnerability || "", e.vulnerability ? "/vulnerabilities/" + encodeURIComponent(e.vulnerability) : "");
-            cell(tr, e.workload || "");
-            cell(tr, e.detail || "").className = "clip";
-            body.insertBefore(tr, body.firstChild);
-          }
-          while (body.rows.length > 500) { body.deleteRow(body.rows.length - 1); }
-          if (state) { state.textContent = "live, updated " + new Date().toLocaleTimeString(); }
+          var evs = j.events || [];
+          for (var i = evs.length - 1; i >= 0; i--) { add(evs[i]); }
+          setState("polling", "live (polling), updated " + new Date().toLocaleTimeString());
         })
-        .catch(function (e) { if (state) { state.textContent = "paused: " + e.message; } })
+        .catch(function (e) { setState("polling", "paused: " + e.message); })
         .then(function () { setTimeout(poll, 2000); });
     }
-    setTimeout(poll, 2000);
+    var polling = false;
+    function fallback() {
+      if (polling) { return; }
+      polling = true;
+      setState("polling", "live (polling)");
+      poll();
+    }
+    if (typeof window.EventSource !== "function") { fallback(); return; }
+    var q = "after=" + newest() + (kind ? "&kind=" + encodeURIComponent(kind) : "");
+    var es = new EventSource("/api/v1/events/stream?" + q);
+    var failures = 0;
+    es.onopen = function () { failures = 0; setState("stream", "live"); };
+    es.onmessage = function (m) {
+      failures = 0;
+      try { add(JSON.parse(m.data)); } catch (e) { /* a malformed event is skipped */ }
+    };
+    es.onerror = function () {
+      // EventSource reconnects by itself (with Last-Event-ID); after
+      // repeated failures, or once it gives up, poll instead.
+      failures++;
+      if (es.readyState === EventSource.CLOSED || failures >= 3) {
+        es.close();
+        fallback();
+      } else {
+        setState("stream", "reconnecting…");
+      }
+    };
   }
 
   document.addEventListener("DOMContentLoaded", function () {
