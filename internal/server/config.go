@@ -56,6 +56,11 @@ type ClusterConfig struct {
 	// default kubeconfig).
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	Context    string `json:"context,omitempty"`
+	// PullCredentials reads the images a Pod runs with its
+	// imagePullSecrets (or its ServiceAccount's), then drydock's own
+	// credentials, as the kubelet pulled them. Needs get, list and watch
+	// on secrets and serviceaccounts in that cluster.
+	PullCredentials bool `json:"pullCredentials,omitempty"`
 }
 
 // Defaults.

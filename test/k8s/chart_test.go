@@ -228,6 +228,8 @@ func TestChartLintAndTemplateErrors(t *testing.T) {
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true"}, "server.config"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x"}, "server.tokenSecret"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x,server.tokenSecret=t"}, "tokenEnv: DRYDOCK_SERVER_TOKEN"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.tokenSecret=t,server.pullCredentials=false",
+			"--set", "server.config=server:\n  tokenEnv: DRYDOCK_SERVER_TOKEN\n  clusters:\n    - name: here\n      pullCredentials: true\n"}, "server.pullCredentials is false"},
 	} {
 		_, err := c.run(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -324,6 +326,15 @@ func TestChartAppliesToRealCluster(t *testing.T) {
 		if len(sts.Spec.VolumeClaimTemplates) != 1 {
 			t.Error("with SQLite the server needs its PersistentVolume")
 		}
+		// pullCredentials on (the default): the server reads secrets and
+		// serviceaccounts; off: it does not.
+		if got := serverReads(t, objs); !slices.Contains(got, "secrets") || !slices.Contains(got, "serviceaccounts") {
+			t.Errorf("server with pullCredentials reads %v; want secrets and serviceaccounts too", got)
+		}
+		off := c.template(t, "-f", filepath.Join(c.dir, "ci/sqlite-server-values.yaml"), "--set", "server.pullCredentials=false")
+		if d := cmp.Diff([]string{"namespaces", "pods"}, serverReads(t, off)); d != "" {
+			t.Errorf("server without pullCredentials reads (-want +got):\n%s", d)
+		}
 		// Rollouts off: the loop gets no Kubernetes access at all.
 		if find(objs, "ClusterRole", "drydock-watch") != nil {
 			t.Error("watch without rollouts has a ClusterRole")
@@ -335,6 +346,20 @@ func TestChartAppliesToRealCluster(t *testing.T) {
 		applyAll(t, ctx, cl, objs)
 		deleteAll(ctx, cl, objs)
 	})
+}
+
+// serverReads lists the resources the server's ClusterRole may list, sorted.
+func serverReads(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	role := convert[rbacv1.ClusterRole](t, find(objs, "ClusterRole", "drydock-server"))
+	var out []string
+	for _, r := range role.Rules {
+		if slices.Contains(r.Verbs, "list") {
+			out = append(out, r.Resources...)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // checkWebhookDefaults holds the promises of the chart README.
