@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/dbdist"
 	"github.com/drydock/drydock/internal/deploy"
 	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
@@ -50,6 +51,10 @@ type Options struct {
 	Reconciler *freshness.Reconciler
 	// ReplicaID names this replica in the job engine.
 	ReplicaID string
+	// DBSync, when set, keeps the vulnerability database the signed one at
+	// a registry reference, pulled every Server.DBPullInterval; the
+	// periodic database job then only looks for changes to re-match.
+	DBSync *dbdist.Syncer
 	// Listening is told the API address once it is up.
 	Listening func(addr net.Addr)
 	Log       *slog.Logger
@@ -145,7 +150,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		deps.Inventory.Image = append(deps.Inventory.Image, image.WithPlatform(p))
 	}
-	if sc.DBMirror != "" {
+	if sc.DBMirror != "" && o.DBSync == nil {
 		deps.UpdateDB = func(ctx context.Context) error {
 			_, err := vulndb.Update(ctx, o.DBPath, sc.Ecosystems, vulndb.WithBaseURL(sc.DBMirror))
 			return err
@@ -186,6 +191,31 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("stop jobs", "err", err)
 		}
 	}()
+
+	if o.DBSync != nil {
+		go o.DBSync.Run(ctx, sc.DBPullInterval.Duration, func(res *dbdist.PullResult, err error) {
+			ref := o.DBSync.Ref.String()
+			bg := context.WithoutCancel(ctx)
+			if err != nil {
+				// The installed database stays; nothing is signed without one.
+				log.Error("vulnerability database pull failed; keeping the installed database", "ref", ref, "err", err)
+				if err := st.AddEvent(bg, store.Event{Kind: store.EventDBUpdate, Detail: "pull of oci://" + ref + " failed, installed database kept: " + err.Error()}); err != nil {
+					log.Error("record event", "err", err)
+				}
+				return
+			}
+			if res.Unchanged {
+				log.Debug("vulnerability database unchanged", "ref", ref)
+				return
+			}
+			log.Info("vulnerability database installed", "ref", ref, "manifest", res.Manifest.DigestStr(), "signed", res.Created,
+				"layers", res.Downloaded, "of", res.Layers, "bytes", res.Bytes)
+			// The database job notices the change and queues the re-match.
+			if _, err := eng.Enqueue(bg, jobs.DBUpdateArgs{}); err != nil {
+				log.Error("queue re-match after database pull", "err", err)
+			}
+		})
+	}
 
 	insecure := func(ref string) bool {
 		for _, h := range o.Config.Registries.Insecure {
