@@ -230,12 +230,33 @@ func TestChartLintAndTemplateErrors(t *testing.T) {
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x,server.tokenSecret=t"}, "tokenEnv: DRYDOCK_SERVER_TOKEN"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.tokenSecret=t,server.pullCredentials=false",
 			"--set", "server.config=server:\n  tokenEnv: DRYDOCK_SERVER_TOKEN\n  clusters:\n    - name: here\n      pullCredentials: true\n"}, "server.pullCredentials is false"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "vulnDB.from=oci://reg.example/security/vulndb:latest"}, "vulnDB.publicKey"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set-file", "vulnDB.publicKey=" + c.pubKey, "--set", "vulnDB.from=reg.example/security/vulndb:latest"}, "want oci://"},
 	} {
 		_, err := c.run(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("helm %s: error %v, want one saying %q", strings.Join(tc.args[3:], " "), err, tc.want)
 		}
 	}
+	// vulnDB.from: the webhook and the server both keep the signed
+	// database, with the key from the ConfigMap.
+	withDB := c.template(t, "-f", filepath.Join(c.dir, "ci/sqlite-server-values.yaml"), "--set", "vulnDB.from=oci://reg.example/security/vulndb:latest",
+		"--set-file", "vulnDB.publicKey="+c.pubKey, "--set", "vulnDB.pullInterval=30m")
+	wantDB := []string{"--db-from=oci://reg.example/security/vulndb:latest", "--db-key=/etc/drydock/config/vulndb-key.pub", "--db-pull-interval=30m"}
+	for _, args := range [][]string{
+		convert[appsv1.Deployment](t, find(withDB, "Deployment", "drydock-admission")).Spec.Template.Spec.Containers[0].Args,
+		convert[appsv1.StatefulSet](t, find(withDB, "StatefulSet", "drydock-server")).Spec.Template.Spec.Containers[0].Args,
+	} {
+		for _, w := range wantDB {
+			if !slices.Contains(args, w) {
+				t.Errorf("with vulnDB.from, args %q lack %s", args, w)
+			}
+		}
+	}
+	if cm := convert[corev1.ConfigMap](t, find(withDB, "ConfigMap", "drydock-config")); !strings.Contains(cm.Data["vulndb-key.pub"], "PUBLIC KEY") {
+		t.Error("the ConfigMap holds no vulndb-key.pub")
+	}
+
 	// cert-manager: the kinds it serves, and the CA injection annotation,
 	// with no certificate flags left to the webhook.
 	objs := c.template(t, "-f", filepath.Join(c.dir, "ci/cert-manager-values.yaml"))
