@@ -139,7 +139,12 @@ TLS, one of two ways:
 
   # Tighter bounds on the work one review may cause
   drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub \
-      --max-images 32 --registry-concurrency 8`,
+      --max-images 32 --registry-concurrency 8
+
+  # Keep the signed vulnerability database of the cluster's own registry; until
+  # one is verified and installed, every image is denied (fail closed)
+  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub \
+      --db-from oci://registry.example.com/security/vulndb:latest --db-key db.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAdmissionServe(cmd.Context(), g, f) },
 	}

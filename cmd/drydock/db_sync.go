@@ -23,7 +23,7 @@ type dbFromFlags struct {
 
 func (f *dbFromFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.from, "db-from", envOr("DRYDOCK_DB_FROM", ""), "oci://REF: keep the vulnerability database the one \"drydock db push\" signed there (env DRYDOCK_DB_FROM; needs --db-key)")
+	fl.StringVar(&f.from, "db-from", "", "oci://REF: keep the vulnerability database the one \"drydock db push\" signed there, pulled at start and every --db-pull-interval (needs --db-key)")
 	fl.StringArrayVar(&f.keys, "db-key", nil, "with --db-from: trusted public key of the database signer (PEM; repeatable)")
 	fl.DurationVar(&f.interval, "db-pull-interval", time.Hour, "with --db-from: how often the reference is pulled again (a failed pull is retried sooner)")
 }
