@@ -133,6 +133,10 @@ func TestServerScansWithPodPullCredentials(t *testing.T) {
 		o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 
+	// Ready once the Secret and ServiceAccount informers have listed: a
+	// scan queued before would wait for River's retry.
+	waitFor(t, "the server ready", func() bool { code, _ := api.do(t, "GET", "/readyz", "", ""); return code == 200 })
+
 	run := func(podName, repo, sa string, secrets ...string) {
 		t.Helper()
 		ref := host + "/" + repo + ":1"
