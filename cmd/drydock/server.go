@@ -55,8 +55,11 @@ docs/server-api.yaml.`,
 				sc.Listen = listen
 			}
 			// --db-from and --db-key override the config's dbFrom and dbKeys.
-			if dbf.from == "" && sc.DBFrom != "" {
-				dbf.from, dbf.keys = sc.DBFrom, sc.DBKeys
+			if dbf.from == "" {
+				dbf.from = sc.DBFrom
+			}
+			if len(dbf.keys) == 0 {
+				dbf.keys = sc.DBKeys
 			}
 			if cmd.Flags().Changed("db-pull-interval") {
 				sc.DBPullInterval.Duration = dbf.interval
