@@ -17,10 +17,13 @@ type installed struct {
 	Uncompressed string `json:"uncompressed,omitempty"`
 	// Parts are the uncompressed digests of the parts the database was
 	// assembled from, sorted (per-ecosystem artifacts).
-	Parts   []string  `json:"parts,omitempty"`
-	Created time.Time `json:"created"`
-	Size    int64     `json:"size"`
-	ModTime time.Time `json:"modTime"`
+	Parts []string `json:"parts,omitempty"`
+	// Ecosystems maps each part's ecosystem to its uncompressed digest, so
+	// that the next pull can replace only the ecosystems that changed.
+	Ecosystems map[string]string `json:"ecosystems,omitempty"`
+	Created    time.Time         `json:"created"`
+	Size       int64             `json:"size"`
+	ModTime    time.Time         `json:"modTime"`
 }
 
 func installedPath(dbPath string) string { return dbPath + ".oci.json" }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,10 @@ func pullParts(ctx context.Context, dbPath string, subject name.Digest, m *v1.Ma
 		return fmt.Errorf("%w: %s: %w", ErrUntrusted, subject, err)
 	}
 	want := make([]string, len(st.Layers))
+	ecos := map[string]string{}
 	for i, l := range st.Layers {
 		want[i] = l.Uncompressed
+		ecos[l.Ecosystem] = l.Uncompressed
 	}
 	slices.Sort(want)
 	inst, _ := readInstalled(dbPath)
@@ -46,7 +49,7 @@ func pullParts(ctx context.Context, dbPath string, subject name.Digest, m *v1.Ma
 			res.Unchanged = true
 			if inst.Manifest != subject.DigestStr() {
 				// The same content re-signed: remember the newer signing time.
-				return writeInstalled(dbPath, installed{Manifest: subject.DigestStr(), Parts: want, Created: st.Created})
+				return writeInstalled(dbPath, installed{Manifest: subject.DigestStr(), Parts: want, Ecosystems: ecos, Created: st.Created})
 			}
 			return nil
 		}
@@ -82,10 +85,30 @@ func pullParts(ctx context.Context, dbPath string, subject name.Digest, m *v1.Ma
 		}
 		res.Downloaded++
 	}
-	if err := vulndb.Assemble(ctx, dbPath, paths); err != nil {
+	// With the installed database known part by part, only the ecosystems
+	// that changed are replaced in a copy of it; otherwise all the parts
+	// are assembled.
+	if inst != nil && inst.matches(dbPath) && len(inst.Ecosystems) > 0 {
+		var remove, add []string
+		for e, d := range inst.Ecosystems {
+			if ecos[e] != d {
+				remove = append(remove, e)
+			}
+		}
+		for i, l := range st.Layers {
+			if inst.Ecosystems[l.Ecosystem] != l.Uncompressed {
+				add = append(add, paths[i])
+			}
+		}
+		sort.Strings(remove)
+		err = vulndb.Patch(ctx, dbPath, remove, add)
+	} else {
+		err = vulndb.Assemble(ctx, dbPath, paths)
+	}
+	if err != nil {
 		return err
 	}
-	if err := writeInstalled(dbPath, installed{Manifest: subject.DigestStr(), Parts: want, Created: st.Created}); err != nil {
+	if err := writeInstalled(dbPath, installed{Manifest: subject.DigestStr(), Parts: want, Ecosystems: ecos, Created: st.Created}); err != nil {
 		return err
 	}
 	// Parts of older databases are not needed any more.

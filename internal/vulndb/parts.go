@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -191,4 +192,124 @@ func createBare(ctx context.Context, path string) (*sql.DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// Patch replaces the database at dbPath with a copy in which the
+// ecosystems named in remove (top-level) are dropped and parts (files
+// ExportEcosystem wrote) are added: an incremental pull, where parts are
+// the ecosystems that changed. An advisory kept for an unchanged ecosystem
+// is the same in every part that holds it (parts are exports of one
+// database), so the copy equals what Assemble would build from all the
+// parts. Like Assemble it works on a temporary file under the writers'
+// lock: on any error, a cancelled ctx or a crash the old database stays.
+func Patch(ctx context.Context, dbPath string, remove []string, parts []string) error {
+	for _, p := range parts {
+		db, err := openSQL(ctx, p)
+		if err != nil {
+			return fmt.Errorf("patch database: part %s: %w", filepath.Base(p), err)
+		}
+		db.Close()
+	}
+	return withLock(ctx, dbPath, func() (err error) {
+		dir, base := filepath.Split(dbPath)
+		if dir == "" {
+			dir = "."
+		}
+		old, err := openSQL(ctx, dbPath)
+		if err != nil {
+			return fmt.Errorf("patch database: %w", err)
+		}
+		old.Close()
+		f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("create temporary database: %w", err)
+		}
+		tmp := f.Name()
+		defer func() {
+			if err != nil {
+				os.Remove(tmp)
+			}
+		}()
+		in, err := os.Open(dbPath)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("patch database: %w", err)
+		}
+		_, err = io.Copy(f, in)
+		in.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("patch database: copy: %w", err)
+		}
+		dsn := "file:" + (&url.URL{Path: mustAbs(tmp)}).EscapedPath() +
+			"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=temp_store(FILE)"
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if db != nil {
+				db.Close()
+			}
+		}()
+		db.SetMaxOpenConns(1)
+		exec := func(what, q string, args ...any) error {
+			if _, err := db.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("patch database: %s: %w", what, sqlErr(err))
+			}
+			return nil
+		}
+		for _, e := range remove {
+			if err := exec("drop "+e, `DELETE FROM affected WHERE ecosystem = ?1 OR (ecosystem >= ?1 || ':' AND ecosystem < ?1 || ';')`, e); err != nil {
+				return err
+			}
+			if err := exec("drop "+e, `DELETE FROM sources WHERE ecosystem = ?`, e); err != nil {
+				return err
+			}
+		}
+		if err := exec("drop unindexed advisories", `DELETE FROM advisories WHERE id NOT IN (SELECT advisory_id FROM affected)`); err != nil {
+			return err
+		}
+		if err := exec("drop their aliases", `DELETE FROM aliases WHERE advisory_id NOT IN (SELECT id FROM advisories)`); err != nil {
+			return err
+		}
+		for _, p := range parts {
+			pdsn := "file:" + (&url.URL{Path: mustAbs(p)}).EscapedPath() + "?mode=ro&immutable=1"
+			if err := exec("attach "+filepath.Base(p), `ATTACH DATABASE ? AS part`, pdsn); err != nil {
+				return err
+			}
+			for _, q := range []string{
+				`INSERT OR IGNORE INTO affected SELECT ecosystem, name, advisory_id FROM part.affected`,
+				`INSERT OR REPLACE INTO advisories SELECT id, modified, data FROM part.advisories`,
+				`INSERT OR IGNORE INTO aliases SELECT alias, advisory_id FROM part.aliases`,
+				`INSERT OR REPLACE INTO sources SELECT * FROM part.sources`,
+			} {
+				if err := exec(filepath.Base(p), q); err != nil {
+					return err
+				}
+			}
+			if err := exec("detach", `DETACH DATABASE part`); err != nil {
+				return err
+			}
+		}
+		if err := exec("meta", `UPDATE meta SET value = ? WHERE key = 'built_at'`, formatTime(time.Now())); err != nil {
+			return err
+		}
+		err = db.Close()
+		db = nil
+		if err != nil {
+			return fmt.Errorf("patch database: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if chk, err := openSQL(ctx, tmp); err != nil {
+			return fmt.Errorf("patched database: %w", err)
+		} else {
+			chk.Close()
+		}
+		return commitFile(tmp, dbPath)
+	})
 }
