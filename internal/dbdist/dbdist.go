@@ -20,8 +20,10 @@
 // trusted key and names the manifest it fetched. It then downloads only the
 // layers whose part it does not hold already (parts are kept, verified,
 // beside the database), checking the compressed digest, the uncompressed
-// digest and size of each, and assembles the parts into a new database
-// that vulndb swaps in atomically. An older signed database than the one
+// digest and size of each, and builds a new database that vulndb swaps in
+// atomically: a copy of the installed one with only the changed ecosystems
+// replaced (vulndb.Patch), or all the parts assembled (vulndb.Assemble)
+// when the installed database is not the one its record describes. An older signed database than the one
 // installed is refused (a replayed old artifact would hide newer
 // advisories). Artifacts of the first format (one layer, LayerMediaType,
 // the whole database) are still pulled.
