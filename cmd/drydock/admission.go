@@ -30,6 +30,7 @@ import (
 	"github.com/drydock/drydock/internal/admission"
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/certs"
+	"github.com/drydock/drydock/internal/dbdist"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/registryauth"
 )
@@ -62,6 +63,7 @@ type admissionServeFlags struct {
 	certValidity, caValidity         time.Duration
 	caPropagation                    time.Duration
 	pullCredentials                  bool
+	db                               dbFromFlags
 }
 
 func newAdmissionServeCommand(g *globals) *cobra.Command {
@@ -137,7 +139,12 @@ TLS, one of two ways:
 
   # Tighter bounds on the work one review may cause
   drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub \
-      --max-images 32 --registry-concurrency 8`,
+      --max-images 32 --registry-concurrency 8
+
+  # Keep the signed vulnerability database of the cluster's own registry; until
+  # one is verified and installed, every image is denied (fail closed)
+  drydock admission serve --tls-cert tls.crt --tls-key tls.key --key drydock.pub \
+      --db-from oci://registry.example.com/security/vulndb:latest --db-key db.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAdmissionServe(cmd.Context(), g, f) },
 	}
@@ -174,6 +181,7 @@ TLS, one of two ways:
 	fl.DurationVar(&f.certValidity, "cert-validity", certs.DefaultCertValidity, "with --cert-secret: serving certificate lifetime (renewed with a third left)")
 	fl.DurationVar(&f.caValidity, "ca-validity", certs.DefaultCAValidity, "with --cert-secret: CA lifetime (renewed with a third left)")
 	fl.DurationVar(&f.caPropagation, "ca-propagation", certs.DefaultPropagation, "with --cert-secret: how long a new CA is in the caBundle before certificates it signed are served")
+	f.db.register(cmd)
 	fl.BoolVar(&f.pullCredentials, "pull-credentials", true, "read registries with each workload's imagePullSecrets (or its service account's), then drydock's own credentials, and deny images they cannot pull (needs get/list/watch on secrets and serviceaccounts)")
 	return cmd
 }
@@ -305,6 +313,26 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 			return err
 		}
 		tlsConfig = reloader.TLSConfig()
+	}
+	sy, err := f.db.syncer(ctx, g.dbPath(), f.insecure)
+	if err != nil {
+		return err
+	}
+	if sy != nil {
+		// Fail closed: until a verified database is installed, every
+		// image is denied (and /readyz says not ready).
+		ready = append(ready, sy.Installed)
+		cfg.Gate = func() error {
+			if sy.Installed() {
+				return nil
+			}
+			msg := "no verified vulnerability database from " + f.db.from + " installed yet"
+			if st := sy.Status(); st.Error != "" {
+				msg += " (last pull: " + st.Error + ")"
+			}
+			return errors.New(msg)
+		}
+		go sy.Run(ctx, f.db.interval, func(res *dbdist.PullResult, err error) { logPull(f.db.from, res, err) })
 	}
 	var readyOnce sync.Once
 	cfg.Ready = func() bool {

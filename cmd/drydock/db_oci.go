@@ -58,9 +58,11 @@ func newDBPushCommand(g *globals) *cobra.Command {
 for clusters that reach their own registry but not the internet ("drydock db pull").
 
 The artifact has artifactType ` + dbdist.ArtifactType + ` and one zstd-compressed
-layer (the database file); its annotations list each ecosystem's source and export
-date. The signature, a DSSE envelope signed with --key, is pushed as a referrer of
-the artifact. Registry credentials are those of "drydock scan" (docker config.json
+layer per ecosystem (a database file holding that ecosystem); an ecosystem that did
+not change keeps its layer digest, so it is neither uploaded nor pulled again. Its
+annotations list each ecosystem's source and export date. The signature, a DSSE
+envelope signed with --key over the manifest digest and every layer's digests, is
+pushed as a referrer of the artifact. Registry credentials are those of "drydock scan" (docker config.json
 and credential helpers).`,
 		Example: `  drydock db update
   drydock db push registry.example.com/security/vulndb:latest --key drydock.key`,
@@ -102,9 +104,11 @@ func newDBPullCommand(g *globals) *cobra.Command {
 		Long: `Fetch the database "drydock db push" published at REF, verify its signature with
 --key and every digest, and swap it in atomically. Nothing is trusted before the
 signature verifies; a wrong key, a tampered layer or an interrupted download leaves
-the old database in place. When the installed database is already the signed one,
-only the manifest and signature are fetched. An artifact signed before the installed
-one is refused.`,
+the old database in place. The artifact has one layer per ecosystem; only the layers
+whose content changed since the last pull are downloaded (the parts of the installed
+database are kept, verified, in <database>.parts). When the installed database is
+already the signed one, only the manifest and signature are fetched. An artifact
+signed before the installed one is refused.`,
 		Example: `  drydock db pull registry.example.com/security/vulndb:latest --key db.pub
   # the same, as an update source
   drydock db update --from oci://registry.example.com/security/vulndb:latest --key db.pub`,
@@ -148,8 +152,8 @@ func runDBPull(cmd *cobra.Command, g *globals, refStr string, keyPaths []string,
 	if res.Unchanged {
 		what = "unchanged"
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s %s (signed %s by %s, %d ecosystems, %s downloaded)\n", what, res.Manifest,
-		res.Created.Format("2006-01-02T15:04:05Z"), res.KeyID, len(res.Sources), humanBytes(res.Bytes))
+	fmt.Fprintf(cmd.OutOrStdout(), "%s %s (signed %s by %s, %d ecosystems, %d of %d layers, %s downloaded)\n", what, res.Manifest,
+		res.Created.Format("2006-01-02T15:04:05Z"), res.KeyID, len(res.Sources), res.Downloaded, res.Layers, humanBytes(res.Bytes))
 	return nil
 }
 

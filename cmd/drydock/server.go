@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +20,7 @@ func newServerCommand(g *globals) *cobra.Command {
 		database string
 		listen   string
 		replica  string
+		dbf      dbFromFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "server --config drydock.yaml",
@@ -34,7 +37,9 @@ both on PostgreSQL so several replicas share the work. See docs/server.md and
 docs/server-api.yaml.`,
 		Example: `  drydock server --config drydock.yaml
   DRYDOCK_SERVER_TOKEN=... drydock server --config drydock.yaml --listen 0.0.0.0:8088
-  drydock server --config drydock.yaml --database postgres://drydock@db:5432/drydock --key verdicts.key --policy policy.yaml`,
+  drydock server --config drydock.yaml --database postgres://drydock@db:5432/drydock --key verdicts.key --policy policy.yaml
+  # Air-gapped: the vulnerability database from the cluster's own registry, signed by "drydock db push"
+  drydock server --config drydock.yaml --db-from oci://registry.example.com/security/vulndb:latest --db-key db.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -49,6 +54,26 @@ docs/server-api.yaml.`,
 			if listen != "" {
 				sc.Listen = listen
 			}
+			// --db-from and --db-key override the config's dbFrom and dbKeys.
+			if dbf.from == "" {
+				dbf.from = sc.DBFrom
+			}
+			if len(dbf.keys) == 0 {
+				dbf.keys = sc.DBKeys
+			}
+			if cmd.Flags().Changed("db-pull-interval") {
+				sc.DBPullInterval.Duration = dbf.interval
+			} else {
+				dbf.interval = sc.DBPullInterval.Duration
+			}
+			insecureDB := false
+			if ref, ok := strings.CutPrefix(dbf.from, "oci://"); ok {
+				insecureDB = slices.ContainsFunc(cfg.Registries.Insecure, func(h string) bool { return strings.HasPrefix(ref, h+"/") })
+			}
+			sy, err := dbf.syncer(ctx, g.dbPath(), insecureDB)
+			if err != nil {
+				return err
+			}
 			o := server.Options{
 				Config:    cfg,
 				Server:    sc,
@@ -59,6 +84,7 @@ docs/server-api.yaml.`,
 				Tool:      attest.Scanner{Name: "drydock", Version: version},
 				UserAgent: "drydock/" + version,
 				ReplicaID: replica,
+				DBSync:    sy,
 				Listening: func(addr net.Addr) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "drydock server: listening on %s\n", addr)
 				},
@@ -108,6 +134,7 @@ docs/server-api.yaml.`,
 	fl := cmd.Flags()
 	fl.StringVar(&database, "database", os.Getenv("DRYDOCK_DATABASE"), "PostgreSQL URL for the store and job queue, shared by replicas (env DRYDOCK_DATABASE; default SQLite in --data-dir)")
 	fl.StringVar(&listen, "listen", "", "API address (overrides server.listen; default 127.0.0.1:8088)")
+	dbf.register(cmd)
 	fl.StringVar(&replica, "replica-id", os.Getenv("HOSTNAME"), "name of this replica in the job engine (env HOSTNAME)")
 	return cmd
 }

@@ -88,7 +88,12 @@ type Config struct {
 	// Gatherer is served at /metrics (default prometheus.DefaultGatherer).
 	Gatherer prometheus.Gatherer
 	// Ready reports readiness for /readyz (nil: ready).
-	Ready  func() bool
+	Ready func() bool
+	// Gate, when set, is asked before the images of a review are judged:
+	// an error (a part the webhook was told to require, such as its
+	// vulnerability database, is missing) denies every image with that
+	// reason, whatever FailOpen says; only the warn and audit modes admit.
+	Gate   func() error
 	Logger *slog.Logger
 }
 
@@ -469,7 +474,15 @@ func (s *Server) Validate(ctx context.Context, req *admissionv1.AdmissionRequest
 	// One decision per distinct image; the order of the object is kept.
 	uniq := distinct(sc.obj.Images)
 	var outs []outcome
-	if len(uniq) > s.cfg.MaxImages {
+	var gateErr error
+	if s.cfg.Gate != nil {
+		gateErr = s.cfg.Gate()
+	}
+	if gateErr != nil {
+		for _, ci := range uniq {
+			outs = append(outs, outcome{ci: ci, reason: gateErr.Error()})
+		}
+	} else if len(uniq) > s.cfg.MaxImages {
 		outs = []outcome{{object: true, reason: s.tooMany(len(uniq))}}
 	} else {
 		outs = make([]outcome, len(uniq))

@@ -3,27 +3,30 @@
 // internet.
 //
 // The artifact is an OCI 1.1 image manifest with artifactType
-// ArtifactType, the empty config, and one layer: the SQLite database,
-// zstd-compressed (LayerMediaType), annotated with its uncompressed digest
-// and size. The manifest's annotations carry the schema version, the
-// creation time and, per ecosystem, the source and export dates, so
-// "crane manifest" tells what a database holds without pulling it.
+// ArtifactType, the empty config, and one layer per top-level ecosystem
+// (PartMediaType): a database file holding only that ecosystem
+// (vulndb.ExportEcosystem), zstd-compressed, annotated with the ecosystem
+// and its uncompressed digest and size. The manifest's annotations carry
+// the schema version, the creation time and, per ecosystem, the source and
+// export dates, so "crane manifest" tells what a database holds without
+// pulling it. A part's bytes depend only on its content, so an ecosystem
+// that did not change keeps its layer digest from one push to the next.
 //
 // The signature is a referrer of that manifest (artifactType
 // SignatureArtifactType): a DSSE envelope, signed with a drydock key
-// (internal/attest), whose payload names the manifest digest, the layer
-// digest and the uncompressed digest. Pull trusts nothing before the
-// signature verifies with a trusted key and names the manifest it fetched;
-// it then streams the layer, checking the compressed digest, the
-// uncompressed digest and size, into vulndb.Install, which swaps the
-// database in atomically. An older signed database than the one installed
-// is refused (a replayed old artifact would hide newer advisories).
-//
-// One layer holds the whole database: advisories that name several
-// ecosystems are one row each, so per-ecosystem layers would mean
-// per-ecosystem database files and a merge on pull. What is incremental is
-// the unchanged case: when the signed layer is the one installed, only the
-// manifest and the signature are fetched.
+// (internal/attest), whose payload names the manifest digest and, per
+// layer, the ecosystem, the compressed digest and the uncompressed digest
+// and size. Pull trusts nothing before the signature verifies with a
+// trusted key and names the manifest it fetched. It then downloads only the
+// layers whose part it does not hold already (parts are kept, verified,
+// beside the database), checking the compressed digest, the uncompressed
+// digest and size of each, and builds a new database that vulndb swaps in
+// atomically: a copy of the installed one with only the changed ecosystems
+// replaced (vulndb.Patch), or all the parts assembled (vulndb.Assemble)
+// when the installed database is not the one its record describes. An older signed database than the one
+// installed is refused (a replayed old artifact would hide newer
+// advisories). Artifacts of the first format (one layer, LayerMediaType,
+// the whole database) are still pulled.
 package dbdist
 
 import (
@@ -37,6 +40,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +61,7 @@ import (
 const (
 	ArtifactType          = "application/vnd.drydock.vulndb.v1"
 	LayerMediaType        = "application/vnd.drydock.vulndb.sqlite.v1+zstd"
+	PartMediaType         = "application/vnd.drydock.vulndb.ecosystem.sqlite.v1+zstd"
 	SignatureArtifactType = "application/vnd.drydock.vulndb.signature.v1"
 	EnvelopeMediaType     = "application/vnd.dsse.envelope.v1+json"
 	PayloadType           = "application/vnd.drydock.vulndb.statement.v1+json"
@@ -67,6 +72,7 @@ const (
 	AnnotationSources            = "dev.drydock.vulndb.sources"
 	AnnotationUncompressedDigest = "dev.drydock.vulndb.uncompressed.digest"
 	AnnotationUncompressedSize   = "dev.drydock.vulndb.uncompressed.size"
+	AnnotationEcosystem          = "dev.drydock.vulndb.ecosystem"
 	// AnnotationEcosystemPrefix + ecosystem is the ecosystem's export date.
 	AnnotationEcosystemPrefix = "dev.drydock.vulndb.ecosystem."
 )
@@ -82,12 +88,22 @@ const (
 type Statement struct {
 	// Manifest is the database manifest's digest ("sha256:…").
 	Manifest string `json:"manifest"`
+	// Layers are the per-ecosystem parts, in manifest order.
+	Layers []LayerStatement `json:"layers,omitempty"`
 	// Layer is the compressed layer's digest, Uncompressed the database
-	// file's, Size its length.
-	Layer        string    `json:"layer"`
-	Uncompressed string    `json:"uncompressed"`
-	Size         int64     `json:"size"`
+	// file's, Size its length: the first, single-layer format.
+	Layer        string    `json:"layer,omitempty"`
+	Uncompressed string    `json:"uncompressed,omitempty"`
+	Size         int64     `json:"size,omitempty"`
 	Created      time.Time `json:"created"`
+}
+
+// LayerStatement is one signed part.
+type LayerStatement struct {
+	Ecosystem    string `json:"ecosystem"`
+	Digest       string `json:"digest"`
+	Uncompressed string `json:"uncompressed"`
+	Size         int64  `json:"size"`
 }
 
 // Source is one ecosystem's row in the manifest annotation.
@@ -102,11 +118,14 @@ type Source struct {
 // PushResult says what Push published.
 type PushResult struct {
 	Manifest, Signature name.Digest
-	Bytes               int64 // compressed layer size
+	Bytes               int64 // compressed size of all layers
 	Sources             []Source
+	Layers              []LayerStatement
 }
 
-// Push publishes the database at dbPath to ref (a tag) and signs it.
+// Push publishes the database at dbPath to ref (a tag), one layer per
+// ecosystem, and signs it. Layers the repository holds already are not
+// uploaded again.
 func Push(ctx context.Context, dbPath string, ref name.Tag, s *attest.Signer, opts ...remote.Option) (*PushResult, error) {
 	ropts := append(opts, remote.WithContext(ctx))
 	db, err := vulndb.Open(ctx, dbPath)
@@ -118,55 +137,54 @@ func Push(ctx context.Context, dbPath string, ref name.Tag, s *attest.Signer, op
 	if err != nil {
 		return nil, fmt.Errorf("push database: status: %w", err)
 	}
-	// Compress to a temporary file first: the blob's digest and size must
-	// be known before the upload, and the database is never held in memory.
-	tmp, err := os.CreateTemp("", "drydock-vulndb-push-*")
+	if len(st.Ecosystems) == 0 {
+		return nil, fmt.Errorf("push database %s: it holds no ecosystem", dbPath)
+	}
+	// Parts are exported and compressed to temporary files first: a blob's
+	// digest and size must be known before the upload, and the database is
+	// never held in memory.
+	work, err := os.MkdirTemp("", "drydock-vulndb-push-*")
 	if err != nil {
 		return nil, fmt.Errorf("push database: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	in, err := os.Open(dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("push database: %w", err)
-	}
-	defer in.Close()
-	uh, ch := sha256.New(), sha256.New()
-	zw, err := zstd.NewWriter(io.MultiWriter(tmp, ch), zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(2))
-	if err != nil {
-		return nil, err
-	}
-	usize, err := io.Copy(zw, io.TeeReader(in, uh))
-	if err != nil {
-		zw.Close()
-		return nil, fmt.Errorf("push database: compress: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("push database: compress: %w", err)
-	}
-	csize, err := tmp.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, err
-	}
-	layerDigest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(ch.Sum(nil))}
-	uncompressed := "sha256:" + hex.EncodeToString(uh.Sum(nil))
+	defer os.RemoveAll(work)
 	repo := ref.Context()
-	if err := remote.WriteLayer(repo, &fileLayer{path: tmp.Name(), digest: layerDigest, size: csize}, ropts...); err != nil {
-		return nil, fmt.Errorf("push database layer to %s: %w", repo, err)
-	}
-	empty := static.NewLayer([]byte("{}"), types.OCIEmptyJSON)
-	if err := remote.WriteLayer(repo, empty, ropts...); err != nil {
-		return nil, fmt.Errorf("push config to %s: %w", repo, err)
-	}
 	created := time.Now().UTC().Truncate(time.Second)
-	var sources []Source
 	ann := map[string]string{
 		AnnotationCreated: created.Format(time.RFC3339),
 		AnnotationSchema:  strconv.Itoa(st.SchemaVersion),
 	}
-	for _, e := range st.Ecosystems {
+	var (
+		sources []Source
+		layers  []v1.Descriptor
+		signed  []LayerStatement
+		total   int64
+	)
+	for i, e := range st.Ecosystems {
 		sources = append(sources, Source{Ecosystem: e.Ecosystem, Source: e.Source, Records: e.Records, UpdatedAt: e.UpdatedAt.UTC(), NewestModified: e.NewestModified.UTC()})
 		ann[AnnotationEcosystemPrefix+e.Ecosystem] = e.UpdatedAt.UTC().Format(time.RFC3339)
+		part := filepath.Join(work, fmt.Sprintf("part-%d.sqlite", i))
+		if err := vulndb.ExportEcosystem(ctx, dbPath, e.Ecosystem, part); err != nil {
+			return nil, fmt.Errorf("push database: %w", err)
+		}
+		z, err := compress(part, part+".zst")
+		if err != nil {
+			return nil, fmt.Errorf("push database: %s: %w", e.Ecosystem, err)
+		}
+		os.Remove(part)
+		if err := remote.WriteLayer(repo, &fileLayer{path: z.path, digest: z.digest, size: z.size}, ropts...); err != nil {
+			return nil, fmt.Errorf("push database layer %s to %s: %w", e.Ecosystem, repo, err)
+		}
+		total += z.size
+		layers = append(layers, v1.Descriptor{MediaType: PartMediaType, Digest: z.digest, Size: z.size, Annotations: map[string]string{
+			AnnotationTitle: "vulndb-" + e.Ecosystem + ".sqlite", AnnotationEcosystem: e.Ecosystem,
+			AnnotationUncompressedDigest: z.uncompressed, AnnotationUncompressedSize: strconv.FormatInt(z.usize, 10),
+		}})
+		signed = append(signed, LayerStatement{Ecosystem: e.Ecosystem, Digest: z.digest.String(), Uncompressed: z.uncompressed, Size: z.usize})
+	}
+	empty := static.NewLayer([]byte("{}"), types.OCIEmptyJSON)
+	if err := remote.WriteLayer(repo, empty, ropts...); err != nil {
+		return nil, fmt.Errorf("push config to %s: %w", repo, err)
 	}
 	sb, _ := json.Marshal(sources)
 	ann[AnnotationSources] = string(sb)
@@ -175,17 +193,15 @@ func Push(ctx context.Context, dbPath string, ref name.Tag, s *attest.Signer, op
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  ArtifactType,
 		Config:        v1.Descriptor{MediaType: types.OCIEmptyJSON, Digest: mustDigest(empty), Size: 2, Data: []byte("{}")},
-		Layers: []v1.Descriptor{{MediaType: LayerMediaType, Digest: layerDigest, Size: csize, Annotations: map[string]string{
-			AnnotationTitle: "vulndb.sqlite", AnnotationUncompressedDigest: uncompressed, AnnotationUncompressedSize: strconv.FormatInt(usize, 10),
-		}}},
-		Annotations: ann,
+		Layers:        layers,
+		Annotations:   ann,
 	}
 	raw, _ := json.Marshal(m)
 	mh, _, _ := v1.SHA256(bytes.NewReader(raw))
 	if err := remote.Put(ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1}, ropts...); err != nil {
 		return nil, fmt.Errorf("push database manifest to %s: %w", ref, err)
 	}
-	payload, _ := json.Marshal(Statement{Manifest: mh.String(), Layer: layerDigest.String(), Uncompressed: uncompressed, Size: usize, Created: created})
+	payload, _ := json.Marshal(Statement{Manifest: mh.String(), Layers: signed, Created: created})
 	env, err := s.SignPayload(PayloadType, payload)
 	if err != nil {
 		return nil, fmt.Errorf("sign database: %w", err)
@@ -194,7 +210,61 @@ func Push(ctx context.Context, dbPath string, ref name.Tag, s *attest.Signer, op
 	if err != nil {
 		return nil, err
 	}
-	return &PushResult{Manifest: repo.Digest(mh.String()), Signature: sig, Bytes: csize, Sources: sources}, nil
+	return &PushResult{Manifest: repo.Digest(mh.String()), Signature: sig, Bytes: total, Sources: sources, Layers: signed}, nil
+}
+
+type compressed struct {
+	path         string
+	digest       v1.Hash
+	size         int64
+	uncompressed string
+	usize        int64
+}
+
+// compress writes src zstd-compressed to dst. One encoder goroutine and a
+// fixed level make the output depend on the input alone, so an unchanged
+// part keeps its digest.
+func compress(src, dst string) (*compressed, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	uh, ch := sha256.New(), sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(out, ch)}
+	zw, err := zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	usize, err := io.Copy(zw, io.TeeReader(in, uh))
+	if err != nil {
+		zw.Close()
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	return &compressed{path: dst, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(ch.Sum(nil))}, size: cw.n,
+		uncompressed: "sha256:" + hex.EncodeToString(uh.Sum(nil)), usize: usize}, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func pushSignature(ctx context.Context, subject name.Digest, subjectSize int64, env *attest.Envelope, created time.Time, ropts []remote.Option) (name.Digest, error) {
@@ -260,7 +330,10 @@ type PullResult struct {
 	Created   time.Time
 	Unchanged bool  // the installed database is the signed one
 	Bytes     int64 // layer bytes downloaded
-	Sources   []Source
+	// Layers is how many layers the artifact has, Downloaded how many of
+	// them were fetched (the others' parts were held already).
+	Layers, Downloaded int
+	Sources            []Source
 }
 
 // ErrUntrusted is wrapped by Pull when no signature by a trusted key
@@ -268,8 +341,8 @@ type PullResult struct {
 var ErrUntrusted = errors.New("database artifact not trusted")
 
 // Pull fetches the database at ref, verifies its signature with keys and
-// its digests, and installs it at dbPath atomically. The old database stays
-// on any error.
+// its digests, and installs it at dbPath atomically, downloading only the
+// ecosystems whose part changed. The old database stays on any error.
 func Pull(ctx context.Context, dbPath string, ref name.Reference, keys *attest.Keys, opts ...remote.Option) (*PullResult, error) {
 	ropts := append(opts, remote.WithContext(ctx))
 	desc, err := remote.Get(ref, ropts...)
@@ -288,7 +361,8 @@ func Pull(ctx context.Context, dbPath string, ref name.Reference, keys *attest.K
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("pull database %s: manifest: %w", ref, err)
 	}
-	if m.ArtifactType != ArtifactType || len(m.Layers) != 1 || m.Layers[0].MediaType != LayerMediaType {
+	whole := len(m.Layers) == 1 && m.Layers[0].MediaType == LayerMediaType
+	if m.ArtifactType != ArtifactType || !(whole || len(m.Layers) > 0 && allParts(m.Layers)) {
 		return nil, fmt.Errorf("pull database %s: not a drydock vulnerability database (artifactType %q, want %q)", ref, m.ArtifactType, ArtifactType)
 	}
 	subject := ref.Context().Digest(mh.String())
@@ -296,66 +370,98 @@ func Pull(ctx context.Context, dbPath string, ref name.Reference, keys *attest.K
 	if err != nil {
 		return nil, err
 	}
-	l := m.Layers[0]
-	if st.Layer != l.Digest.String() || st.Uncompressed != l.Annotations[AnnotationUncompressedDigest] {
-		return nil, fmt.Errorf("%w: %s: the signed layer is not the manifest's", ErrUntrusted, ref)
-	}
-	res := &PullResult{Manifest: subject, KeyID: keyID, Created: st.Created}
+	res := &PullResult{Manifest: subject, KeyID: keyID, Created: st.Created, Layers: len(m.Layers)}
 	_ = json.Unmarshal([]byte(m.Annotations[AnnotationSources]), &res.Sources) // informational only
+	if whole {
+		return res, pullWhole(ctx, dbPath, subject, &m, st, res, ropts)
+	}
+	return res, pullParts(ctx, dbPath, subject, &m, st, res, ropts)
+}
+
+func allParts(ls []v1.Descriptor) bool {
+	for _, l := range ls {
+		if l.MediaType != PartMediaType {
+			return false
+		}
+	}
+	return true
+}
+
+// refuseOlder refuses an artifact signed before the installed one.
+func refuseOlder(subject name.Digest, st *Statement, inst *installed) error {
+	if st.Created.Before(inst.Created) {
+		return fmt.Errorf("%w: %s was signed %s, before the installed database (%s): refusing to go back",
+			ErrUntrusted, subject, st.Created.Format(time.RFC3339), inst.Created.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// pullWhole installs an artifact of the first format: one layer, the
+// whole database.
+func pullWhole(ctx context.Context, dbPath string, subject name.Digest, m *v1.Manifest, st *Statement, res *PullResult, ropts []remote.Option) error {
+	l := m.Layers[0]
+	if st.Layer == "" || st.Layer != l.Digest.String() || st.Uncompressed != l.Annotations[AnnotationUncompressedDigest] {
+		return fmt.Errorf("%w: %s: the signed layer is not the manifest's", ErrUntrusted, subject)
+	}
 	inst, _ := readInstalled(dbPath)
 	if inst != nil && inst.matches(dbPath) {
-		if st.Created.Before(inst.Created) {
-			return nil, fmt.Errorf("%w: %s was signed %s, before the installed database (%s): refusing to go back",
-				ErrUntrusted, ref, st.Created.Format(time.RFC3339), inst.Created.Format(time.RFC3339))
+		if err := refuseOlder(subject, st, inst); err != nil {
+			return err
 		}
 		if inst.Uncompressed == st.Uncompressed {
 			res.Unchanged = true
-			return res, nil
+			return nil
 		}
 	}
-	err = vulndb.Install(ctx, dbPath, func(w io.Writer) error {
-		blob, err := remote.Layer(subject.Context().Digest(l.Digest.String()), ropts...)
-		if err != nil {
-			return fmt.Errorf("pull database layer: %w", err)
-		}
-		rc, err := blob.Compressed()
-		if err != nil {
-			return fmt.Errorf("pull database layer: %w", err)
-		}
-		defer rc.Close()
-		ch := sha256.New()
-		cr := &countingReader{r: io.LimitReader(rc, l.Size+1), h: ch}
-		zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		uh := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, uh), io.LimitReader(zr, st.Size+1))
-		res.Bytes = cr.n
-		if err != nil {
-			return fmt.Errorf("%w: database layer: %w", ErrUntrusted, err)
-		}
-		// Drain what the decoder left, so the compressed digest covers it all.
-		if _, err := io.Copy(io.Discard, cr); err != nil {
-			return fmt.Errorf("pull database layer: %w", err)
-		}
-		res.Bytes = cr.n
-		if got := "sha256:" + hex.EncodeToString(ch.Sum(nil)); got != l.Digest.String() || cr.n != l.Size {
-			return fmt.Errorf("%w: database layer digest %s (%d bytes), signed %s (%d bytes)", ErrUntrusted, got, cr.n, l.Digest, l.Size)
-		}
-		if got := "sha256:" + hex.EncodeToString(uh.Sum(nil)); got != st.Uncompressed || n != st.Size {
-			return fmt.Errorf("%w: database file digest %s (%d bytes), signed %s (%d bytes)", ErrUntrusted, got, n, st.Uncompressed, st.Size)
-		}
-		return nil
+	err := vulndb.Install(ctx, dbPath, func(w io.Writer) error {
+		n, err := fetchLayer(subject, l, st.Uncompressed, st.Size, w, ropts)
+		res.Bytes += n
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := writeInstalled(dbPath, installed{Manifest: subject.DigestStr(), Uncompressed: st.Uncompressed, Created: st.Created}); err != nil {
-		return nil, err
+	res.Downloaded = 1
+	return writeInstalled(dbPath, installed{Manifest: subject.DigestStr(), Uncompressed: st.Uncompressed, Created: st.Created})
+}
+
+// fetchLayer streams layer l of subject's repository, decompressed, into
+// w, and checks the compressed digest and size the manifest gives and the
+// uncompressed digest and size the signature gives. It returns the
+// compressed bytes read.
+func fetchLayer(subject name.Digest, l v1.Descriptor, uncompressed string, size int64, w io.Writer, ropts []remote.Option) (int64, error) {
+	blob, err := remote.Layer(subject.Context().Digest(l.Digest.String()), ropts...)
+	if err != nil {
+		return 0, fmt.Errorf("pull database layer: %w", err)
 	}
-	return res, nil
+	rc, err := blob.Compressed()
+	if err != nil {
+		return 0, fmt.Errorf("pull database layer: %w", err)
+	}
+	defer rc.Close()
+	ch := sha256.New()
+	cr := &countingReader{r: io.LimitReader(rc, l.Size+1), h: ch}
+	zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+	if err != nil {
+		return 0, err
+	}
+	defer zr.Close()
+	uh := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, uh), io.LimitReader(zr, size+1))
+	if err != nil {
+		return cr.n, fmt.Errorf("%w: database layer %s: %w", ErrUntrusted, l.Digest, err)
+	}
+	// Drain what the decoder left, so the compressed digest covers it all.
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return cr.n, fmt.Errorf("pull database layer: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(ch.Sum(nil)); got != l.Digest.String() || cr.n != l.Size {
+		return cr.n, fmt.Errorf("%w: database layer digest %s (%d bytes), signed %s (%d bytes)", ErrUntrusted, got, cr.n, l.Digest, l.Size)
+	}
+	if got := "sha256:" + hex.EncodeToString(uh.Sum(nil)); got != uncompressed || n != size {
+		return cr.n, fmt.Errorf("%w: database file digest %s (%d bytes), signed %s (%d bytes)", ErrUntrusted, got, n, uncompressed, size)
+	}
+	return cr.n, nil
 }
 
 type countingReader struct {

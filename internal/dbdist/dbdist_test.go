@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,45 @@ func buildDB(t *testing.T, n map[string]int, tag string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// contentDigest hashes what a database holds (every row of the index,
+// advisories, aliases and sources, in key order), not its bytes: a pulled
+// database is assembled from per-ecosystem parts.
+func contentDigest(t testing.TB, p string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+p+"?mode=ro&immutable=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := sha256.New()
+	for _, q := range []string{
+		`SELECT ecosystem, name, advisory_id FROM affected ORDER BY 1, 2, 3`,
+		`SELECT id, modified, hex(data) FROM advisories ORDER BY 1`,
+		`SELECT alias, advisory_id FROM aliases ORDER BY 1, 2`,
+		`SELECT ecosystem, source, etag, last_modified, updated_at, records, newest_modified FROM sources ORDER BY 1`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(h, "%v\x00", vals)
+		}
+		rows.Close()
+		fmt.Fprintf(h, "--\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func fileDigest(t *testing.T, p string) string {
@@ -208,7 +248,7 @@ func testPushPull(t *testing.T, referrers bool) {
 	if got.Unchanged || got.Bytes == 0 || got.Bytes != res.Bytes {
 		t.Errorf("first pull: unchanged %v, %d bytes, want the %d-byte layer", got.Unchanged, got.Bytes, res.Bytes)
 	}
-	if fileDigest(t, local) != fileDigest(t, dbA) {
+	if contentDigest(t, local) != contentDigest(t, dbA) {
 		t.Error("pulled database differs from the pushed one")
 	}
 	db, err := vulndb.Open(ctx, local)
@@ -264,7 +304,7 @@ func testPushPull(t *testing.T, referrers bool) {
 	if _, err := Pull(ctx, local, ref, good.keys); err != nil {
 		t.Fatal(err)
 	}
-	if fileDigest(t, local) != fileDigest(t, dbB) {
+	if contentDigest(t, local) != contentDigest(t, dbB) {
 		t.Error("second database not installed")
 	}
 
@@ -334,7 +374,7 @@ func TestPullSIGKILL(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ref, _ := name.NewTag(host + "/security/vulndb:latest")
 
-	dbA := buildDB(t, map[string]int{"npm": 20}, "a")
+	dbA := buildDB(t, map[string]int{"npm": 20, "PyPI": 20}, "a")
 	if _, err := Push(context.Background(), dbA, ref, k.signer); err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +390,13 @@ func TestPullSIGKILL(t *testing.T) {
 	local := filepath.Join(data, "vulndb.sqlite")
 	want := fileDigest(t, local)
 
-	dbB := buildDB(t, map[string]int{"npm": 2000, "PyPI": 2000}, "b")
+	// The incremental path: only npm changed (and grew), so only its
+	// layer is fetched, and that download is the one killed.
+	dbB := filepath.Join(t.TempDir(), "vulndb.sqlite")
+	copyFile(t, dbA, dbB)
+	if _, err := vulndb.Import(context.Background(), dbB, osvDirs(t, map[string]int{"npm": 3000}, "b")); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(1100 * time.Millisecond)
 	res, err := Push(context.Background(), dbB, ref, k.signer)
 	if err != nil {
@@ -360,7 +406,11 @@ func TestPullSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layer.Store(m.Layers[0].Digest.String())
+	for _, l := range m.Layers {
+		if l.Annotations[AnnotationEcosystem] == "npm" {
+			layer.Store(l.Digest.String())
+		}
+	}
 	armed.Store(true)
 	c := run()
 	var out bytes.Buffer
@@ -393,14 +443,140 @@ func TestPullSIGKILL(t *testing.T) {
 	again.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
 	if out, err := again.CombinedOutput(); err != nil {
 		t.Fatalf("db update --from after SIGKILL: %v\n%s", err, out)
-	} else if !strings.Contains(string(out), "installed") {
-		t.Errorf("db update --from printed %q", out)
+	} else if !strings.Contains(string(out), "installed") || !strings.Contains(string(out), "1 of 2 layers") {
+		t.Errorf("db update --from printed %q, want the npm layer alone installed", out)
 	}
-	if fileDigest(t, local) != fileDigest(t, dbB) {
+	if contentDigest(t, local) != contentDigest(t, dbB) {
 		t.Error("pull after SIGKILL did not install the new database")
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(data, ".vulndb.sqlite.download-*"))
-	if len(leftovers) != 0 {
+	leftovers, _ := filepath.Glob(filepath.Join(data, ".vulndb.sqlite.*-*"))
+	dl, _ := filepath.Glob(filepath.Join(data, "vulndb.sqlite.parts", ".dl-*"))
+	if leftovers = append(leftovers, dl...); len(leftovers) != 0 {
 		t.Errorf("temporary files left after the next pull: %v", leftovers)
+	}
+}
+
+// TestPullIncremental: one layer per ecosystem; an ecosystem that did not
+// change keeps its layer digest, and a pull downloads only the changed
+// one. A cached part altered on disk is fetched again; a tampered or
+// untrusted incremental pull leaves the database as it was.
+func TestPullIncremental(t *testing.T) {
+	ctx := context.Background()
+	tr := newRegistry(t, true)
+	good, other := newKey(t), newKey(t)
+	ref, _ := name.ParseReference(tr.host + "/security/vulndb:latest")
+	local := filepath.Join(t.TempDir(), "vulndb.sqlite")
+	layerOf := func(res *PushResult, eco string) LayerStatement {
+		t.Helper()
+		for _, l := range res.Layers {
+			if l.Ecosystem == eco {
+				return l
+			}
+		}
+		t.Fatalf("no %s layer in %+v", eco, res.Layers)
+		return LayerStatement{}
+	}
+	// changeNpm copies db and re-imports npm with new records.
+	changeNpm := func(db, tag string) string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "vulndb.sqlite")
+		copyFile(t, db, out)
+		if _, err := vulndb.Import(ctx, out, osvDirs(t, map[string]int{"npm": 45}, tag)); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	pull := func(what string, wantDownloaded int) *PullResult {
+		t.Helper()
+		got, err := Pull(ctx, local, ref, good.keys)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got.Downloaded != wantDownloaded || got.Layers != 2 {
+			t.Errorf("%s: downloaded %d of %d layers, want %d of 2", what, got.Downloaded, got.Layers, wantDownloaded)
+		}
+		return got
+	}
+
+	dbA := buildDB(t, map[string]int{"npm": 40, "PyPI": 30}, "a")
+	resA := tr.push(t, dbA, "latest", good)
+	again := tr.push(t, dbA, "again", good)
+	for _, eco := range []string{"npm", "PyPI"} {
+		if layerOf(again, eco).Digest != layerOf(resA, eco).Digest {
+			t.Errorf("pushing the same database twice gave %s two layer digests", eco)
+		}
+	}
+	pull("first pull", 2)
+	if contentDigest(t, local) != contentDigest(t, dbA) {
+		t.Fatal("pulled database differs from the pushed one")
+	}
+
+	time.Sleep(1100 * time.Millisecond) // signed times have second precision
+	dbB := changeNpm(dbA, "b")
+	resB := tr.push(t, dbB, "latest", good)
+	if layerOf(resB, "PyPI").Digest != layerOf(resA, "PyPI").Digest {
+		t.Error("PyPI did not change, but its layer digest did")
+	}
+	if layerOf(resB, "npm").Digest == layerOf(resA, "npm").Digest {
+		t.Error("npm changed, but its layer digest did not")
+	}
+	before := tr.layerBytes.Load()
+	got := pull("one ecosystem changed", 1)
+	npmSize := int64(0)
+	if m, err := fetchManifest(resB.Manifest); err == nil {
+		for _, l := range m.Layers {
+			if l.Annotations[AnnotationEcosystem] == "npm" {
+				npmSize = l.Size
+			}
+		}
+	}
+	if got.Bytes != npmSize || tr.layerBytes.Load()-before != npmSize {
+		t.Errorf("one-ecosystem pull read %d bytes (registry served %d), want npm's %d", got.Bytes, tr.layerBytes.Load()-before, npmSize)
+	}
+	if contentDigest(t, local) != contentDigest(t, dbB) {
+		t.Fatal("incremental pull: database differs from the pushed one")
+	}
+
+	// A kept part altered on disk is not trusted: fetched again.
+	pypiPart := filepath.Join(local+".parts", strings.TrimPrefix(layerOf(resB, "PyPI").Uncompressed, "sha256:")+".sqlite")
+	b, err := os.ReadFile(pypiPart)
+	if err != nil {
+		t.Fatalf("kept part: %v", err)
+	}
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(pypiPart, b, 0o644)
+	time.Sleep(1100 * time.Millisecond)
+	dbC := changeNpm(dbB, "c")
+	tr.push(t, dbC, "latest", good)
+	pull("with an altered kept part", 2)
+	if contentDigest(t, local) != contentDigest(t, dbC) {
+		t.Fatal("database after re-fetching an altered part differs from the pushed one")
+	}
+	want := fileDigest(t, local)
+
+	// Incremental, tampered in transit: refused, database and parts intact.
+	time.Sleep(1100 * time.Millisecond)
+	dbD := changeNpm(dbC, "d")
+	tr.push(t, dbD, "latest", good)
+	tr.corrupt.Store(true)
+	_, err = Pull(ctx, local, ref, good.keys)
+	tr.corrupt.Store(false)
+	if !errors.Is(err, ErrUntrusted) {
+		t.Errorf("tampered incremental pull: %v, want ErrUntrusted", err)
+	}
+	if fileDigest(t, local) != want {
+		t.Error("tampered incremental pull changed the database")
+	}
+	if dl, _ := filepath.Glob(filepath.Join(local+".parts", ".dl-*")); len(dl) != 0 {
+		t.Errorf("download left behind: %v", dl)
+	}
+	// Incremental, signed by an untrusted key: refused.
+	time.Sleep(1100 * time.Millisecond)
+	tr.push(t, changeNpm(dbD, "e"), "latest", other)
+	if _, err := Pull(ctx, local, ref, good.keys); !errors.Is(err, ErrUntrusted) {
+		t.Errorf("incremental pull signed by an untrusted key: %v, want ErrUntrusted", err)
+	}
+	if fileDigest(t, local) != want {
+		t.Error("untrusted incremental pull changed the database")
 	}
 }

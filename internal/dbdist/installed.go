@@ -13,11 +13,17 @@ import (
 // database file it describes: a database replaced by "db update" or
 // "db import" no longer matches, and the next pull installs in full.
 type installed struct {
-	Manifest     string    `json:"manifest"`
-	Uncompressed string    `json:"uncompressed"`
-	Created      time.Time `json:"created"`
-	Size         int64     `json:"size"`
-	ModTime      time.Time `json:"modTime"`
+	Manifest     string `json:"manifest"`
+	Uncompressed string `json:"uncompressed,omitempty"`
+	// Parts are the uncompressed digests of the parts the database was
+	// assembled from, sorted (per-ecosystem artifacts).
+	Parts []string `json:"parts,omitempty"`
+	// Ecosystems maps each part's ecosystem to its uncompressed digest, so
+	// that the next pull can replace only the ecosystems that changed.
+	Ecosystems map[string]string `json:"ecosystems,omitempty"`
+	Created    time.Time         `json:"created"`
+	Size       int64             `json:"size"`
+	ModTime    time.Time         `json:"modTime"`
 }
 
 func installedPath(dbPath string) string { return dbPath + ".oci.json" }

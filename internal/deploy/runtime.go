@@ -140,7 +140,7 @@ func Runtime(ctx context.Context, client kubernetes.Interface, opts RuntimeOptio
 
 func podContainers(ctx context.Context, p *corev1.Pod, w Workload, opts *RuntimeOptions) []Container {
 	var out []Container
-	credErr := ""
+	credErr, credSource := "", ""
 	if opts.Credentials != nil {
 		wl := registryauth.Workload{Namespace: p.Namespace, ServiceAccount: p.Spec.ServiceAccountName}
 		for _, r := range p.Spec.ImagePullSecrets {
@@ -150,6 +150,7 @@ func podContainers(ctx context.Context, p *corev1.Pod, w Workload, opts *Runtime
 			credErr = "pull credentials: " + err.Error()
 		} else {
 			ctx = registryauth.WithKeychain(ctx, c.Keychain)
+			credSource = c.Source
 		}
 	}
 	add := func(specs []corev1.Container, statuses []corev1.ContainerStatus, init bool) {
@@ -162,7 +163,7 @@ func podContainers(ctx context.Context, p *corev1.Pod, w Workload, opts *Runtime
 			if st := byName[sc.Name]; st != nil {
 				c.ImageID = st.ImageID
 			}
-			examine(ctx, &c, opts)
+			examine(ctx, &c, opts, credSource)
 			if credErr != "" && c.Problem == "" {
 				c.Problem = credErr
 			}
@@ -175,7 +176,9 @@ func podContainers(ctx context.Context, p *corev1.Pod, w Workload, opts *Runtime
 }
 
 // examine fills the running digest, drift, findings and base of c.
-func examine(ctx context.Context, c *Container, opts *RuntimeOptions) {
+// credSource, when set, says where the Pod's pull credentials came from,
+// for the message when the registry refuses them.
+func examine(ctx context.Context, c *Container, opts *RuntimeOptions, credSource string) {
 	ref, err := ParseRef(c.Image)
 	if err != nil {
 		c.Problem = err.Error()
@@ -195,9 +198,12 @@ func examine(ctx context.Context, c *Container, opts *RuntimeOptions) {
 		c.SpecDigest = ref.Digest
 	case opts.Resolver != nil && ref.Tag != "":
 		d, err := opts.Resolver.Resolve(ctx, ref.TagRef())
-		if err != nil {
+		switch {
+		case err != nil && credSource != "" && registryauth.IsDenied(err):
+			c.Problem = "the Pod's pull credentials cannot read this image (" + credSource + "); the registry answered: " + err.Error()
+		case err != nil:
 			c.Problem = err.Error()
-		} else {
+		default:
 			c.SpecDigest = d
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/loop"
+	"github.com/drydock/drydock/internal/registryauth"
 	"github.com/drydock/drydock/internal/store"
 )
 
@@ -54,6 +55,16 @@ type Target struct {
 	Insecure bool     `json:"insecure,omitempty"`
 }
 
+// PullFrom names the workload whose pull credentials read an image: the
+// server's cluster watch sets it for the images Pods run, so a private
+// image is read the way the kubelet pulled it.
+type PullFrom struct {
+	Cluster        string   `json:"cluster"`
+	Namespace      string   `json:"namespace"`
+	ServiceAccount string   `json:"serviceAccount,omitempty"`
+	PullSecrets    []string `json:"pullSecrets,omitempty"`
+}
+
 // Deps are what the workers work with.
 type Deps struct {
 	Store Store
@@ -87,6 +98,11 @@ type Deps struct {
 	OnBackoff func(host string, wait time.Duration, reason string)
 	// RematchBatch is how many inventories one re-match job matches.
 	RematchBatch int
+	// Credentials, when set, give the pull credentials of a workload a
+	// job reads an image for (ResolveArgs.Pull, ScanArgs.Pull): its
+	// imagePullSecrets or its ServiceAccount's, then the node-style
+	// providers. Jobs carry only the workload's names, never credentials.
+	Credentials func(ctx context.Context, p PullFrom) (registryauth.Credentials, error)
 	// Observe receives durations for /metrics ("scan", "rematch").
 	Observe func(kind string, d time.Duration)
 	Log     *slog.Logger

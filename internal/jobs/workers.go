@@ -28,6 +28,7 @@ import (
 	"github.com/drydock/drydock/internal/inventory"
 	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/match"
+	"github.com/drydock/drydock/internal/registryauth"
 	"github.com/drydock/drydock/internal/report"
 	"github.com/drydock/drydock/internal/store"
 	"github.com/drydock/drydock/internal/vulndb"
@@ -60,6 +61,8 @@ type ResolveArgs struct {
 	Insecure bool   `json:"insecure,omitempty"`
 	// Force rescans digests already scanned (POST /api/v1/scan).
 	Force bool `json:"force,omitempty"`
+	// Pull, when set, reads the image with that workload's credentials.
+	Pull *PullFrom `json:"pull,omitempty"`
 }
 
 func (ResolveArgs) Kind() string { return "resolve" }
@@ -70,6 +73,8 @@ type ScanArgs struct {
 	Ref      string `json:"ref"`
 	Insecure bool   `json:"insecure,omitempty"`
 	Force    bool   `json:"force,omitempty"`
+	// Pull, when set, reads the image with that workload's credentials.
+	Pull *PullFrom `json:"pull,omitempty"`
 }
 
 func (ScanArgs) Kind() string { return "scan" }
@@ -266,9 +271,16 @@ func (w *resolveWorker) Work(ctx context.Context, job *river.Job[ResolveArgs]) e
 
 func (w *resolveWorker) resolve(ctx context.Context, job *river.Job[ResolveArgs], ref name.Reference) error {
 	d := w.e.deps
-	ropts := image.RemoteOptions(ctx, append(append([]image.Option{}, d.ImageOptions...), image.WithInsecure(job.Args.Insecure))...)
+	iopts, src, err := w.e.pullOptions(ctx, job.Args.Pull, d.ImageOptions)
+	if err != nil {
+		return w.e.credentialsFailed(ctx, ref, err)
+	}
+	ropts := image.RemoteOptions(ctx, append(iopts, image.WithInsecure(job.Args.Insecure))...)
 	desc, err := remote.Get(ref, ropts...)
 	if err != nil {
+		if job.Args.Pull != nil && registryauth.IsDenied(err) {
+			return w.e.pullDenied(ctx, ref, src, err)
+		}
 		return fmt.Errorf("resolve %s: %w", ref, err)
 	}
 	repo := ref.Context()
@@ -311,7 +323,7 @@ func (w *resolveWorker) resolve(ctx context.Context, job *river.Job[ResolveArgs]
 			return err
 		}
 		if isNew || !scanned || job.Args.Force {
-			if _, err := w.e.Enqueue(ctx, ScanArgs{Ref: repo.Name() + "@" + c.digest, Insecure: job.Args.Insecure, Force: job.Args.Force}); err != nil {
+			if _, err := w.e.Enqueue(ctx, ScanArgs{Ref: repo.Name() + "@" + c.digest, Insecure: job.Args.Insecure, Force: job.Args.Force, Pull: job.Args.Pull}); err != nil {
 				return err
 			}
 		}
@@ -354,8 +366,15 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		return river.JobSnooze(wait)
 	}
 	start := time.Now()
-	inv, err := w.inventory(ctx, dg, job.Args.Insecure)
+	iopts, src, err := w.e.pullOptions(ctx, job.Args.Pull, d.Inventory.Image)
 	if err != nil {
+		return w.e.credentialsFailed(ctx, dg, err)
+	}
+	inv, err := w.inventory(ctx, dg, job.Args.Insecure, iopts)
+	if err != nil {
+		if job.Args.Pull != nil && registryauth.IsDenied(err) {
+			return w.e.pullDenied(ctx, dg, src, err)
+		}
 		if snooze := d.Backoff.Snooze(host, err); snooze != err {
 			return snooze
 		}
@@ -393,7 +412,7 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	return nil
 }
 
-func (w *scanWorker) inventory(ctx context.Context, dg name.Digest, insecure bool) (*inventory.Inventory, error) {
+func (w *scanWorker) inventory(ctx context.Context, dg name.Digest, insecure bool, iopts []image.Option) (*inventory.Inventory, error) {
 	o := w.e.deps.Inventory
 	base := o.TempDir
 	if base == "" {
@@ -408,7 +427,7 @@ func (w *scanWorker) inventory(ctx context.Context, dg name.Digest, insecure boo
 	}
 	defer os.RemoveAll(tmp)
 	o.TempDir = tmp
-	o.Image = append(append([]image.Option{}, o.Image...), image.WithInsecure(insecure))
+	o.Image = append(iopts, image.WithInsecure(insecure))
 	return loop.Inventory(ctx, dg.String(), o)
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drydock/drydock/internal/deploy"
+	"github.com/drydock/drydock/internal/registryauth"
 	"github.com/drydock/drydock/internal/store"
 )
 
@@ -30,16 +31,29 @@ type ClusterWatch struct {
 	Name   string
 	Client kubernetes.Interface
 	Store  workloadStore
-	// Scan queues a scan of repository@digest.
-	Scan func(ctx context.Context, ref string) error
+	// Scan queues a scan of repository@digest, read with the pull
+	// credentials of workload w (its namespace, service account and
+	// imagePullSecrets) when the server is configured to use them.
+	Scan func(ctx context.Context, ref string, w registryauth.Workload) error
 	// Stopped, when set, is told each digest a workload container moved
 	// off or stopped running (patch latency).
 	Stopped func(ctx context.Context, digest string)
 	Log     *slog.Logger
+
+	// queued remembers (digest, credentials) already queued by this
+	// process: a scan that failed (say, the registry refused a Pod's
+	// credentials) is queued again only for a Pod with other credentials,
+	// not on every Pod update. Touched on the informer's goroutine only.
+	queued map[string]bool
 }
+
+// maxQueued bounds the memory of queued scans; forgetting only costs a
+// redundant queue (River keeps one pending scan per digest).
+const maxQueued = 50000
 
 // Run watches until ctx ends.
 func (c *ClusterWatch) Run(ctx context.Context) error {
+	c.queued = map[string]bool{}
 	owners := deploy.NewOwnerResolver(c.Client)
 	f := informers.NewSharedInformerFactory(c.Client, 10*time.Minute)
 	inf := f.Core().V1().Pods().Informer()
@@ -130,13 +144,26 @@ func (c *ClusterWatch) pod(ctx context.Context, owners *deploy.OwnerResolver, id
 		if repo == "" || c.Scan == nil {
 			continue
 		}
+		pw := registryauth.Workload{Namespace: p.Namespace, ServiceAccount: p.Spec.ServiceAccountName}
+		for _, s := range p.Spec.ImagePullSecrets {
+			pw.PullSecrets = append(pw.PullSecrets, s.Name)
+		}
+		key := fmt.Sprintf("%s\x00%s\x00%s\x00%q", ri.Digest, pw.Namespace, pw.ServiceAccount, pw.PullSecrets)
+		if c.queued[key] {
+			continue
+		}
+		// A digest that failed before is queued once more per credentials
+		// this process sees it with (River retried the transient failures
+		// already; a refusal may not hold for another workload's secret).
 		if scanned, err := c.Store.Scanned(ctx, ri.Digest); err == nil && !scanned {
-			if im, err := c.Store.Image(ctx, ri.Digest); err == nil && im.ScanError != "" {
-				continue // failed before; River retried it already
-			}
-			if err := c.Scan(ctx, repo+"@"+ri.Digest); err != nil {
+			if err := c.Scan(ctx, repo+"@"+ri.Digest, pw); err != nil {
 				c.log().Error("cluster: queue scan", "ref", repo+"@"+ri.Digest, "err", err)
+				continue
 			}
+			if len(c.queued) >= maxQueued {
+				clear(c.queued)
+			}
+			c.queued[key] = true
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/drydock/drydock/internal/k8stest"
+	"github.com/drydock/drydock/internal/registryauth"
 	"github.com/drydock/drydock/internal/server"
 	"github.com/drydock/drydock/internal/store"
 )
@@ -61,7 +62,7 @@ func TestClusterWatchRealAPIServer(t *testing.T) {
 	var mu sync.Mutex
 	var queued []string
 	cw := &server.ClusterWatch{Name: "test", Client: cs, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Scan: func(_ context.Context, ref string) error {
+		Scan: func(_ context.Context, ref string, _ registryauth.Workload) error {
 			mu.Lock()
 			defer mu.Unlock()
 			queued = append(queued, ref)

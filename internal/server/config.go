@@ -35,8 +35,15 @@ type Config struct {
 	// `drydock db` and re-matched when it changed.
 	DBUpdateInterval *freshness.Duration `json:"dbUpdateInterval,omitempty"`
 	// DBMirror is the base URL of an OSV export mirror (<base>/<Ecosystem>/all.zip).
-	DBMirror   string   `json:"dbMirror,omitempty"`
-	Ecosystems []string `json:"ecosystems,omitempty"`
+	DBMirror string `json:"dbMirror,omitempty"`
+	// DBFrom ("oci://REGISTRY/REPOSITORY:TAG") keeps the database the one
+	// "drydock db push" signed there, pulled every DBPullInterval (default
+	// 1h) and verified with DBKeys (public key files); each replica pulls
+	// its own copy. Not with DBMirror.
+	DBFrom         string              `json:"dbFrom,omitempty"`
+	DBKeys         []string            `json:"dbKeys,omitempty"`
+	DBPullInterval *freshness.Duration `json:"dbPullInterval,omitempty"`
+	Ecosystems     []string            `json:"ecosystems,omitempty"`
 	// RematchBatch is how many inventories one re-match job matches (default 250).
 	RematchBatch int `json:"rematchBatch,omitempty"`
 	// Workers is how many jobs this replica runs at once (default 4).
@@ -56,6 +63,11 @@ type ClusterConfig struct {
 	// default kubeconfig).
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	Context    string `json:"context,omitempty"`
+	// PullCredentials reads the images a Pod runs with its
+	// imagePullSecrets (or its ServiceAccount's), then drydock's own
+	// credentials, as the kubelet pulled them. Needs get, list and watch
+	// on secrets and serviceaccounts in that cluster.
+	PullCredentials bool `json:"pullCredentials,omitempty"`
 }
 
 // Defaults.
@@ -64,6 +76,7 @@ const (
 	DefaultCrawlInterval    = 15 * time.Minute
 	DefaultDBUpdateInterval = 6 * time.Hour
 	DefaultRematchBatch     = 250
+	DefaultDBPullInterval   = time.Hour
 )
 
 // ParseConfig reads the server section strictly (unknown fields are
@@ -94,6 +107,21 @@ func ParseConfig(fc *freshness.Config) (*Config, error) {
 		if d.v < 0 || (d.v > 0 && d.v < time.Second) {
 			errs = append(errs, fmt.Sprintf("%s: %s: want 0s (off) or at least 1s", d.f, d.v))
 		}
+	}
+	if c.DBPullInterval == nil {
+		c.DBPullInterval = &freshness.Duration{Duration: DefaultDBPullInterval}
+	} else if c.DBPullInterval.Duration < time.Minute {
+		errs = append(errs, fmt.Sprintf("server.dbPullInterval: %s: want at least 1m", c.DBPullInterval.Duration))
+	}
+	switch {
+	case c.DBFrom != "" && c.DBMirror != "":
+		errs = append(errs, "server.dbFrom and server.dbMirror: choose one source of the vulnerability database")
+	case c.DBFrom != "" && !strings.HasPrefix(c.DBFrom, "oci://"):
+		errs = append(errs, fmt.Sprintf("server.dbFrom: %q: want oci://REGISTRY/REPOSITORY:TAG", c.DBFrom))
+	case c.DBFrom != "" && len(c.DBKeys) == 0:
+		errs = append(errs, "server.dbKeys: name the public key files the database is signed with (dbFrom needs them)")
+	case c.DBFrom == "" && len(c.DBKeys) > 0:
+		errs = append(errs, "server.dbKeys: only used with server.dbFrom")
 	}
 	if c.JobTimeout == nil {
 		c.JobTimeout = &freshness.Duration{Duration: 10 * time.Minute}

@@ -13,13 +13,16 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/drydock/drydock/internal/attest"
+	"github.com/drydock/drydock/internal/dbdist"
 	"github.com/drydock/drydock/internal/deploy"
 	"github.com/drydock/drydock/internal/freshness"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/jobs"
 	"github.com/drydock/drydock/internal/loop"
+	"github.com/drydock/drydock/internal/registryauth"
 	"github.com/drydock/drydock/internal/store"
 	"github.com/drydock/drydock/internal/vulndb"
 )
@@ -48,6 +51,10 @@ type Options struct {
 	Reconciler *freshness.Reconciler
 	// ReplicaID names this replica in the job engine.
 	ReplicaID string
+	// DBSync, when set, keeps the vulnerability database the signed one at
+	// a registry reference, pulled every Server.DBPullInterval; the
+	// periodic database job then only looks for changes to re-match.
+	DBSync *dbdist.Syncer
 	// Listening is told the API address once it is up.
 	Listening func(addr net.Addr)
 	Log       *slog.Logger
@@ -109,6 +116,33 @@ func Run(ctx context.Context, o Options) error {
 		},
 		Log: log,
 	}
+	// Clusters' clients, and the pull credentials of those that read
+	// images with their Pods' secrets, exist before any job runs.
+	clients := make([]kubernetes.Interface, len(sc.Clusters))
+	pull := map[string]*registryauth.Kube{}
+	for i, cl := range sc.Clusters {
+		rc, err := deploy.RESTConfig(cl.Kubeconfig, cl.Context)
+		if err != nil {
+			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
+		}
+		if clients[i], err = deploy.NewClient(rc, o.UserAgent); err != nil {
+			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
+		}
+		if cl.PullCredentials {
+			if pull[cl.Name], err = registryauth.NewKube(ctx, clients[i], registryauth.NodeKeychain()); err != nil {
+				return fmt.Errorf("server.clusters %s: pullCredentials: %w", cl.Name, err)
+			}
+		}
+	}
+	if len(pull) > 0 {
+		deps.Credentials = func(ctx context.Context, p jobs.PullFrom) (registryauth.Credentials, error) {
+			k := pull[p.Cluster]
+			if k == nil {
+				return registryauth.Credentials{}, fmt.Errorf("cluster %q does not read pull credentials", p.Cluster)
+			}
+			return k.Credentials(ctx, registryauth.Workload{Namespace: p.Namespace, ServiceAccount: p.ServiceAccount, PullSecrets: p.PullSecrets})
+		}
+	}
 	if platform := o.Config.Platform; platform != "" {
 		p, err := image.ParsePlatform(platform)
 		if err != nil {
@@ -116,7 +150,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		deps.Inventory.Image = append(deps.Inventory.Image, image.WithPlatform(p))
 	}
-	if sc.DBMirror != "" {
+	if sc.DBMirror != "" && o.DBSync == nil {
 		deps.UpdateDB = func(ctx context.Context) error {
 			_, err := vulndb.Update(ctx, o.DBPath, sc.Ecosystems, vulndb.WithBaseURL(sc.DBMirror))
 			return err
@@ -166,6 +200,31 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 
+	if o.DBSync != nil {
+		go o.DBSync.Run(ctx, sc.DBPullInterval.Duration, func(res *dbdist.PullResult, err error) {
+			ref := o.DBSync.Ref.String()
+			bg := context.WithoutCancel(ctx)
+			if err != nil {
+				// The installed database stays; nothing is signed without one.
+				log.Error("vulnerability database pull failed; keeping the installed database", "ref", ref, "err", err)
+				if err := st.AddEvent(bg, store.Event{Kind: store.EventDBUpdate, Detail: "pull of oci://" + ref + " failed, installed database kept: " + err.Error()}); err != nil {
+					log.Error("record event", "err", err)
+				}
+				return
+			}
+			if res.Unchanged {
+				log.Debug("vulnerability database unchanged", "ref", ref)
+				return
+			}
+			log.Info("vulnerability database installed", "ref", ref, "manifest", res.Manifest.DigestStr(), "signed", res.Created,
+				"layers", res.Downloaded, "of", res.Layers, "bytes", res.Bytes)
+			// The database job notices the change and queues the re-match.
+			if _, err := eng.Enqueue(bg, jobs.DBUpdateArgs{}); err != nil {
+				log.Error("queue re-match after database pull", "err", err)
+			}
+		})
+	}
+
 	insecure := func(ref string) bool {
 		for _, h := range o.Config.Registries.Insecure {
 			if strings.HasPrefix(ref, h+"/") {
@@ -184,18 +243,17 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	for _, cl := range sc.Clusters {
-		rc, err := deploy.RESTConfig(cl.Kubeconfig, cl.Context)
-		if err != nil {
-			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
-		}
-		cs, err := deploy.NewClient(rc, o.UserAgent)
-		if err != nil {
-			return fmt.Errorf("server.clusters %s: %w", cl.Name, err)
-		}
+	for i, cl := range sc.Clusters {
 		lat := &latencyObserver{st: st, hist: m.patchLatency, log: log}
-		cw := &ClusterWatch{Name: cl.Name, Client: cs, Store: st, Log: log, Stopped: lat.stopped,
-			Scan: func(ctx context.Context, ref string) error { return enqueueRef(ctx, ref, false) }}
+		cw := &ClusterWatch{Name: cl.Name, Client: clients[i], Store: st, Log: log, Stopped: lat.stopped,
+			Scan: func(ctx context.Context, ref string, w registryauth.Workload) error {
+				args := jobs.ResolveArgs{Ref: ref, Insecure: insecure(ref)}
+				if pull[cl.Name] != nil {
+					args.Pull = &jobs.PullFrom{Cluster: cl.Name, Namespace: w.Namespace, ServiceAccount: w.ServiceAccount, PullSecrets: w.PullSecrets}
+				}
+				_, err := eng.Enqueue(ctx, args)
+				return err
+			}}
 		go func() {
 			if err := cw.Run(ctx); err != nil {
 				log.Error("cluster watch", "cluster", cl.Name, "err", err)
@@ -232,6 +290,12 @@ func Run(ctx context.Context, o Options) error {
 		if err := st.Ping(ctx); err != nil {
 			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
 			return
+		}
+		for name, k := range pull {
+			if !k.Synced() {
+				http.Error(w, "cluster "+name+": pull secrets and service accounts not read yet", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		w.Write([]byte("ok\n"))
 	})

@@ -383,6 +383,12 @@ func TestParseConfig(t *testing.T) {
 		{"server:\n  rematchBatch: -1\n", "rematchBatch"},
 		{"server:\n  colour: red\n", "colour"},
 		{"server:\n  clusters: [{name: a}, {name: a}]\n", "unique"},
+		{"server:\n  dbFrom: oci://r.example/sec/vulndb:latest\n", "server.dbKeys"},
+		{"server:\n  dbFrom: r.example/sec/vulndb:latest\n  dbKeys: [k.pub]\n", "want oci://"},
+		{"server:\n  dbFrom: oci://r.example/sec/vulndb:latest\n  dbKeys: [k.pub]\n  dbMirror: https://m.example/\n", "choose one"},
+		{"server:\n  dbKeys: [k.pub]\n", "only used with server.dbFrom"},
+		{"server:\n  dbFrom: oci://r.example/sec/vulndb:latest\n  dbKeys: [k.pub]\n  dbPullInterval: 10s\n", "dbPullInterval"},
+		{"server:\n  dbFrom: oci://r.example/sec/vulndb:latest\n  dbKeys: [k.pub]\n  clusters: [{name: a, pullCredentials: true}]\n", ""},
 		{"server:\n  registries:\n    - registry: r.example\n      catalog: true\n      repositories: [\"team/*\"]\n      tags: [\"v*\"]\n", ""},
 	} {
 		cfg, err := freshness.ParseConfig([]byte(tc.yaml))

@@ -228,12 +228,35 @@ func TestChartLintAndTemplateErrors(t *testing.T) {
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true"}, "server.config"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x"}, "server.tokenSecret"},
 		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.config=x,server.tokenSecret=t"}, "tokenEnv: DRYDOCK_SERVER_TOKEN"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "server.enabled=true,server.tokenSecret=t,server.pullCredentials=false",
+			"--set", "server.config=server:\n  tokenEnv: DRYDOCK_SERVER_TOKEN\n  clusters:\n    - name: here\n      pullCredentials: true\n"}, "server.pullCredentials is false"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set", "vulnDB.from=oci://reg.example/security/vulndb:latest"}, "vulnDB.publicKey"},
+		{[]string{"template", "drydock", c.dir, "--set-file", "keys.default=" + c.pubKey, "--set-file", "vulnDB.publicKey=" + c.pubKey, "--set", "vulnDB.from=reg.example/security/vulndb:latest"}, "want oci://"},
 	} {
 		_, err := c.run(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("helm %s: error %v, want one saying %q", strings.Join(tc.args[3:], " "), err, tc.want)
 		}
 	}
+	// vulnDB.from: the webhook and the server both keep the signed
+	// database, with the key from the ConfigMap.
+	withDB := c.template(t, "-f", filepath.Join(c.dir, "ci/sqlite-server-values.yaml"), "--set", "vulnDB.from=oci://reg.example/security/vulndb:latest",
+		"--set-file", "vulnDB.publicKey="+c.pubKey, "--set", "vulnDB.pullInterval=30m")
+	wantDB := []string{"--db-from=oci://reg.example/security/vulndb:latest", "--db-key=/etc/drydock/config/vulndb-key.pub", "--db-pull-interval=30m"}
+	for _, args := range [][]string{
+		convert[appsv1.Deployment](t, find(withDB, "Deployment", "drydock-admission")).Spec.Template.Spec.Containers[0].Args,
+		convert[appsv1.StatefulSet](t, find(withDB, "StatefulSet", "drydock-server")).Spec.Template.Spec.Containers[0].Args,
+	} {
+		for _, w := range wantDB {
+			if !slices.Contains(args, w) {
+				t.Errorf("with vulnDB.from, args %q lack %s", args, w)
+			}
+		}
+	}
+	if cm := convert[corev1.ConfigMap](t, find(withDB, "ConfigMap", "drydock-config")); !strings.Contains(cm.Data["vulndb-key.pub"], "PUBLIC KEY") {
+		t.Error("the ConfigMap holds no vulndb-key.pub")
+	}
+
 	// cert-manager: the kinds it serves, and the CA injection annotation,
 	// with no certificate flags left to the webhook.
 	objs := c.template(t, "-f", filepath.Join(c.dir, "ci/cert-manager-values.yaml"))
@@ -324,6 +347,15 @@ func TestChartAppliesToRealCluster(t *testing.T) {
 		if len(sts.Spec.VolumeClaimTemplates) != 1 {
 			t.Error("with SQLite the server needs its PersistentVolume")
 		}
+		// pullCredentials on (the default): the server reads secrets and
+		// serviceaccounts; off: it does not.
+		if got := serverReads(t, objs); !slices.Contains(got, "secrets") || !slices.Contains(got, "serviceaccounts") {
+			t.Errorf("server with pullCredentials reads %v; want secrets and serviceaccounts too", got)
+		}
+		off := c.template(t, "-f", filepath.Join(c.dir, "ci/sqlite-server-values.yaml"), "--set", "server.pullCredentials=false")
+		if d := cmp.Diff([]string{"namespaces", "pods"}, serverReads(t, off)); d != "" {
+			t.Errorf("server without pullCredentials reads (-want +got):\n%s", d)
+		}
 		// Rollouts off: the loop gets no Kubernetes access at all.
 		if find(objs, "ClusterRole", "drydock-watch") != nil {
 			t.Error("watch without rollouts has a ClusterRole")
@@ -335,6 +367,20 @@ func TestChartAppliesToRealCluster(t *testing.T) {
 		applyAll(t, ctx, cl, objs)
 		deleteAll(ctx, cl, objs)
 	})
+}
+
+// serverReads lists the resources the server's ClusterRole may list, sorted.
+func serverReads(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	role := convert[rbacv1.ClusterRole](t, find(objs, "ClusterRole", "drydock-server"))
+	var out []string
+	for _, r := range role.Rules {
+		if slices.Contains(r.Verbs, "list") {
+			out = append(out, r.Resources...)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // checkWebhookDefaults holds the promises of the chart README.
