@@ -58,7 +58,7 @@ Last-Modified). A failed or interrupted update leaves the previous database in p
 					return fmt.Errorf("--ecosystem: %w", err)
 				}
 			}
-			if showProgress("auto") {
+			if !g.quiet && showProgress("auto") {
 				p := &downloadProgress{w: cmd.ErrOrStderr()}
 				defer p.finish()
 				opts = append(opts, vulndb.WithProgress(p.update))
@@ -164,7 +164,7 @@ Every ecosystem a path holds replaces that ecosystem's records; others are kept.
 			}
 			for _, s := range st.Sources {
 				for _, e := range s.Errors {
-					fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %v\n", e.Entry, e.Err)
+					fmt.Fprintf(g.notices(cmd), "skipped %s: %v\n", e.Entry, e.Err)
 				}
 			}
 			return nil

@@ -60,7 +60,7 @@ docs/server-api.yaml.`,
 				UserAgent: "drydock/" + version,
 				ReplicaID: replica,
 				Listening: func(addr net.Addr) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "drydock server: listening on %s\n", addr)
+					fmt.Fprintf(g.notices(cmd), "drydock server: listening on %s\n", addr)
 				},
 			}
 			if replica != "" {
