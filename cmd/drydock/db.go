@@ -90,6 +90,9 @@ Last-Modified). A failed or interrupted update leaves the previous database in p
 						fmt.Fprintln(cmd.ErrOrStderr(), "drydock:", e.Err)
 					}
 				}
+				if failed == len(st.Ecosystems) {
+					return fmt.Errorf("no ecosystem updated (%d failed; the previous records are kept)", failed)
+				}
 				return fmt.Errorf("%d of %d ecosystems not updated (the others were)", failed, len(st.Ecosystems))
 			}
 			return nil
