@@ -18,6 +18,8 @@
 #      DRYDOCK_K8S_BINS        etcd + kube-apiserver + kube-controller-manager
 #                              (../shared/k8s/ensure-k8s-bins.sh)
 #      DRYDOCK_HELM            helm, built from the Go module proxy (scripts/lib/helm.sh)
+#      DRYDOCK_DOCKER_HOST     unix:// socket of a Docker daemon started for the run
+#                              (Debian's docker.io; scripts/lib/dockerd.sh)
 # 5. checks go.mod is tidy, runs go vet ./... and staticcheck ./... (any
 #    finding fails the run),
 # 6. runs go test -json -count=1 (./... unless arguments are given) through
@@ -48,6 +50,7 @@ log() { echo "test.sh: $*" >&2; }
 APT_PACKAGES=(debootstrap debian-archive-keyring gpgv docker-registry time curl util-linux tar gzip dpkg ca-certificates buildah binutils bsdutils)
 APT_PACKAGES+=(postgresql) # the server's store and job tests (scripts/lib/postgres.sh)
 APT_PACKAGES+=(chromium) # the web UI test (internal/server/ui_test.go) and scripts/bench-ui.sh
+APT_PACKAGES+=(docker.io) # a real Docker daemon for "docker:" sources (scripts/lib/dockerd.sh)
 # npm: Debian's package unless an npm is already on PATH (for example the
 # one bundled in a nodejs package from elsewhere, which conflicts with it).
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
@@ -145,6 +148,7 @@ cleanup() {
 	local rc=$?
 	"$root/scripts/registry.sh" stop "$run_dir" || true
 	declare -F pg_stop >/dev/null && pg_stop || true
+	declare -F dockerd_stop >/dev/null && dockerd_stop || true
 	rm -rf "$run_dir"
 	exit $rc
 }
@@ -178,6 +182,9 @@ log "DRYDOCK_E2E_REGISTRY=$DRYDOCK_E2E_REGISTRY"
 
 # PostgreSQL for the store and job tests: exports DRYDOCK_TEST_POSTGRES.
 source "$root/scripts/lib/postgres.sh" && pg_start
+
+# A Docker daemon for the "docker:" source tests: exports DRYDOCK_DOCKER_HOST.
+source "$root/scripts/lib/dockerd.sh" && dockerd_start || log "no Docker daemon: the docker: source tests will skip (fail under CI=true)"
 
 # etcd, kube-apiserver and kube-controller-manager for the real-cluster tests
 # (internal/k8stest, test/k8s), built once from the Go module proxy and cached.

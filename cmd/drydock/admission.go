@@ -365,7 +365,9 @@ func runAdmissionServe(ctx context.Context, g *globals, f *admissionServeFlags) 
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "drydock admission: serving https://%s (mode %s, failure policy %s)\n", ln.Addr(), mode, f.failure)
+	if !g.quiet {
+		fmt.Fprintf(os.Stderr, "drydock admission: serving https://%s (mode %s, failure policy %s)\n", ln.Addr(), mode, f.failure)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	select {

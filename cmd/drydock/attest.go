@@ -96,7 +96,7 @@ pushed and failing; 2 an error, or no decision given.`,
 				fmt.Fprintf(out, "verdict %s for %s: pushed %s\n", pred.Policy.Result, subjects[i], p)
 			}
 			if pred.Outcome() == attest.ResultNone {
-				fmt.Fprintln(cmd.ErrOrStderr(), "drydock: the verdict records no policy decision (--no-policy): verify and admission will not accept it as passing")
+				fmt.Fprintln(g.notices(cmd), "drydock: the verdict records no policy decision (--no-policy): verify and admission will not accept it as passing")
 				return nil
 			}
 			if !pred.Passed() {

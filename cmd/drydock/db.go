@@ -58,7 +58,7 @@ Last-Modified). A failed or interrupted update leaves the previous database in p
 					return fmt.Errorf("--ecosystem: %w", err)
 				}
 			}
-			if showProgress("auto") {
+			if !g.quiet && showProgress("auto") {
 				p := &downloadProgress{w: cmd.ErrOrStderr()}
 				defer p.finish()
 				opts = append(opts, vulndb.WithProgress(p.update))
@@ -89,6 +89,9 @@ Last-Modified). A failed or interrupted update leaves the previous database in p
 					if e.Err != nil {
 						fmt.Fprintln(cmd.ErrOrStderr(), "drydock:", e.Err)
 					}
+				}
+				if failed == len(st.Ecosystems) {
+					return fmt.Errorf("no ecosystem updated (%d failed; the previous records are kept)", failed)
 				}
 				return fmt.Errorf("%d of %d ecosystems not updated (the others were)", failed, len(st.Ecosystems))
 			}
@@ -164,7 +167,7 @@ Every ecosystem a path holds replaces that ecosystem's records; others are kept.
 			}
 			for _, s := range st.Sources {
 				for _, e := range s.Errors {
-					fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %v\n", e.Entry, e.Err)
+					fmt.Fprintf(g.notices(cmd), "skipped %s: %v\n", e.Entry, e.Err)
 				}
 			}
 			return nil

@@ -83,14 +83,14 @@ rolled back; 2 an error.`,
 				}
 				res, err := deploy.GitOps(cmd.Context(), gitDir, newImage, opts)
 				if errors.Is(err, deploy.ErrNothingToChange) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "nothing to change: no reference to %s in %s\n", deploy.NewRewrite(newImage, sel).Sel, gitDir)
-					printGitProblems(cmd.ErrOrStderr(), res)
+					fmt.Fprintf(g.notices(cmd), "nothing to change: no reference to %s in %s\n", deploy.NewRewrite(newImage, sel).Sel, gitDir)
+					printGitProblems(g.notices(cmd), res)
 					return nil
 				}
 				if err != nil {
 					return err
 				}
-				return printGitOps(out, cmd.ErrOrStderr(), res, format, dryRun)
+				return printGitOps(out, g.notices(cmd), res, format, dryRun)
 			}
 			if oldReport != "" || newReport != "" || branch != "" {
 				return errors.New("--old-report, --new-report and --branch need --git")
@@ -110,7 +110,7 @@ rolled back; 2 an error.`,
 				return err
 			}
 			if len(rep.Results) == 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "no workload runs %s\n", rep.Replaces)
+				fmt.Fprintf(g.notices(cmd), "no workload runs %s\n", rep.Replaces)
 			}
 			if n := rep.Failed(); n > 0 {
 				return &errGate{msg: fmt.Sprintf("%d rollout(s) failed", n)}

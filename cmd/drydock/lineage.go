@@ -41,7 +41,7 @@ Each base is then traced the same way, up to 5 levels.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "json" {
-				return fmt.Errorf("--format: unknown format %q (have table, json)", format)
+				return fmt.Errorf("--format %q: want table or json", format)
 			}
 			tmp, cleanup, err := g.tempDir()
 			if err != nil {

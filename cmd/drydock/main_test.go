@@ -173,7 +173,7 @@ func TestSBOMOutputFileAndErrors(t *testing.T) {
 		args    []string
 		wantMsg string
 	}{
-		{"unknown format", []string{"sbom", "--format", "xml", layout}, "unknown format"},
+		{"unknown format", []string{"sbom", "--format", "xml", layout}, `--format "xml": want one of cyclonedx, json, spdx, table`},
 		{"missing source", []string{"sbom", "oci:" + filepath.Join(t.TempDir(), "nope")}, "open OCI layout"},
 		{"unreachable registry", []string{"sbom", "--output", missing, "127.0.0.1:1/team/app:1"}, "127.0.0.1:1"},
 		{"bad platform", []string{"sbom", "--platform", "linux", layout}, "platform"},

@@ -104,7 +104,7 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 				return err
 			}
 			for _, id := range plan.UnknownIDs {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: no finding of the image carries this id\n", id)
+				fmt.Fprintf(g.notices(cmd), "warning: %s: no finding of the image carries this id\n", id)
 			}
 			if dryRun && !allUpdates {
 				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
@@ -119,7 +119,7 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 				return fmt.Errorf("%s: %s images cannot be patched yet (supported: Debian and Ubuntu images with apt, distroless Debian images)", args[0], plan.Manager)
 			}
 			if !allUpdates && len(plan.Items) == 0 {
-				fmt.Fprintln(cmd.ErrOrStderr(), "nothing to patch: no selected finding has a fixed OS package")
+				fmt.Fprintln(g.notices(cmd), "nothing to patch: no selected finding has a fixed OS package")
 				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
 			}
 

@@ -163,7 +163,7 @@ failed rebuild.`,
 	}
 	f.register(cmd, "SQLite file recording detections and rebuilds (default: in memory; give watch's store to share its history)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan, change nothing")
-	cmd.Flags().StringVar(&format, "format", "table", "output: table or json")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table, json")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 
@@ -16,6 +17,16 @@ type globals struct {
 	logLevel string
 	// quiet silences progress and warnings on stderr; errors still show.
 	quiet bool
+}
+
+// notices is where a command writes what is not its result (progress,
+// warnings, "listening on" lines, "nothing to do"): stderr, or nowhere
+// under -q. Errors never go through it.
+func (g *globals) notices(cmd *cobra.Command) io.Writer {
+	if g.quiet {
+		return io.Discard
+	}
+	return cmd.ErrOrStderr()
 }
 
 func newRootCommand() *cobra.Command {
@@ -52,7 +63,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", envOr("DRYDOCK_CACHE_DIR", defaultCacheDir()), "cache directory (env DRYDOCK_CACHE_DIR)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", envOr("DRYDOCK_DATA_DIR", defaultDataDir()), "data directory holding the vulnerability database (env DRYDOCK_DATA_DIR)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no warnings on stderr (errors still show)")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress, warnings or notices on stderr, on every command (errors still show)")
 	root.AddCommand(newSBOMCommand(g), newScanCommand(g), withDBOCI(g, newDBCommand(g)), newKeyCommand(), newAttestCommand(g), newVerifyCommand(), newRebuildCommand(g), newWatchCommand(g), newLineageCommand(g), newPolicyCommand(g), newAdmissionCommand(g), newRuntimeCommand(g), newDeployCommand(g), newServerCommand(g), newPatchCommand(g))
 	// Registered here rather than in watch.go, which the server work is
 	// moving into packages.

@@ -34,7 +34,7 @@ directory. Prefixes force a kind: registry:, oci:, archive:, rootfs:.`,
 			}
 			f, err := report.SBOM(format, report.Options{ToolName: "drydock", ToolVersion: version})
 			if err != nil {
-				return fmt.Errorf("--format: %w (have %s)", err, strings.Join(report.SBOMFormats(), ", "))
+				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(report.SBOMFormats(), ", "))
 			}
 			inv, err := loadInventory(cmd.Context(), g, &sf, args[0])
 			if err != nil {

@@ -150,7 +150,7 @@ Exit codes: 0 no finding at or above --fail-on remains; 1 one does; 2 an error.`
 			}
 			f, err := report.Scan(format, report.Options{ToolName: "drydock", ToolVersion: version, Color: format == "table" && output == "" && useColor(), Details: details})
 			if err != nil {
-				return fmt.Errorf("--format: %w (have %s)", err, strings.Join(report.ScanFormats(), ", "))
+				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(report.ScanFormats(), ", "))
 			}
 			threshold := ""
 			if failOn != "" {

@@ -86,7 +86,7 @@ docs/server-api.yaml.`,
 				ReplicaID: replica,
 				DBSync:    sy,
 				Listening: func(addr net.Addr) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "drydock server: listening on %s\n", addr)
+					fmt.Fprintf(g.notices(cmd), "drydock server: listening on %s\n", addr)
 				},
 			}
 			if replica != "" {

@@ -67,7 +67,7 @@ store, so a restart resumes interrupted rebuilds with the same rebuild ID.
 				Token:     token,
 				UserAgent: "drydock/" + version,
 				Listening: func(addr net.Addr) {
-					fmt.Fprintf(cmd.ErrOrStderr(), "drydock watch: listening on %s, store %s, polling every %s\n",
+					fmt.Fprintf(g.notices(cmd), "drydock watch: listening on %s, store %s, polling every %s\n",
 						addr, storePath, r.Config.Watch.PollInterval.Duration)
 				},
 			})

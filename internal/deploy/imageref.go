@@ -4,13 +4,16 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
+// Compiled on first use, not at start-up: bounded repetitions ({64},
+// {0,127}) expand into large programs every command would pay for.
 var (
-	digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
+	tagRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 )
 
 // RunningImage is what a container status says is running.
@@ -39,11 +42,11 @@ func ParseImageID(s string) (RunningImage, error) {
 	if s == "" {
 		return RunningImage{}, fmt.Errorf("image ID %q: empty", orig)
 	}
-	if digestRE.MatchString(s) {
+	if digestRE().MatchString(s) {
 		return RunningImage{Digest: s}, nil
 	}
 	repo, dig, ok := strings.Cut(s, "@")
-	if !ok || !digestRE.MatchString(dig) {
+	if !ok || !digestRE().MatchString(dig) {
 		return RunningImage{}, fmt.Errorf("image ID %q: no sha256 digest", orig)
 	}
 	r, err := name.NewRepository(repo)
@@ -68,7 +71,7 @@ type Ref struct {
 func ParseRef(s string) (Ref, error) {
 	s = strings.TrimSpace(s)
 	rest, dig, hasDigest := strings.Cut(s, "@")
-	if hasDigest && !digestRE.MatchString(dig) {
+	if hasDigest && !digestRE().MatchString(dig) {
 		return Ref{}, fmt.Errorf("image %q: bad digest %q", s, dig)
 	}
 	// The tag is after the last colon that follows the last slash.
@@ -78,7 +81,7 @@ func ParseRef(s string) (Ref, error) {
 		if tag == "" {
 			return Ref{}, fmt.Errorf("image %q: empty tag", s)
 		}
-		if !tagRE.MatchString(tag) {
+		if !tagRE().MatchString(tag) {
 			return Ref{}, fmt.Errorf("image %q: bad tag %q", s, tag)
 		}
 	}
@@ -128,7 +131,7 @@ type Selector struct {
 // digest), "repo:tag" (by repository and tag) or "repo" (any image of the
 // repository).
 func ParseSelector(s string) (Selector, error) {
-	if digestRE.MatchString(s) {
+	if digestRE().MatchString(s) {
 		return Selector{Digest: s}, nil
 	}
 	ref, err := ParseRef(s)

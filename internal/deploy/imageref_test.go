@@ -58,7 +58,7 @@ func FuzzParseImageID(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !digestRE.MatchString(ri.Digest) {
+		if !digestRE().MatchString(ri.Digest) {
 			t.Fatalf("ParseImageID(%q) digest %q", s, ri.Digest)
 		}
 		if !strings.Contains(s, ri.Digest) {

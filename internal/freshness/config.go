@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -128,9 +129,11 @@ const (
 	DefaultConcurrency  = 4
 )
 
+// Compiled on first use, not at start-up: {0,127} expands into a large
+// program every command would pay for.
 var (
-	nameRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$`)
-	envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	nameRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$`) })
+	envVarRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 )
 
 // ErrConfig marks configuration errors.
@@ -202,7 +205,7 @@ func (c *Config) Validate() error {
 	} else if w.Concurrency < 0 || w.Concurrency > 256 {
 		add("watch.concurrency", "%d is outside 1..256", w.Concurrency)
 	}
-	if w.Events.TokenEnv != "" && !envVarRE.MatchString(w.Events.TokenEnv) {
+	if w.Events.TokenEnv != "" && !envVarRE().MatchString(w.Events.TokenEnv) {
 		add("watch.events.tokenEnv", "%q is not an environment variable name", w.Events.TokenEnv)
 	}
 	for i, r := range c.Registries.Insecure {
@@ -224,7 +227,7 @@ func (c *Config) Validate() error {
 		switch {
 		case im.Name == "":
 			add(f+".name", "required")
-		case !nameRE.MatchString(im.Name):
+		case !nameRE().MatchString(im.Name):
 			add(f+".name", "%q: use letters, digits, '.', '_' and '-'", im.Name)
 		default:
 			if j, dup := names[im.Name]; dup {
@@ -258,7 +261,7 @@ func (c *Config) Validate() error {
 			add(f+".rebuild.kind", "%q: want rebase, build or dispatch", im.Rebuild.Kind)
 		}
 		for k, v := range im.Rebuild.WithEnv {
-			if !envVarRE.MatchString(v) {
+			if !envVarRE().MatchString(v) {
 				add(f+".rebuild.withEnv."+k, "%q is not an environment variable name", v)
 			}
 			if _, both := im.Rebuild.With[k]; both {

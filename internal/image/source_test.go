@@ -1,13 +1,13 @@
 package image
 
 import (
-	"os/exec"
-
+	"bytes"
 	"context"
 	"errors"
-	"github.com/drydock/drydock/internal/testenv"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/drydock/drydock/internal/testenv"
 )
 
 // refusingTransport fails the test if anything reaches the network.
@@ -127,17 +130,95 @@ func TestContainersStorage(t *testing.T) {
 	}
 }
 
-// TestDockerNeedsDaemon: without a daemon socket, "docker:" says so. (No
-// Docker daemon can run here, so reading from one is not tested.)
+// TestDockerNeedsDaemon: without a daemon socket, "docker:" says so, and a
+// DOCKER_HOST drydock cannot speak to is named by its scheme only.
 func TestDockerNeedsDaemon(t *testing.T) {
-	old := DockerSocket
-	DockerSocket = filepath.Join(t.TempDir(), "docker.sock")
-	defer func() { DockerSocket = old }()
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "docker.sock"))
 	_, err := Open(context.Background(), "docker:alpine:3.20")
 	if !errors.Is(err, ErrNoStoreTool) || !strings.Contains(err.Error(), "no Docker daemon socket") {
 		t.Errorf("docker: without a daemon: %v", err)
 	}
+	t.Setenv("DOCKER_HOST", "ssh://someone@build-host")
+	_, err = Open(context.Background(), "docker:alpine:3.20")
+	if !errors.Is(err, ErrNoStoreTool) || !strings.Contains(err.Error(), "ssh endpoint") || strings.Contains(err.Error(), "someone") {
+		t.Errorf("docker: with an ssh DOCKER_HOST: %v", err)
+	}
 	if k, _ := classify("docker://alpine:3.20"); k != KindRegistry {
 		t.Errorf("docker:// classified %q, want a registry", k)
 	}
+}
+
+// TestDockerDaemon reads images from a real Docker daemon (Debian's
+// dockerd, started by scripts/test.sh): the image read through "docker:"
+// has the config and layer contents of the archive that was loaded; a
+// name the daemon lacks is a one-line not-found error naming it; a name
+// that could reshape the API request is refused before any request.
+func TestDockerDaemon(t *testing.T) {
+	sock := testenv.DockerSocket(t)
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	img := platformImage(t, amd64)
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	tag, err := name.NewTag("drydock-test/docker-source:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	testenv.DockerLoad(t, sock, archive)
+
+	tmp := t.TempDir()
+	for _, src := range []string{"docker:drydock-test/docker-source:1", "docker-daemon:drydock-test/docker-source:1"} {
+		got, err := Open(context.Background(), src, WithTempDir(tmp))
+		if err != nil {
+			t.Fatalf("Open(%s): %v", src, err)
+		}
+		if got.Source.Kind != KindDocker {
+			t.Errorf("kind %q, want %q", got.Source.Kind, KindDocker)
+		}
+		wantCfg, _ := img.ConfigName()
+		if got.Source.ConfigDigest != wantCfg.String() {
+			t.Errorf("config %s, loaded %s", got.Source.ConfigDigest, wantCfg)
+		}
+		wl, _ := img.Layers()
+		gl, err := got.Image.Layers()
+		if err != nil || len(gl) != len(wl) {
+			t.Fatalf("layers: %d (%v), want %d", len(gl), err, len(wl))
+		}
+		for i := range wl {
+			if !bytes.Equal(uncompressed(t, gl[i]), uncompressed(t, wl[i])) {
+				t.Errorf("layer %d content differs from the loaded archive's", i)
+			}
+		}
+		if err := got.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("Close left %v in the temp dir", left)
+	}
+
+	_, err = Open(context.Background(), "docker:drydock-test/missing:1", WithTempDir(tmp))
+	if !errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "drydock-test/missing:1") {
+		t.Errorf("missing image: %v; want a one-line not-exist error naming it", err)
+	}
+	for _, bad := range []string{"docker:x?all=1", "docker:x/../../containers/json"} {
+		if _, err := Open(context.Background(), bad, WithTempDir(tmp)); !errors.Is(err, ErrBadSource) {
+			t.Errorf("Open(%q): %v; want ErrBadSource", bad, err)
+		}
+	}
+}
+
+func uncompressed(t *testing.T, l v1.Layer) []byte {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drydock/drydock/internal/configfile"
@@ -132,8 +133,9 @@ func Load(path string) (*Policy, error) {
 // ErrInvalidPolicy and name the field, rule or exception at fault.
 func Parse(b []byte) (*Policy, error) { return parse(b, "") }
 
-// ruleName is what a CEL rule may be called.
-var ruleName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$`)
+// ruleName is what a CEL rule may be called; compiled on first use, not at
+// start-up ({0,62} expands into a large program).
+var ruleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$`) })
 
 // maxExpressionLen bounds a rule's source; policies are written by people.
 const maxExpressionLen = 10000
@@ -229,7 +231,7 @@ func parse(b []byte, name string) (*Policy, error) {
 		switch {
 		case r.Name == "":
 			return nil, fail("%s: name is required", where)
-		case !ruleName.MatchString(r.Name):
+		case !ruleName().MatchString(r.Name):
 			return nil, fail("%s: name must be letters, digits, '.', '_' or '-', at most 64", where)
 		case slices.Contains(builtinNames, r.Name):
 			return nil, fail("%s: %q is the name of a built-in rule", where, r.Name)

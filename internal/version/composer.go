@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 var _ Comparer = Composer{}
@@ -45,10 +46,14 @@ const (
 	composerPatch
 )
 
+// Compiled on first use, not at start-up (every command links the
+// version package; few compare Composer versions).
 var (
-	composerClassical = regexp.MustCompile(`^(?i)v?(\d+(?:\.\d+){0,3})(?:[._-]?(stable|beta|b|rc|alpha|a|patch|pl|p)((?:[.-]?\d+)*))?(?:[.-]?(dev))?$`)
-	composerBranch    = regexp.MustCompile(`^(?i)v?(\d+(?:\.(?:\d+|x|\*)){0,3})[.-]?dev$`)
-	digitRun          = regexp.MustCompile(`\d+`)
+	composerClassical = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?i)v?(\d+(?:\.\d+){0,3})(?:[._-]?(stable|beta|b|rc|alpha|a|patch|pl|p)((?:[.-]?\d+)*))?(?:[.-]?(dev))?$`)
+	})
+	composerBranch    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i)v?(\d+(?:\.(?:\d+|x|\*)){0,3})[.-]?dev$`) })
+	digitRun          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\d+`) })
 	errComposerBranch = errors.New("a dev- branch has no place in a version order")
 )
 
@@ -69,7 +74,7 @@ func (Composer) parse(v string) (composerVersion, error) {
 	if hasMeta && meta == "" {
 		return out, invalid("composer", v, nil)
 	}
-	if m := composerClassical.FindStringSubmatch(s); m != nil {
+	if m := composerClassical().FindStringSubmatch(s); m != nil {
 		parts := strings.Split(m[1], ".")
 		for i := range out.nums {
 			out.nums[i] = "0"
@@ -83,7 +88,7 @@ func (Composer) parse(v string) (composerVersion, error) {
 			out.stability = composerStable // Composer drops the suffix
 		case stab != "":
 			out.stability = composerStabilities[stab]
-			out.stabNums = digitRun.FindAllString(nums, -1)
+			out.stabNums = digitRun().FindAllString(nums, -1)
 			out.dev = dev
 		case dev:
 			out.stability = composerDev
@@ -92,7 +97,7 @@ func (Composer) parse(v string) (composerVersion, error) {
 		}
 		return out, nil
 	}
-	if m := composerBranch.FindStringSubmatch(s); m != nil && strings.ContainsAny(m[1], "xX*") {
+	if m := composerBranch().FindStringSubmatch(s); m != nil && strings.ContainsAny(m[1], "xX*") {
 		parts := strings.Split(m[1], ".")
 		for i := range out.nums {
 			out.nums[i] = "9999999"

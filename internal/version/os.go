@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	apk "github.com/knqyf263/go-apk-version"
 	deb "github.com/knqyf263/go-deb-version"
@@ -103,10 +104,12 @@ type APK struct{}
 // apkPattern is the version grammar of apk-tools (apk_version_validate):
 // dotted digits, one optional letter, any number of _suffixN, an optional
 // ~hash and an optional -rN. The library is laxer ("1..0", "1.0-r1-r2").
-var apkPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]*)*(~[0-9a-f]+)?(-r[0-9]+)?$`)
+var apkPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9]+(\.[0-9]+)*[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]*)*(~[0-9a-f]+)?(-r[0-9]+)?$`)
+})
 
 // Valid reports whether v is an apk version.
-func (APK) Valid(v string) bool { return apkPattern.MatchString(v) && apk.Valid(v) }
+func (APK) Valid(v string) bool { return apkPattern().MatchString(v) && apk.Valid(v) }
 
 // Compare orders two apk versions.
 func (p APK) Compare(a, b string) (int, error) {

@@ -3,6 +3,7 @@ package version
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 var (
@@ -18,7 +19,9 @@ var (
 type Gem struct{}
 
 // gemPattern is Gem::Version::ANCHORED_VERSION_PATTERN without the blanks.
-var gemPattern = regexp.MustCompile(`^[0-9]+(\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+var gemPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9]+(\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+})
 
 type gemSeg struct {
 	s   string
@@ -26,7 +29,7 @@ type gemSeg struct {
 }
 
 // Valid reports whether v is a RubyGems version.
-func (Gem) Valid(v string) bool { return gemPattern.MatchString(v) }
+func (Gem) Valid(v string) bool { return gemPattern().MatchString(v) }
 
 // canonical returns Gem::Version#canonical_segments.
 func (Gem) canonical(v string) []gemSeg {

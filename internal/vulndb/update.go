@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -261,6 +262,12 @@ func download(ctx context.Context, cfg *config, dbPath, u string, prev *sourceRo
 			return nil, n, fmt.Errorf("GET %s: response is not a zip archive but a web page (%s); check --base-url", u, resp.Header.Get("Content-Type"))
 		}
 		return nil, n, fmt.Errorf("GET %s: response is not a zip archive (%s, starts %q)", u, resp.Header.Get("Content-Type"), bytes.ToValidUTF8(head[:k], []byte("?")))
+	}
+	// A zip whose directory cannot be read (a mirror serving a partial
+	// upload) fails this ecosystem here, before the others are loaded,
+	// instead of failing the whole update when the database is built.
+	if _, err := zip.NewReader(f, n); err != nil {
+		return nil, n, fmt.Errorf("GET %s: the export is not a complete zip archive (%v); the mirror may hold a partial upload", u, err)
 	}
 	return &source{
 		label:        u,

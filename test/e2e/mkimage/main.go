@@ -1,8 +1,9 @@
 // Command mkimage writes the end-to-end Debian image (one layer: the
 // debootstrap rootfs tarball) as an OCI image layout and/or pushes it to a
-// registry. scripts/bench.sh uses it.
+// registry, and/or writes it as `docker save` did before Docker 25 (an
+// archive of uncompressed layer tars). scripts/bench.sh uses it.
 //
-//	go run ./test/e2e/mkimage -rootfs-tar ROOTFS.tar [-layout DIR] [-push REF]
+//	go run ./test/e2e/mkimage -rootfs-tar ROOTFS.tar [-layout DIR] [-push REF] [-docker-save FILE]
 package main
 
 import (
@@ -24,8 +25,9 @@ func main() {
 	tarPath := flag.String("rootfs-tar", os.Getenv("DRYDOCK_E2E_ROOTFS_TAR"), "rootfs tarball (default $DRYDOCK_E2E_ROOTFS_TAR)")
 	layoutDir := flag.String("layout", "", "write an OCI image layout to this directory (must not exist)")
 	push := flag.String("push", "", "push to this reference (plain HTTP)")
+	dockerSave := flag.String("docker-save", "", "write a docker save archive (uncompressed layers) to this file (must not exist)")
 	flag.Parse()
-	if *tarPath == "" || (*layoutDir == "" && *push == "") {
+	if *tarPath == "" || (*layoutDir == "" && *push == "" && *dockerSave == "") {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -48,6 +50,11 @@ func main() {
 		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
 			"org.opencontainers.image.ref.name": "12",
 		})); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *dockerSave != "" {
+		if err := e2eimage.WriteDockerSave(*dockerSave, img, "debian:12"); err != nil {
 			log.Fatal(err)
 		}
 	}
