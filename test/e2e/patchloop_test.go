@@ -108,10 +108,7 @@ images:
 	if len(pl) != len(appLayers)+1 || !slices.Equal(pl[:len(appLayers)], appLayers) {
 		t.Errorf("patched layers %v, want the application's %v plus one", pl, appLayers)
 	}
-	var got []string
-	for _, p := range strings.Split(m.Annotations[patchexec.AnnotationPackages], ",") {
-		got = append(got, p)
-	}
+	got := strings.Split(m.Annotations[patchexec.AnnotationPackages], ",")
 	if len(got) != len(want) {
 		t.Errorf("the loop's patch upgraded %d packages (%v), the advisories name %d (%v)", len(got), got, len(want), want)
 	}

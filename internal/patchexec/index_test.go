@@ -1,0 +1,96 @@
+package patchexec
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+func testIndex(t *testing.T, entries ...mutate.IndexAddendum) v1.ImageIndex {
+	t.Helper()
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	return mutate.Annotations(mutate.AppendManifests(idx, entries...), map[string]string{"org.example": "kept"}).(v1.ImageIndex)
+}
+
+func randImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.MediaType(img, types.OCIManifestSchema1)
+}
+
+func TestAssembleIndex(t *testing.T) {
+	amd, arm, att := randImage(t), randImage(t), randImage(t)
+	orig := testIndex(t,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}, Annotations: map[string]string{"a": "1"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
+	)
+	plats, err := Platforms(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range plats {
+		got = append(got, d.Platform.String())
+	}
+	if d := cmp.Diff([]string{"linux/amd64", "linux/arm64/v8"}, got); d != "" {
+		t.Fatalf("platforms (-want +got):\n%s", d)
+	}
+	pAmd, pArm := randImage(t), randImage(t)
+	ad, _ := amd.Digest()
+	rd, _ := arm.Digest()
+	if _, err := AssembleIndex(orig, map[v1.Hash]v1.Image{ad: pAmd}); err == nil || !strings.Contains(err.Error(), "linux/arm64/v8") {
+		t.Errorf("a missing platform: %v, want an error naming linux/arm64/v8", err)
+	}
+	out, err := AssembleIndex(orig, map[v1.Hash]v1.Image{ad: pAmd, rd: pArm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := out.IndexManifest()
+	od, _ := orig.Digest()
+	pad, _ := pAmd.Digest()
+	prd, _ := pArm.Digest()
+	type entry struct{ Platform, Digest, A string }
+	var entries []entry
+	for _, d := range im.Manifests {
+		entries = append(entries, entry{d.Platform.String(), d.Digest.String(), d.Annotations["a"]})
+	}
+	want := []entry{{"linux/amd64", pad.String(), "1"}, {"linux/arm64/v8", prd.String(), ""}}
+	if d := cmp.Diff(want, entries); d != "" {
+		t.Errorf("patched index entries (-want +got):\n%s", d)
+	}
+	if im.MediaType != types.OCIImageIndex || im.Annotations[AnnotationOriginal] != od.String() || im.Annotations["org.example"] != "kept" {
+		t.Errorf("index media type %s, annotations %v", im.MediaType, im.Annotations)
+	}
+}
+
+func TestPlatformsRefuses(t *testing.T) {
+	img := randImage(t)
+	nested := testIndex(t, mutate.IndexAddendum{Add: testIndex(t), Descriptor: v1.Descriptor{MediaType: types.OCIImageIndex}})
+	noPlat := testIndex(t, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1}})
+	twice := testIndex(t,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: randImage(t), Descriptor: v1.Descriptor{MediaType: types.OCIManifestSchema1, Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	for name, tc := range map[string]struct {
+		idx  v1.ImageIndex
+		want string
+	}{
+		"nested": {nested, "not a platform image"},
+		"noPlat": {noPlat, "has no platform"},
+		"twice":  {twice, "platform linux/amd64 twice"},
+		"empty":  {testIndex(t), "no platform image"},
+	} {
+		if _, err := Platforms(tc.idx); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
