@@ -55,13 +55,27 @@ and the upgraded packages (dev.drydock.patch.packages).
 Supported: Debian and Ubuntu images with apt, and distroless Debian images (dpkg
 status.d, no package manager), whose packages are downloaded by apt in a --helper-image
 container and laid into the layer with dpkg-deb from outside (no maintainer script runs).
-Alpine and RHEL-family images are recognised and refused with a message.`,
+Alpine and RHEL-family images are recognised and refused with a message.
+
+A multi-platform index in a registry is patched per platform: every platform image
+is patched (or kept, when it has nothing to patch) and a new index with the same
+platforms is pushed; if any platform fails, nothing is pushed and the error names it.
+--platform patches one platform only (the result is a single-platform image).
+
+After the push the result is scanned again: every finding the plan targeted must be
+gone and no OS package may be new, or the command fails. With --key a signed verdict
+(as "drydock attest") is then pushed for the patched image, with the decision given
+by --policy, --fail-on, --policy-result or --no-policy.`,
 		Example: `  # What would be patched (no change, no push)
   drydock patch registry.example.com/app:1.4 --dry-run
 
   # Fix critical and high findings, with Debian's security archive as a source
   drydock patch registry.example.com/app:1.4 -t registry.example.com/app:1.4-patched \
     --severity high --apt-source "deb http://MIRROR/debian-security bookworm-security main"
+
+  # Patch and sign a verdict, as a rebuild would be signed
+  drydock patch registry.example.com/app:1.4 -t registry.example.com/app:1.4-patched \
+    --key ci.key --fail-on critical --apt-source "deb http://MIRROR/debian-security bookworm-security main"
 
   # Every security update, written to an OCI layout
   drydock patch registry.example.com/app:1.4 -t oci:./out:patched --all-updates \

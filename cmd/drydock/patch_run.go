@@ -108,7 +108,7 @@ func (p *patcher) one(ctx context.Context, src string, sf scanFlags) (*patchedIm
 		return fail(fmt.Errorf("%s is a root filesystem directory: patch needs an image (registry reference, OCI layout or archive)", src))
 	}
 	if img.Source.IndexDigest != "" && sf.source.platform == "" {
-		return fail(fmt.Errorf("%s is a multi-platform index: pass --platform os/arch to patch one platform (the result is then a single-platform image)", src))
+		return fail(fmt.Errorf("%s is a multi-platform index outside a registry: pass --platform os/arch to patch one platform (the result is then a single-platform image; an index in a registry is patched per platform)", src))
 	}
 	x := &patchexec.Buildah{Path: p.buildah, WorkDir: p.tmp, Sources: p.sources, Log: p.log}
 	original := img.Source.Ref
@@ -161,9 +161,20 @@ func (p *patcher) one(ctx context.Context, src string, sf scanFlags) (*patchedIm
 func (p *patcher) rescan(ctx context.Context, pi *patchedImage, ref, platform string, ev attest.Evaluator, signer *attest.Signer) error {
 	sf := p.sf
 	sf.source.platform = platform
-	after, err := runScan(ctx, p.g, &sf, ref, p.stderr)
-	if err != nil {
-		return fmt.Errorf("rescan %s: %w", ref, err)
+	var after *report.ScanReport
+	if p.sel.AllUpdates && signer == nil {
+		// Nothing was selected from the database, and no verdict needs
+		// its findings: the inventory says whether a package is new.
+		inv, err := loadInventory(ctx, p.g, &sf.source, ref)
+		if err != nil {
+			return fmt.Errorf("rescan %s: %w", ref, err)
+		}
+		after = &report.ScanReport{Inventory: inv}
+	} else {
+		var err error
+		if after, err = runScan(ctx, p.g, &sf, ref, p.stderr); err != nil {
+			return fmt.Errorf("rescan %s: %w", ref, err)
+		}
 	}
 	rs, err := patch.CheckRescan(pi.plan, pi.before, after)
 	if err != nil {
