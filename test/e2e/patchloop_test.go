@@ -77,10 +77,13 @@ images:
 		if err != nil {
 			t.Fatalf("drydock rebuild: %v\n%s\n%s", err, out, stderr)
 		}
-		var items []freshness.Item
-		if err := json.Unmarshal(out, &items); err != nil {
+		var doc struct {
+			Images []freshness.Item `json:"images"`
+		}
+		if err := json.Unmarshal(out, &doc); err != nil {
 			t.Fatalf("rebuild --format json: %v\n%s", err, out)
 		}
+		items := doc.Images
 		if len(items) != 1 {
 			t.Fatalf("rebuild reported %d items, want 1: %s", len(items), out)
 		}
