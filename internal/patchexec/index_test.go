@@ -94,3 +94,27 @@ func TestPlatformsRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestSameArch(t *testing.T) {
+	for _, tc := range []struct {
+		plat, dpkg string
+		ok         bool
+	}{
+		{"linux/amd64", "amd64", true},
+		{"linux/amd64/v3", "amd64", true},
+		{"linux/arm64/v8", "arm64", true},
+		{"linux/arm/v7", "armhf", true},
+		{"linux/ppc64le", "ppc64el", true},
+		{"linux/386", "i386", true},
+		{"linux/arm64", "amd64", false},
+		{"linux/amd64", "i386", false},
+	} {
+		p, err := v1.ParsePlatform(tc.plat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sameArch(*p, tc.dpkg); (err == nil) != tc.ok {
+			t.Errorf("sameArch(%s, %s) = %v, want ok %v", tc.plat, tc.dpkg, err, tc.ok)
+		}
+	}
+}
