@@ -158,6 +158,13 @@ func (x *Patch) Rebuild(ctx context.Context, req Request) (Result, error) {
 		}
 		return x.onBase.Rebuild(ctx, req)
 	}
+	if tr, err := image.ParseReference(req.Target, x.insecure); err == nil {
+		// The loop names one platform's manifest as Current: pushing its
+		// patch would replace a multi-platform tag with one platform.
+		if desc, err := remote.Head(tr, ropts...); err == nil && desc.MediaType.IsIndex() {
+			return Result{}, fmt.Errorf("patch %s: %s is a multi-platform index; the loop's patch executor patches single-platform images only (patch the index with drydock patch, which patches every platform)", req.Name, req.Target)
+		}
+	}
 	if done, ok := x.alreadyPatched(req, cur, ropts); ok {
 		return Result{Image: done, Tags: []string{req.Target}, Log: fmt.Sprintf("%s is already the patch of %s; nothing run", done, req.Current)}, nil
 	}
