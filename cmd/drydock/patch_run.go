@@ -154,13 +154,13 @@ func (p *patcher) one(ctx context.Context, src string, sf scanFlags) (*patchedIm
 	return pi, nil
 }
 
-// rescan scans the written result (ref; platform picks one from an index),
-// checks that the targeted findings are gone and no OS package is new, and
+// rescan scans the written result (ref, one image; indexDigest names the
+// index it was pushed in, whose digest the verdict then covers too), checks that the targeted findings are gone and no OS package is new, and
 // then, with a signer, pushes a signed verdict for it. A rescan that does
 // not confirm the patch is an error and nothing is signed.
-func (p *patcher) rescan(ctx context.Context, pi *patchedImage, ref, platform string, ev attest.Evaluator, signer *attest.Signer) error {
+func (p *patcher) rescan(ctx context.Context, pi *patchedImage, ref, indexDigest string, ev attest.Evaluator, signer *attest.Signer) error {
 	sf := p.sf
-	sf.source.platform = platform
+	sf.source.platform = ""
 	var after *report.ScanReport
 	if p.sel.AllUpdates && signer == nil {
 		// Nothing was selected from the database, and no verdict needs
@@ -187,6 +187,9 @@ func (p *patcher) rescan(ctx context.Context, pi *patchedImage, ref, platform st
 	if signer == nil {
 		return nil
 	}
+	if indexDigest != "" {
+		after.Inventory.Source.IndexDigest = indexDigest
+	}
 	pred, subjects, pushed, err := loop.SignAndPush(ctx, after, ev, ref, loop.SignOptions{
 		Signer: signer, Insecure: p.sf.source.insecure, Tool: attest.Scanner{Name: "drydock", Version: version},
 	})
@@ -212,13 +215,7 @@ func (p *patcher) index(ctx context.Context, src string, idx v1.ImageIndex, tag,
 	if err != nil {
 		return err
 	}
-	orig := src
-	if kind, ref := image.Classify(src); kind == image.KindRegistry {
-		if r, err := image.ParseReference(ref, p.sf.source.insecure); err == nil {
-			orig = r.Context().Digest(od.String()).String()
-		}
-	}
-	res := &patch.IndexOutcome{Original: orig, DryRun: p.dryRun}
+	res := &patch.IndexOutcome{Original: src, DryRun: p.dryRun}
 	patched := map[v1.Hash]v1.Image{}
 	var all []*patchedImage
 	defer func() {
@@ -227,10 +224,20 @@ func (p *patcher) index(ctx context.Context, src string, idx v1.ImageIndex, tag,
 		}
 	}()
 	changed := false
+	repo := ""
+	if kind, ref := image.Classify(src); kind == image.KindRegistry {
+		if r, err := image.ParseReference(ref, p.sf.source.insecure); err == nil {
+			repo = r.Context().String()
+		}
+	}
+	if repo == "" {
+		return fmt.Errorf("%s: only an index in a registry is patched per platform: pass --platform", src)
+	}
+	res.Original = repo + "@" + od.String()
 	for _, d := range plats {
-		sf := p.sf
-		sf.source.platform = d.Platform.String()
-		pi, err := p.one(ctx, orig, sf)
+		// Each platform image by its digest: a platform string such as
+		// linux/amd64 would also match linux/amd64/v3.
+		pi, err := p.one(ctx, repo+"@"+d.Digest.String(), p.sf)
 		if err != nil {
 			return fmt.Errorf("platform %s: %w (nothing pushed)", d.Platform, err)
 		}
@@ -268,11 +275,20 @@ func (p *patcher) index(ctx context.Context, src string, idx v1.ImageIndex, tag,
 	}
 	res.Image = ref
 	slog.Info("patched index", "image", ref, "platforms", len(plats))
+	nd, err := out.Digest()
+	if err != nil {
+		return err
+	}
 	for i, pi := range all {
 		if pi.res == nil {
 			continue
 		}
-		if err := p.rescan(ctx, pi, ref, res.Platforms[i].Platform, ev, signer); err != nil {
+		pd, err := pi.res.Image.Digest()
+		if err != nil {
+			return err
+		}
+		pref := strings.TrimSuffix(ref, "@"+nd.String()) + "@" + pd.String()
+		if err := p.rescan(ctx, pi, pref, nd.String(), ev, signer); err != nil {
 			_ = write()
 			return fmt.Errorf("platform %s: %w", res.Platforms[i].Platform, err)
 		}
