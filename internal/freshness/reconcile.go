@@ -221,7 +221,9 @@ func (r *Reconciler) assess(ctx context.Context, im *ImageConfig) (Item, *ImageI
 // patch: OS packages with fixes while the base has not moved). The rebuild
 // then keeps the base: OldBase and NewBase are both the current base.
 func (r *Reconciler) inPlace(ctx context.Context, im *ImageConfig, it *Item) {
-	if it.Action != ActionUpToDate || it.Current == "" {
+	// Only patch fixes in place; other kinds' executors are not even
+	// built for an image that is up to date.
+	if it.Action != ActionUpToDate || it.Current == "" || im.Rebuild.Kind != KindPatch {
 		return
 	}
 	exe, err := r.executor(im)
