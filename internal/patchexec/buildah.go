@@ -72,6 +72,11 @@ func (b *Buildah) start(ctx context.Context, img v1.Image) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patch: create work directory: %w", err)
 	}
+	// buildah runs in dir and is handed paths under it (sources, volumes):
+	// a relative WorkDir (--cache-dir ./cache) must not be resolved twice.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	s := &session{b: b, dir: dir, store: []string{"--storage-driver", "vfs", "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run")}}
 	if cf, err := img.ConfigFile(); err == nil && cf != nil {
 		s.platform = v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}

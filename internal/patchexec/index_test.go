@@ -1,6 +1,9 @@
 package patchexec
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -116,5 +119,28 @@ func TestSameArch(t *testing.T) {
 		if err := sameArch(*p, tc.dpkg); (err == nil) != tc.ok {
 			t.Errorf("sameArch(%s, %s) = %v, want ok %v", tc.plat, tc.dpkg, err, tc.ok)
 		}
+	}
+}
+
+// TestStartRelativeWorkDir: buildah runs inside the session directory and
+// is handed paths under it, so a relative WorkDir (--cache-dir ./cache)
+// must become absolute. buildah here is a script that succeeds.
+func TestStartRelativeWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "buildah")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if err := os.Mkdir("work", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := (&Buildah{Path: fake, WorkDir: "work"}).start(context.Background(), randImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if !filepath.IsAbs(s.dir) || !strings.HasPrefix(s.dir, dir) {
+		t.Errorf("session directory %q, want an absolute path under %s", s.dir, dir)
 	}
 }
