@@ -1,6 +1,9 @@
 package patch
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -53,5 +56,53 @@ func TestCheckRescan(t *testing.T) {
 	}
 	if _, err := CheckRescan(plan, before, &report.ScanReport{}); err == nil {
 		t.Error("a rescan without an inventory passed")
+	}
+}
+
+func TestWriteIndexOutcomeGolden(t *testing.T) {
+	plan, err := Make(debianReport(), Selection{MinSeverity: "high"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := Make(debianReport(), Selection{IDs: []string{"CVE-2024-0003"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &IndexOutcome{
+		Image:    "registry.example/app@sha256:bbbb",
+		Original: "registry.example/app@sha256:aaaa",
+		Platforms: []PlatformOutcome{
+			{Platform: "linux/amd64", Plan: plan, Outcome: &Outcome{
+				Image: "registry.example/app@sha256:cccc", Original: "registry.example/app@sha256:dddd", LayerSize: 1234, Plan: plan,
+				Upgrades: []Upgrade{{Package: "libssl3", Arch: "amd64", From: "3.0.11-1~deb12u2", To: "3.0.13-1~deb12u1"}},
+				Rescan:   &Rescan{Remaining: []string{}, Added: []string{}, Findings: 2},
+				Verdicts: []Verdict{{Subject: "registry.example/app@sha256:cccc", Result: "pass", Ref: "registry.example/app@sha256:eeee"}},
+			}},
+			{Platform: "linux/arm64/v8", Plan: empty},
+		},
+	}
+	for _, format := range []string{"table", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteIndexOutcome(&b, o, format); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "index-outcome."+format)
+			if *update {
+				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(string(want), b.String()); d != "" {
+				t.Errorf("%s (-want +got):\n%s", golden, d)
+			}
+		})
+	}
+	if err := WriteIndexOutcome(&bytes.Buffer{}, o, "sarif"); err == nil {
+		t.Error("format sarif accepted")
 	}
 }
