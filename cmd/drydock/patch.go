@@ -8,12 +8,13 @@ import (
 	"os"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
 	"github.com/drydock/drydock/internal/patch"
 	"github.com/drydock/drydock/internal/patchexec"
-	"github.com/drydock/drydock/internal/report"
 )
 
 func newPatchCommand(g *globals) *cobra.Command {
@@ -29,6 +30,9 @@ func newPatchCommand(g *globals) *cobra.Command {
 		sources    []string
 		buildah    string
 		helper     string
+
+		keyPath, policyPath, failOn, policyResult string
+		noPolicy                                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "patch <image> --tag REF",
@@ -51,13 +55,27 @@ and the upgraded packages (dev.drydock.patch.packages).
 Supported: Debian and Ubuntu images with apt, and distroless Debian images (dpkg
 status.d, no package manager), whose packages are downloaded by apt in a --helper-image
 container and laid into the layer with dpkg-deb from outside (no maintainer script runs).
-Alpine and RHEL-family images are recognised and refused with a message.`,
+Alpine and RHEL-family images are recognised and refused with a message.
+
+A multi-platform index in a registry is patched per platform: every platform image
+is patched (or kept, when it has nothing to patch) and a new index with the same
+platforms is pushed; if any platform fails, nothing is pushed and the error names it.
+--platform patches one platform only (the result is a single-platform image).
+
+After the push the result is scanned again: every finding the plan targeted must be
+gone and no OS package may be new, or the command fails. With --key a signed verdict
+(as "drydock attest") is then pushed for the patched image, with the decision given
+by --policy, --fail-on, --policy-result or --no-policy.`,
 		Example: `  # What would be patched (no change, no push)
   drydock patch registry.example.com/app:1.4 --dry-run
 
   # Fix critical and high findings, with Debian's security archive as a source
   drydock patch registry.example.com/app:1.4 -t registry.example.com/app:1.4-patched \
     --severity high --apt-source "deb http://MIRROR/debian-security bookworm-security main"
+
+  # Patch and sign a verdict, as a rebuild would be signed
+  drydock patch registry.example.com/app:1.4 -t registry.example.com/app:1.4-patched \
+    --key ci.key --fail-on critical --apt-source "deb http://MIRROR/debian-security bookworm-security main"
 
   # Every security update, written to an OCI layout
   drydock patch registry.example.com/app:1.4 -t oci:./out:patched --all-updates \
@@ -85,116 +103,70 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 					return fmt.Errorf("--severity: %w", err)
 				}
 			}
-			var rep *report.ScanReport
-			if allUpdates {
-				inv, err := loadInventory(ctx, g, &sf.source, args[0])
-				if err != nil {
+			var (
+				ev     attest.Evaluator
+				signer *attest.Signer
+			)
+			if keyPath != "" {
+				switch {
+				case dryRun:
+					return errors.New("--key signs the pushed result: it cannot be combined with --dry-run")
+				case strings.HasPrefix(tag, "oci:"):
+					return errors.New("--key pushes a verdict next to the patched image: --tag must be a registry reference, not an OCI layout")
+				case policyPath == "" && failOn == "" && policyResult == "" && !noPolicy:
+					return errNoDecision("--key")
+				}
+				var err error
+				if ev, err = policyEvaluator(policyPath, failOn, policyResult, noPolicy); err != nil {
 					return err
 				}
-				rep = &report.ScanReport{Inventory: inv}
-			} else {
-				r, err := runScan(ctx, g, &sf, args[0], cmd.ErrOrStderr())
-				if err != nil {
+				if signer, err = loadSigner(keyPath); err != nil {
 					return err
 				}
-				rep = r
 			}
-			plan, err := patch.Make(rep, patch.Selection{MinSeverity: severity, IDs: ids, AllUpdates: allUpdates})
-			if err != nil {
-				return err
-			}
-			for _, id := range plan.UnknownIDs {
-				fmt.Fprintf(g.notices(cmd), "warning: %s: no finding of the image carries this id\n", id)
-			}
-			if dryRun && !allUpdates {
-				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
-			}
-			switch plan.Manager {
-			case patch.ManagerApt:
-			case patch.ManagerDpkgStatusD:
-				if helper == "" {
-					return fmt.Errorf("%s is a distroless image (dpkg status.d, no package manager): give --helper-image, a Debian image of the same release whose apt downloads the packages", args[0])
-				}
-			default:
-				return fmt.Errorf("%s: %s images cannot be patched yet (supported: Debian and Ubuntu images with apt, distroless Debian images)", args[0], plan.Manager)
-			}
-			if !allUpdates && len(plan.Items) == 0 {
-				fmt.Fprintln(g.notices(cmd), "nothing to patch: no selected finding has a fixed OS package")
-				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, plan, format) })
-			}
-
 			tmp, cleanup, err := g.tempDir()
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			iopts, err := sf.source.imageOptions(tmp)
-			if err != nil {
-				return err
-			}
-			img, err := image.Open(ctx, args[0], iopts...)
-			if err != nil {
-				return err
-			}
-			defer img.Close()
-			if img.Image == nil {
-				return fmt.Errorf("%s is a root filesystem directory: patch needs an image (registry reference, OCI layout or archive)", args[0])
-			}
-			if img.Source.IndexDigest != "" && sf.source.platform == "" {
-				return fmt.Errorf("%s is a multi-platform index: drydock patches one platform at a time; pass --platform os/arch (the result is a single-platform image)", args[0])
-			}
-			x := &patchexec.Buildah{Path: buildah, WorkDir: tmp, Sources: sources}
+			p := &patcher{g: g, sf: sf, tmp: tmp, stderr: cmd.ErrOrStderr(), notices: g.notices(cmd), dryRun: dryRun,
+				sel: patch.Selection{MinSeverity: severity, IDs: ids, AllUpdates: allUpdates}, sources: sources, buildah: buildah, helper: helper}
 			if g.logLevel == "debug" {
-				x.Log = os.Stderr
+				p.log = os.Stderr
 			}
-			original := img.Source.Ref
-			if img.Source.Digest != "" {
-				original = strings.TrimSuffix(img.Source.Ref, "@"+img.Source.Digest) + "@" + img.Source.Digest
-			}
-			out := &patch.Outcome{Original: original, Plan: plan, DryRun: dryRun}
-			var dl *patchexec.Distroless
-			if plan.Manager == patch.ManagerDpkgStatusD {
-				h, err := image.Open(ctx, helper, iopts...)
-				if err != nil {
-					return fmt.Errorf("--helper-image: %w", err)
+			var idx v1.ImageIndex
+			if sf.source.platform == "" {
+				if kind, ref := image.Classify(args[0]); kind == image.KindRegistry {
+					if idx, err = patchexec.RemoteIndex(ctx, ref, sf.source.insecure); err != nil {
+						return err
+					}
 				}
-				defer h.Close()
-				if h.Image == nil {
-					return fmt.Errorf("--helper-image %s: want an image, not a directory", helper)
-				}
-				dl = &patchexec.Distroless{Buildah: x, Helper: h.Image}
 			}
-			if dryRun {
-				var ups []patch.Upgrade
-				if dl != nil {
-					ups, err = dl.Resolve(ctx, plan)
-				} else {
-					ups, err = x.Resolve(ctx, img.Image, plan)
-				}
-				if err != nil {
-					return err
-				}
-				out.Upgrades = ups
-				return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, out, format) })
+			if idx != nil {
+				return p.index(ctx, args[0], idx, tag, format, output, ev, signer)
 			}
-			slog.Info("patching", "image", original, "packages", len(plan.Items), "mode", plan.Mode)
-			var res *patchexec.Result
-			if dl != nil {
-				res, err = dl.Patch(ctx, img.Image, plan)
-			} else {
-				res, err = x.Patch(ctx, img.Image, plan)
-			}
+			one, err := p.one(ctx, args[0], sf)
 			if err != nil {
 				return err
 			}
-			defer res.Close()
-			ref, err := patchexec.Write(ctx, res.Image, tag, sf.source.insecure, iopts...)
+			defer one.close()
+			if one.out == nil || one.res == nil { // a plan only, or nothing to patch
+				if one.out != nil {
+					return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, one.out, format) })
+				}
+				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, one.plan, format) })
+			}
+			ref, err := patchexec.Write(ctx, one.res.Image, tag, sf.source.insecure, one.iopts...)
 			if err != nil {
 				return err
 			}
-			slog.Info("patched", "image", ref, "upgrades", len(res.Upgrades), "layer_bytes", res.LayerSize)
-			out.Image, out.Upgrades, out.LayerSize = ref, res.Upgrades, res.LayerSize
-			return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, out, format) })
+			slog.Info("patched", "image", ref, "upgrades", len(one.res.Upgrades), "layer_bytes", one.res.LayerSize)
+			one.out.Image = ref
+			if err := p.rescan(ctx, one, ref, "", ev, signer); err != nil {
+				_ = writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, one.out, format) })
+				return err
+			}
+			return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, one.out, format) })
 		},
 	}
 	sf.register(cmd)
@@ -208,6 +180,12 @@ Alpine and RHEL-family images are recognised and refused with a message.`,
 	fl.BoolVar(&allUpdates, "all-updates", false, "upgrade every OS package the package sources have a newer version of, not only those the vulnerability database names")
 	fl.StringArrayVar(&sources, "apt-source", splitEnv("DRYDOCK_PATCH_APT_SOURCES"), `extra apt source line used while patching ("deb URI SUITE COMPONENT"), repeatable (env DRYDOCK_PATCH_APT_SOURCES, newline-separated)`)
 	fl.StringVar(&helper, "helper-image", os.Getenv("DRYDOCK_PATCH_HELPER_IMAGE"), "distroless images: a Debian image of the same release whose apt resolves and downloads the packages (env DRYDOCK_PATCH_HELPER_IMAGE)")
+	fl.StringVar(&keyPath, "key", "", "sign a verdict for the patched image with this private key, after a rescan confirms the patch (as drydock attest; needs a decision flag)")
+	fl.StringVar(&policyPath, "policy", "", "with --key: the drydock policy whose decision the verdict records")
+	fl.StringVar(&failOn, "fail-on", "", "with --key: the verdict fails when a finding at or above this severity remains")
+	fl.StringVar(&policyResult, "policy-result", "", "with --key: record this outcome, decided elsewhere: pass or fail")
+	fl.BoolVar(&noPolicy, "no-policy", false, "with --key: sign without a decision (the verdict never passes)")
+	cmd.MarkFlagsMutuallyExclusive("policy", "fail-on", "policy-result", "no-policy")
 	fl.StringVar(&buildah, "buildah", envOr("DRYDOCK_BUILDAH", "buildah"), "buildah binary (env DRYDOCK_BUILDAH)")
 	return cmd
 }

@@ -25,6 +25,10 @@ func TestPatchFlagErrors(t *testing.T) {
 		{[]string{"patch", "img", "-t", "x", "--all-updates", "--ids", "CVE-1"}, "--all-updates upgrades every package with an update: it cannot be combined with --severity or --ids"},
 		{[]string{"patch", "img", "--dry-run", "-f", "sarif"}, `--format "sarif": want table or json`},
 		{[]string{"patch", "img", "--dry-run", "--severity", "urgent"}, `--severity: severity "urgent": want one of critical, high, medium, low, none, unknown`},
+		{[]string{"patch", "img", "-t", "x", "--dry-run", "--key", "k", "--no-policy"}, "--key signs the pushed result: it cannot be combined with --dry-run"},
+		{[]string{"patch", "img", "-t", "oci:out", "--key", "k", "--no-policy"}, "--key pushes a verdict next to the patched image: --tag must be a registry reference, not an OCI layout"},
+		{[]string{"patch", "img", "-t", "x", "--key", "k"}, "--key: no decision to sign: give --policy FILE, --fail-on SEVERITY or --policy-result pass|fail, or --no-policy to record a verdict that never passes"},
+		{[]string{"patch", "img", "-t", "x", "--key", "/nonexistent/k", "--fail-on", "high"}, "--key: open /nonexistent/k: no such file or directory"},
 	} {
 		_, stderr, code := e.run(t, tc.args...)
 		if code != 2 || strings.TrimSpace(stderr) != "drydock: "+tc.want {
@@ -60,7 +64,9 @@ func TestPatchDryRunDemo(t *testing.T) {
 	}
 }
 
-// A multi-platform index is not silently narrowed to one platform.
+// A multi-platform index is not silently narrowed to one platform: an
+// index in an OCI layout is not patched per platform (only one in a
+// registry is): it is refused unless --platform picks one.
 func TestPatchRefusesIndexWithoutPlatform(t *testing.T) {
 	e := newEnv(t)
 	lay := demoLayout(t)
@@ -97,7 +103,7 @@ func TestPatchRefusesIndexWithoutPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code := e.run(t, "patch", "oci:"+dir, "--all-updates", "-t", "oci:"+filepath.Join(t.TempDir(), "out"))
-	want := "drydock: oci:" + dir + " is a multi-platform index: drydock patches one platform at a time; pass --platform os/arch (the result is a single-platform image)"
+	want := "drydock: oci:" + dir + " is a multi-platform index outside a registry: pass --platform os/arch to patch one platform (the result is then a single-platform image; an index in a registry is patched per platform)"
 	if code != 2 || strings.TrimSpace(stderr) != want {
 		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
 	}

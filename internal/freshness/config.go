@@ -256,9 +256,9 @@ func (c *Config) Validate() error {
 		switch im.Rebuild.Kind {
 		case KindRebase, KindBuild, KindDispatch, KindPatch:
 		case "":
-			add(f+".rebuild.kind", "required: rebase, build or dispatch")
+			add(f+".rebuild.kind", "required: rebase, build, dispatch or patch")
 		default:
-			add(f+".rebuild.kind", "%q: want rebase, build or dispatch", im.Rebuild.Kind)
+			add(f+".rebuild.kind", "%q: want rebase, build, dispatch or patch", im.Rebuild.Kind)
 		}
 		for k, v := range im.Rebuild.WithEnv {
 			if !envVarRE().MatchString(v) {

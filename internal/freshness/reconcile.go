@@ -82,6 +82,13 @@ type Deployer interface {
 	Deploy(ctx context.Context, image string) (summary string, ok bool, err error)
 }
 
+// InPlaceFixer is an executor that can also fix an image whose base has
+// not moved (rebuild.Patch: OS packages with fixes are upgraded in place).
+type InPlaceFixer interface {
+	// Fixable says why current needs a fix; "" when it needs none.
+	Fixable(ctx context.Context, current string) (string, error)
+}
+
 // ExecutorFactory makes an executor (rebuild.New).
 type ExecutorFactory func(kind string, cfg map[string]string) (rebuild.Executor, error)
 
@@ -209,6 +216,35 @@ func (r *Reconciler) assess(ctx context.Context, im *ImageConfig) (Item, *ImageI
 	return it, cur, base
 }
 
+// inPlace turns an up-to-date item into a rebuild when the image's
+// executor can fix it in place and finds something to fix (rebuild.kind
+// patch: OS packages with fixes while the base has not moved). The rebuild
+// then keeps the base: OldBase and NewBase are both the current base.
+func (r *Reconciler) inPlace(ctx context.Context, im *ImageConfig, it *Item) {
+	// Only patch fixes in place; other kinds' executors are not even
+	// built for an image that is up to date.
+	if it.Action != ActionUpToDate || it.Current == "" || im.Rebuild.Kind != KindPatch {
+		return
+	}
+	exe, err := r.executor(im)
+	if err != nil {
+		it.Action, it.Error = ActionError, err.Error()
+		return
+	}
+	f, ok := exe.(InPlaceFixer)
+	if !ok {
+		return
+	}
+	why, err := f.Fixable(ctx, it.Current)
+	switch {
+	case err != nil:
+		it.Action, it.Error = ActionError, fmt.Sprintf("check %s for fixes: %v", it.Current, err)
+	case why != "":
+		it.Action, it.Reason = ActionRebuild, "base "+im.Base+" unchanged; "+why
+		it.RecordedBase = it.LatestBase
+	}
+}
+
 // Plan says, for the images affected by the given base tags (all when
 // none), which are outdated, in topological order. It changes nothing in
 // the registry.
@@ -218,6 +254,7 @@ func (r *Reconciler) Plan(ctx context.Context, tags ...string) ([]Item, error) {
 	for _, i := range r.Config.Affected(tags...) {
 		im := &r.Config.Images[i]
 		it, _, _ := r.assess(ctx, im)
+		r.inPlace(ctx, im, &it)
 		if p := r.Config.Parent(i); p >= 0 && planned[normTag(r.Config.Images[p].Image)] && it.Action == ActionUpToDate {
 			it.Action, it.After, it.Reason = ActionAfter, r.Config.Images[p].Name, "its base "+r.Config.Images[p].Name+" is rebuilt first"
 		}
@@ -282,6 +319,7 @@ func (r *Reconciler) reconcileOne(ctx context.Context, im *ImageConfig) Item {
 	defer l.Unlock()
 	start := time.Now()
 	it, cur, base := r.assess(ctx, im)
+	r.inPlace(ctx, im, &it)
 	if it.Action != ActionRebuild {
 		return it
 	}

@@ -286,6 +286,10 @@ func looksLocal(src string) bool {
 	return false
 }
 
+// Classify says which kind of source src names (KindRegistry, KindLayout,
+// ...) and returns it without its prefix, as Open would read it.
+func Classify(src string) (kind, ref string) { return classify(src) }
+
 func classify(src string) (kind, ref string) {
 	for _, p := range []struct{ prefix, kind string }{
 		{"registry:", KindRegistry}, {"docker://", KindRegistry},

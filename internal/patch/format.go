@@ -80,5 +80,49 @@ func WriteOutcome(w io.Writer, o *Outcome, format string) error {
 			fmt.Fprintf(tw, "%s\t%s\t→ %s\n", u.Package, u.From, u.To)
 		}
 	}
+	if r := o.Rescan; r != nil {
+		if r.OK() {
+			fmt.Fprintf(tw, "Rescan: the targeted findings are gone, no new package (%d findings left)\n", r.Findings)
+		} else {
+			fmt.Fprintf(tw, "Rescan: %v\n", r.Err())
+		}
+	}
+	for _, v := range o.Verdicts {
+		fmt.Fprintf(tw, "Verdict %s for %s: %s\n", v.Result, v.Subject, v.Ref)
+	}
 	return tw.Flush()
+}
+
+// WriteIndexOutcome renders the patch of an index as "table" or "json".
+func WriteIndexOutcome(w io.Writer, o *IndexOutcome, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(o)
+	case "table", "":
+	default:
+		return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+	}
+	switch {
+	case o.DryRun:
+		fmt.Fprintf(w, "Dry run of the index %s (%d platforms)\n", o.Original, len(o.Platforms))
+	case o.Image == "":
+		fmt.Fprintf(w, "Nothing to patch in the index %s\n", o.Original)
+	default:
+		fmt.Fprintf(w, "Patched the index %s\n     -> %s (%d platforms)\n", o.Original, o.Image, len(o.Platforms))
+	}
+	for _, p := range o.Platforms {
+		fmt.Fprintf(w, "\n== %s\n", p.Platform)
+		var err error
+		if p.Outcome != nil {
+			err = WriteOutcome(w, p.Outcome, "table")
+		} else {
+			err = Write(w, p.Plan, "table")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -340,6 +340,33 @@ type Outcome struct {
 	Upgrades  []Upgrade `json:"upgrades"`
 	// Plan is the plan the patch executed.
 	Plan *Plan `json:"plan"`
+	// Rescan is the check of the written result; Verdicts the signed
+	// verdicts pushed for it (with a key).
+	Rescan   *Rescan   `json:"rescan,omitempty"`
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+}
+
+// Verdict is one signed verdict pushed for a patched image.
+type Verdict struct {
+	Subject string `json:"subject"`
+	Result  string `json:"result"`
+	Ref     string `json:"ref"`
+}
+
+// IndexOutcome is the patch of a multi-platform index: one outcome per
+// platform (Outcome is nil when the platform had nothing to patch).
+type IndexOutcome struct {
+	Image     string            `json:"image,omitempty"`
+	Original  string            `json:"original"`
+	DryRun    bool              `json:"dryRun,omitempty"`
+	Platforms []PlatformOutcome `json:"platforms"`
+}
+
+// PlatformOutcome is one platform of an IndexOutcome.
+type PlatformOutcome struct {
+	Platform string   `json:"platform"`
+	Plan     *Plan    `json:"plan"`
+	Outcome  *Outcome `json:"outcome,omitempty"`
 }
 
 // ValidSeverity checks a minimum severity name before any work is done.

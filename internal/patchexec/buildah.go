@@ -52,6 +52,9 @@ type session struct {
 	dir       string
 	store     []string
 	container string
+	// platform is the image config's platform ("linux/amd64"), checked
+	// against the architecture dpkg inside was built for.
+	platform v1.Platform
 }
 
 func (b *Buildah) bin() string {
@@ -69,7 +72,15 @@ func (b *Buildah) start(ctx context.Context, img v1.Image) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patch: create work directory: %w", err)
 	}
+	// buildah runs in dir and is handed paths under it (sources, volumes):
+	// a relative WorkDir (--cache-dir ./cache) must not be resolved twice.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	s := &session{b: b, dir: dir, store: []string{"--storage-driver", "vfs", "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run")}}
+	if cf, err := img.ConfigFile(); err == nil && cf != nil {
+		s.platform = v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	}
 	in := filepath.Join(dir, "in")
 	p, err := layout.Write(in, empty.Index)
 	if err == nil {
@@ -283,6 +294,15 @@ func (s *session) resolve(ctx context.Context, plan *patch.Plan) ([]Upgrade, map
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.platform.Architecture != "" {
+		arch, err := s.query(ctx, "dpkg", "--print-architecture")
+		if err != nil {
+			return nil, nil, fmt.Errorf("patch: read dpkg's architecture: %w", err)
+		}
+		if err := sameArch(s.platform, strings.TrimSpace(arch)); err != nil {
+			return nil, nil, err
+		}
+	}
 	what := "all packages"
 	if plan.Mode != patch.ModeAllUpdates {
 		what = strings.Join(plan.Packages(), ", ")
@@ -344,4 +364,31 @@ func updateFailures(out string) string {
 		}
 	}
 	return tail(strings.Join(bad, "; "), 1500)
+}
+
+// dpkgArch maps OCI architectures (Go's names) to Debian's.
+var dpkgArch = map[string]string{
+	"amd64": "amd64", "arm64": "arm64", "386": "i386", "ppc64le": "ppc64el",
+	"s390x": "s390x", "riscv64": "riscv64", "mips64le": "mips64el", "loong64": "loong64",
+}
+
+// sameArch refuses an image whose config names another architecture than
+// the one its dpkg installs packages for: apt would fetch dpkg's, and the
+// patched image would carry binaries of an architecture its platform
+// entry does not claim.
+func sameArch(p v1.Platform, dpkg string) error {
+	want := dpkgArch[p.Architecture]
+	if p.Architecture == "arm" {
+		// armel and armhf are both "arm" (variants v5/v6 and v7).
+		if dpkg == "armhf" || dpkg == "armel" {
+			return nil
+		}
+	}
+	if want == "" {
+		want = p.Architecture
+	}
+	if dpkg != want {
+		return fmt.Errorf("patch: the image's platform is %s but its dpkg installs %s packages: refusing to patch a mislabelled image", p.String(), dpkg)
+	}
+	return nil
 }

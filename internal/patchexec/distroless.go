@@ -254,6 +254,12 @@ func (d *Distroless) writeLayer(ctx context.Context, file, debs string, ups []Up
 		if fields["Package"] != u.Package || fields["Version"] != u.To {
 			return fmt.Errorf("patch %s: downloaded %s is %s %s, not %s", u.Package, filepath.Base(deb), fields["Package"], fields["Version"], u.To)
 		}
+		if a := fields["Architecture"]; u.Arch != "" && a != u.Arch {
+			// The helper's apt downloads for its own architecture: a
+			// helper of another platform than the image's must not
+			// lay foreign binaries into it.
+			return fmt.Errorf("patch %s: downloaded %s is for architecture %s, the image has %s: use a helper image of the image's platform", u.Package, filepath.Base(deb), a, u.Arch)
+		}
 		ups[i].Source, ups[i].SourceVersion = sourceOf(fields)
 		if err := d.copyData(ctx, tw, deb, links, seen); err != nil {
 			return fmt.Errorf("patch %s: %w", u.Package, err)

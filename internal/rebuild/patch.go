@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,6 +158,13 @@ func (x *Patch) Rebuild(ctx context.Context, req Request) (Result, error) {
 		}
 		return x.onBase.Rebuild(ctx, req)
 	}
+	if tr, err := image.ParseReference(req.Target, x.insecure); err == nil {
+		// The loop names one platform's manifest as Current: pushing its
+		// patch would replace a multi-platform tag with one platform.
+		if desc, err := remote.Head(tr, ropts...); err == nil && desc.MediaType.IsIndex() {
+			return Result{}, fmt.Errorf("patch %s: %s is a multi-platform index; the loop's patch executor patches single-platform images only (patch the index with drydock patch, which patches every platform)", req.Name, req.Target)
+		}
+	}
 	if done, ok := x.alreadyPatched(req, cur, ropts); ok {
 		return Result{Image: done, Tags: []string{req.Target}, Log: fmt.Sprintf("%s is already the patch of %s; nothing run", done, req.Current)}, nil
 	}
@@ -168,35 +176,11 @@ func (x *Patch) Rebuild(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("patch: %w", err)
 	}
 	defer os.RemoveAll(work)
-	img, err := image.Open(ctx, req.Current, append(opts, image.WithTempDir(work))...)
+	img, plan, err := x.plan(ctx, req.Current, work, opts)
 	if err != nil {
-		return Result{}, fmt.Errorf("patch: open %s: %w", req.Current, err)
+		return Result{}, err
 	}
 	defer img.Close()
-	if img.Image == nil {
-		return Result{}, fmt.Errorf("patch: %s is not an image", req.Current)
-	}
-	inv, err := scanner.Scan(ctx, img, scanner.WithTempDir(work))
-	if err != nil {
-		return Result{}, fmt.Errorf("patch: scan %s: %w", req.Current, err)
-	}
-	rep := &report.ScanReport{Inventory: inv}
-	if !x.sel.AllUpdates {
-		db, err := vulndb.Open(ctx, x.db)
-		if err != nil {
-			return Result{}, fmt.Errorf("patch: vulnerability database %s: %w", x.db, err)
-		}
-		res, err := match.Match(ctx, db, inv)
-		db.Close()
-		if err != nil {
-			return Result{}, fmt.Errorf("patch: match %s: %w", req.Current, err)
-		}
-		rep.Findings = res.Findings
-	}
-	plan, err := patch.Make(rep, x.sel)
-	if err != nil {
-		return Result{}, fmt.Errorf("patch %s: %w", req.Current, err)
-	}
 	b := &patchexec.Buildah{Path: x.buildah, WorkDir: work, Sources: x.sources}
 	var res *patchexec.Result
 	if plan.Manager == patch.ManagerDpkgStatusD {
@@ -228,6 +212,114 @@ func (x *Patch) Rebuild(ctx context.Context, req Request) (Result, error) {
 		ups = append(ups, fmt.Sprintf("%s %s → %s", u.Package, u.From, u.To))
 	}
 	return Result{Image: ref, Tags: []string{req.Target}, Log: fmt.Sprintf("patched %s as %s (one layer, %d bytes):\n%s", req.Current, ref, res.LayerSize, strings.Join(ups, "\n"))}, nil
+}
+
+// plan opens ref, scans it and plans its patch (the database selection
+// matches the scan against db; all-updates takes every OS package).
+func (x *Patch) plan(ctx context.Context, ref, work string, opts []image.Option) (*image.Image, *patch.Plan, error) {
+	img, err := image.Open(ctx, ref, append(opts, image.WithTempDir(work))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("patch: open %s: %w", ref, err)
+	}
+	fail := func(err error) (*image.Image, *patch.Plan, error) {
+		img.Close()
+		return nil, nil, err
+	}
+	if img.Image == nil {
+		return fail(fmt.Errorf("patch: %s is not an image", ref))
+	}
+	inv, err := scanner.Scan(ctx, img, scanner.WithTempDir(work))
+	if err != nil {
+		return fail(fmt.Errorf("patch: scan %s: %w", ref, err))
+	}
+	rep := &report.ScanReport{Inventory: inv}
+	if !x.sel.AllUpdates {
+		db, err := vulndb.Open(ctx, x.db)
+		if err != nil {
+			return fail(fmt.Errorf("patch: vulnerability database %s: %w", x.db, err))
+		}
+		res, err := match.Match(ctx, db, inv)
+		db.Close()
+		if err != nil {
+			return fail(fmt.Errorf("patch: match %s: %w", ref, err))
+		}
+		rep.Findings = res.Findings
+	}
+	plan, err := patch.Make(rep, x.sel)
+	if err != nil {
+		return fail(fmt.Errorf("patch %s: %w", ref, err))
+	}
+	return img, plan, nil
+}
+
+// Fixable says why current, whose base has not moved, should be patched:
+// with the database selection, which OS packages have findings with a
+// fixed version; with all-updates, which packages the sources have a newer
+// version of (apt resolves it in a buildah container, nothing is changed).
+// It returns "" when there is nothing to patch.
+func (x *Patch) Fixable(ctx context.Context, current string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.timeout)
+	defer cancel()
+	work, err := os.MkdirTemp(x.workDir, "drydock-patch-check-")
+	if err != nil {
+		return "", fmt.Errorf("patch: %w", err)
+	}
+	defer os.RemoveAll(work)
+	opts := append([]image.Option{image.WithInsecure(x.insecure)}, x.imageOpts...)
+	img, plan, err := x.plan(ctx, current, work, opts)
+	if err != nil {
+		return "", err
+	}
+	defer img.Close()
+	switch plan.Manager {
+	case patch.ManagerApt, patch.ManagerDpkgStatusD:
+	default:
+		return "", fmt.Errorf("patch %s: %s images cannot be patched yet", current, plan.Manager)
+	}
+	if !x.sel.AllUpdates {
+		if len(plan.Items) == 0 {
+			return "", nil
+		}
+		var ids []string
+		for _, it := range plan.Items {
+			for _, id := range it.Findings {
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+		slices.Sort(ids)
+		return fmt.Sprintf("%d OS packages have fixes (%s): %s", len(plan.Items), strings.Join(plan.Packages(), ", "), strings.Join(ids, ", ")), nil
+	}
+	b := &patchexec.Buildah{Path: x.buildah, WorkDir: work, Sources: x.sources}
+	var ups []patch.Upgrade
+	if plan.Manager == patch.ManagerDpkgStatusD {
+		if x.helper == "" {
+			return "", fmt.Errorf("patch %s: a distroless image: set helper_image", current)
+		}
+		h, err := image.Open(ctx, x.helper, append(opts, image.WithTempDir(work))...)
+		if err != nil {
+			return "", fmt.Errorf("patch: helper_image: %w", err)
+		}
+		defer h.Close()
+		if h.Image == nil {
+			return "", fmt.Errorf("patch: helper_image %s is not an image", x.helper)
+		}
+		ups, err = (&patchexec.Distroless{Buildah: b, Helper: h.Image}).Resolve(ctx, plan)
+		if err != nil {
+			return "", fmt.Errorf("patch %s: %w", current, err)
+		}
+	} else if ups, err = b.Resolve(ctx, img.Image, plan); err != nil {
+		return "", fmt.Errorf("patch %s: %w", current, err)
+	}
+	if len(ups) == 0 {
+		return "", nil
+	}
+	var names []string
+	for _, u := range ups {
+		names = append(names, u.Package)
+	}
+	return fmt.Sprintf("%d OS packages have updates: %s", len(ups), strings.Join(names, ", ")), nil
 }
 
 // alreadyPatched reports whether Target already is the patch of Current

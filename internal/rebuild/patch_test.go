@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -128,5 +129,32 @@ func TestPatchRetryReturnsThePushedPatch(t *testing.T) {
 	req.Current = f.v1Ref
 	if _, err := x.Rebuild(context.Background(), req); err == nil || !strings.Contains(err.Error(), "no operating system detected") {
 		t.Errorf("error = %v, want the plan's refusal", err)
+	}
+}
+
+// TestPatchRefusesIndexTarget: the loop names one platform's manifest as
+// Current; its patch must not replace a multi-platform tag with a single
+// platform image.
+func TestPatchRefusesIndexTarget(t *testing.T) {
+	f := newFixture(t)
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: f.app, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	target := f.reg.host + "/team/multi:1"
+	r, err := name.ParseReference(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	x, err := New("patch", map[string]string{"select": "all-updates", "buildah": "/nonexistent/buildah"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Name: "multi", Current: f.appRef, Target: target, OldBase: f.v1Ref, NewBase: f.v1Ref, ID: "p2"}
+	if _, err := x.Rebuild(context.Background(), req); err == nil || !strings.Contains(err.Error(), "is a multi-platform index") {
+		t.Fatalf("error = %v, want the refusal of an index target", err)
+	}
+	if desc, err := remote.Head(r); err != nil || !desc.MediaType.IsIndex() {
+		t.Errorf("the target is no longer the index: %v %v", desc, err)
 	}
 }

@@ -533,65 +533,9 @@ func TestPatchFromFindings(t *testing.T) {
 	e := setupPatch(t)
 	ref, _ := e.appImage(t, "e2e/patch-findings")
 	target := e.registry + "/e2e/patched-findings:1"
-	cache, data, osv := t.TempDir(), t.TempDir(), t.TempDir()
-
-	before := map[string]pkg{}
-	for _, p := range dpkgPackages(t, e.rootfs) {
-		before[p.Name] = p
-	}
-	fixed := map[string]string{} // source → fixed source version
-	var want []string
-	for _, p := range dpkgPackages(t, e.upgraded) {
-		if b, ok := before[p.Name]; ok && b.Version != p.Version {
-			fixed[p.SourceName] = p.SourceVersion
-			want = append(want, p.Name+" "+b.Version+" -> "+p.Version)
-		}
-	}
-	if len(fixed) == 0 {
-		t.Fatal("the upgraded rootfs has no newer package")
-	}
-	var ids []string
-	for src, v := range fixed {
-		id := "DRYDOCK-E2E-" + src
-		ids = append(ids, id)
-		rec := map[string]any{
-			"schema_version": "1.6.0", "id": id, "modified": "2026-01-01T00:00:00Z", "summary": "end-to-end test advisory for " + src,
-			"affected": []any{map[string]any{
-				"package": map[string]string{"ecosystem": "Debian:12", "name": src},
-				"ranges":  []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]string{"introduced": "0"}, map[string]string{"fixed": v}}}},
-			}},
-		}
-		b, _ := json.Marshal(rec)
-		if err := os.WriteFile(filepath.Join(osv, id+".json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, stderr, err := e.runLong(t, "db", "import", "--data-dir", data, osv); err != nil {
-		t.Fatalf("db import: %v\n%s", err, stderr)
-	}
-	findingIDs := func(ref string) []string {
-		t.Helper()
-		out, stderr, err := e.runLong(t, "scan", ref, "-f", "json", "--data-dir", data, "--cache-dir", cache)
-		if err != nil {
-			t.Fatalf("scan %s: %v\n%s", ref, err, stderr)
-		}
-		var doc struct {
-			Findings []struct {
-				ID string `json:"id"`
-			} `json:"findings"`
-		}
-		if err := json.Unmarshal(out, &doc); err != nil {
-			t.Fatalf("scan -f json: %v", err)
-		}
-		var got []string
-		for _, f := range doc.Findings {
-			if strings.HasPrefix(f.ID, "DRYDOCK-E2E-") {
-				got = append(got, f.ID)
-			}
-		}
-		slices.Sort(got)
-		return slices.Compact(got)
-	}
+	cache, data := t.TempDir(), t.TempDir()
+	ids, fixed, want := e.importFixAdvisories(t, data)
+	findingIDs := func(ref string) []string { return e.findingIDs(t, data, cache, ref) }
 	slices.Sort(ids)
 	if d := cmp.Diff(ids, findingIDs(ref)); d != "" {
 		t.Fatalf("findings of the original (-records +scan):\n%s", d)
@@ -644,6 +588,77 @@ func TestPatchFromFindings(t *testing.T) {
 	if left := findingIDs(target); len(left) > 0 {
 		t.Errorf("a rescan of the patched image still finds %v", left)
 	}
+}
+
+// findingIDs scans ref with the database in data and returns the ids of
+// the importFixAdvisories records it finds.
+func (e *patchEnv) findingIDs(t *testing.T, data, cache, ref string) []string {
+	t.Helper()
+	out, stderr, err := e.runLong(t, "scan", ref, "-f", "json", "--data-dir", data, "--cache-dir", cache)
+	if err != nil {
+		t.Fatalf("scan %s: %v\n%s", ref, err, stderr)
+	}
+	var doc struct {
+		Findings []struct {
+			ID string `json:"id"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("scan -f json: %v", err)
+	}
+	var got []string
+	for _, f := range doc.Findings {
+		if strings.HasPrefix(f.ID, "DRYDOCK-E2E-") {
+			got = append(got, f.ID)
+		}
+	}
+	slices.Sort(got)
+	return slices.Compact(got)
+}
+
+// importFixAdvisories writes one OSV record per Debian source package that
+// scripts/debian-rootfs-upgraded.sh upgraded (affected below the upgraded
+// version) and imports them into data. It returns the record IDs, the fixed
+// source versions by source, and the binary upgrades expected
+// ("name from -> to").
+func (e *patchEnv) importFixAdvisories(t *testing.T, data string) (ids []string, fixed map[string]string, want []string) {
+	t.Helper()
+	osv := t.TempDir()
+	before := map[string]pkg{}
+	for _, p := range dpkgPackages(t, e.rootfs) {
+		before[p.Name] = p
+	}
+	fixed = map[string]string{} // source → fixed source version
+	for _, p := range dpkgPackages(t, e.upgraded) {
+		if b, ok := before[p.Name]; ok && b.Version != p.Version {
+			fixed[p.SourceName] = p.SourceVersion
+			want = append(want, p.Name+" "+b.Version+" -> "+p.Version)
+		}
+	}
+	if len(fixed) == 0 {
+		t.Fatal("the upgraded rootfs has no newer package")
+	}
+	for src, v := range fixed {
+		id := "DRYDOCK-E2E-" + src
+		ids = append(ids, id)
+		rec := map[string]any{
+			"schema_version": "1.6.0", "id": id, "modified": "2026-01-01T00:00:00Z", "summary": "end-to-end test advisory for " + src,
+			"affected": []any{map[string]any{
+				"package": map[string]string{"ecosystem": "Debian:12", "name": src},
+				"ranges":  []any{map[string]any{"type": "ECOSYSTEM", "events": []any{map[string]string{"introduced": "0"}, map[string]string{"fixed": v}}}},
+			}},
+		}
+		b, _ := json.Marshal(rec)
+		if err := os.WriteFile(filepath.Join(osv, id+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, err := e.runLong(t, "db", "import", "--data-dir", data, osv); err != nil {
+		t.Fatalf("db import: %v\n%s", err, stderr)
+	}
+	slices.Sort(ids)
+	slices.Sort(want)
+	return ids, fixed, want
 }
 
 // TestPatchRebuildExecutor runs rebuild.kind patch as the freshness loop
