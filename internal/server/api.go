@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,9 +149,12 @@ func reply(w http.ResponseWriter, code int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
+// The patterns are compiled on first use: their bounded repetitions make
+// large programs, and every drydock command (not only the server) would
+// otherwise pay for them at start-up.
 var (
-	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-	vulnIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$`)
+	digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[a-f0-9]{64}$`) })
+	vulnIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$`) })
 )
 
 func boolParam(q map[string][]string, key string) (*bool, error) {
@@ -249,7 +253,7 @@ func imageCursor(f *store.ImageFilter) error {
 		return nil
 	}
 	parts := strings.SplitN(f.After, ",", 3)
-	if !digestRE.MatchString(parts[0]) || len(parts) == 2 {
+	if !digestRE().MatchString(parts[0]) || len(parts) == 2 {
 		return bad("after=%q: want the previous page's next (or a sha256 digest)", f.After)
 	}
 	f.After = parts[0]
@@ -326,7 +330,7 @@ type Lineage struct {
 
 func (a *API) image(w http.ResponseWriter, r *http.Request) error {
 	digest := r.PathValue("digest")
-	if !digestRE.MatchString(digest) {
+	if !digestRE().MatchString(digest) {
 		return bad("%q is not a sha256 digest (sha256:<64 hex>)", digest)
 	}
 	ctx := r.Context()
@@ -421,7 +425,7 @@ func page[T any](xs []T, offset, limit int) []T {
 
 func (a *API) vulnerability(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if !vulnIDRE.MatchString(id) {
+	if !vulnIDRE().MatchString(id) {
 		return bad("%q is not a vulnerability id (such as CVE-2024-6387 or GHSA-xxxx-xxxx-xxxx)", id)
 	}
 	q := r.URL.Query()
@@ -536,7 +540,7 @@ func keys(m map[string]bool) []string {
 func (a *API) workloads(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := q.Get("digest")
-	if d != "" && !digestRE.MatchString(d) {
+	if d != "" && !digestRE().MatchString(d) {
 		return bad("digest=%q: want a sha256 digest", d)
 	}
 	ws, err := a.Store.Workloads(r.Context(), d)

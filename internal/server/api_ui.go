@@ -117,7 +117,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&req); err != nil {
 		return bad("body: want {\"digest\": \"sha256:…\"}: %v", err)
 	}
-	if !digestRE.MatchString(req.Digest) {
+	if !digestRE().MatchString(req.Digest) {
 		return bad("digest %q: want sha256:<64 hex>", req.Digest)
 	}
 	im, err := a.Store.Image(r.Context(), req.Digest)
@@ -148,7 +148,7 @@ func imagePaging(q map[string][]string, f *store.ImageFilter) error {
 		return bad("q: at most 256 characters")
 	}
 	if b := get("base"); b != "" {
-		if !digestRE.MatchString(b) {
+		if !digestRE().MatchString(b) {
 			return bad("base=%q: want a sha256 digest", b)
 		}
 		f.BaseDigest = b
