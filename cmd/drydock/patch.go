@@ -1,20 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/drydock/drydock/internal/attest"
 	"github.com/drydock/drydock/internal/image"
+	"github.com/drydock/drydock/internal/inventory"
+	"github.com/drydock/drydock/internal/loop"
 	"github.com/drydock/drydock/internal/patch"
-	"github.com/drydock/drydock/internal/patchexec"
+	"github.com/drydock/drydock/internal/report"
 )
 
 func newPatchCommand(g *globals) *cobra.Command {
@@ -129,44 +130,51 @@ by --policy, --fail-on, --policy-result or --no-policy.`,
 				return err
 			}
 			defer cleanup()
-			p := &patcher{g: g, sf: sf, tmp: tmp, stderr: cmd.ErrOrStderr(), notices: g.notices(cmd), dryRun: dryRun,
-				sel: patch.Selection{MinSeverity: severity, IDs: ids, AllUpdates: allUpdates}, sources: sources, buildah: buildah, helper: helper}
+			stderr := cmd.ErrOrStderr()
+			// The scan and the inventory read the image on the platform
+			// given: "" once a platform image is named by its digest.
+			onPlatform := func(platform string) scanFlags {
+				f := sf
+				f.source.platform = platform
+				return f
+			}
+			o := loop.PatchOptions{
+				Scan: func(ctx context.Context, ref, platform string) (*report.ScanReport, error) {
+					f := onPlatform(platform)
+					return runScan(ctx, g, &f, ref, stderr)
+				},
+				Inventory: func(ctx context.Context, ref, platform string) (*inventory.Inventory, error) {
+					f := onPlatform(platform)
+					return loadInventory(ctx, g, &f.source, ref)
+				},
+				ImageOptions: func() ([]image.Option, error) { return sf.source.imageOptions(tmp) },
+				Platform:     sf.source.platform,
+				Insecure:     sf.source.insecure,
+				TempDir:      tmp,
+				Notices:      g.notices(cmd),
+				Tag:          tag,
+				DryRun:       dryRun,
+				Selection:    patch.Selection{MinSeverity: severity, IDs: ids, AllUpdates: allUpdates},
+				Sources:      sources,
+				Buildah:      buildah,
+				Helper:       helper,
+				Evaluator:    ev,
+				Signer:       signer,
+				Tool:         attest.Scanner{Name: "drydock", Version: version},
+			}
 			if g.logLevel == "debug" {
-				p.log = os.Stderr
+				o.Log = os.Stderr
 			}
-			var idx v1.ImageIndex
-			if sf.source.platform == "" {
-				if kind, ref := image.Classify(args[0]); kind == image.KindRegistry {
-					if idx, err = patchexec.RemoteIndex(ctx, ref, sf.source.insecure); err != nil {
-						return err
-					}
+			res, err := loop.Patch(ctx, args[0], o)
+			if res != nil {
+				// A rescan that failed still reports what it found; its
+				// error wins over the write's.
+				werr := writeOutput(output, func(w io.Writer) error { return res.Write(w, format) })
+				if err == nil {
+					err = werr
 				}
 			}
-			if idx != nil {
-				return p.index(ctx, args[0], idx, tag, format, output, ev, signer)
-			}
-			one, err := p.one(ctx, args[0], sf)
-			if err != nil {
-				return err
-			}
-			defer one.close()
-			if one.out == nil || one.res == nil { // a plan only, or nothing to patch
-				if one.out != nil {
-					return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, one.out, format) })
-				}
-				return writeOutput(output, func(w io.Writer) error { return patch.Write(w, one.plan, format) })
-			}
-			ref, err := patchexec.Write(ctx, one.res.Image, tag, sf.source.insecure, one.iopts...)
-			if err != nil {
-				return err
-			}
-			slog.Info("patched", "image", ref, "upgrades", len(one.res.Upgrades), "layer_bytes", one.res.LayerSize)
-			one.out.Image = ref
-			if err := p.rescan(ctx, one, ref, "", ev, signer); err != nil {
-				_ = writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, one.out, format) })
-				return err
-			}
-			return writeOutput(output, func(w io.Writer) error { return patch.WriteOutcome(w, one.out, format) })
+			return err
 		},
 	}
 	sf.register(cmd)

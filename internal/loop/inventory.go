@@ -1,8 +1,9 @@
 // Package loop holds the orchestration that drydock rebuild, watch and
 // server share: reading an image into an inventory, the rebuild → scan →
 // sign → deploy sequence wired onto internal/freshness, signing verdicts,
-// and serving watch's event endpoint. It calls scanner, attest, rebuild and
-// deploy; none of them calls it.
+// serving watch's event endpoint, and drydock patch's scan → plan → patch →
+// push → rescan → sign sequence. It calls scanner, attest, patchexec,
+// rebuild and deploy; none of them calls it.
 package loop
 
 import (
