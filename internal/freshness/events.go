@@ -183,9 +183,9 @@ type EventHandler struct {
 	// OnPush receives the decoded pushes of an authenticated request.
 	OnPush func(source string, evs []PushEvent)
 	// Accept, when set, judges each push before any is delivered: a
-	// request with a refused push is answered 403 with the reasons, and
-	// none of its pushes reach OnPush (a registry the receiver was not
-	// configured for must not make it pull images).
+	// refused push never reaches OnPush (a registry the receiver was not
+	// configured for must not make it pull images) and its reason is
+	// listed in the reply's "ignored".
 	Accept func(source string, ev PushEvent) error
 }
 
@@ -232,25 +232,31 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	var ignored []string
 	if h.Accept != nil {
-		var refused []string
+		kept := evs[:0:0]
 		for _, ev := range evs {
 			if err := h.Accept(source, ev); err != nil {
-				refused = append(refused, err.Error())
+				ignored = append(ignored, err.Error())
+				continue
 			}
+			kept = append(kept, ev)
 		}
-		if len(refused) > 0 {
-			if len(refused) > 3 {
-				refused = append(refused[:3], fmt.Sprintf("and %d more", len(refused)-3))
-			}
-			http.Error(w, "push event refused: "+strings.Join(refused, "; "), http.StatusForbidden)
-			return
-		}
+		evs = kept
 	}
 	if len(evs) > 0 && h.OnPush != nil {
 		h.OnPush(source, evs)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(map[string]int{"pushes": len(evs)})
+	_ = json.NewEncoder(w).Encode(eventReply{Pushes: len(evs), Ignored: ignored})
+}
+
+// eventReply answers an authenticated event request. Ignored pushes are
+// reported in a 2xx reply, not refused with a 4xx: registries (Distribution,
+// Harbor) deliver their notifications in order and retry one that was not
+// accepted, so a refusal would stall every later event of that registry.
+type eventReply struct {
+	Pushes  int      `json:"pushes"`
+	Ignored []string `json:"ignored,omitempty"`
 }

@@ -303,7 +303,7 @@ func Run(ctx context.Context, o Options) error {
 	mux.Handle("/events/", &freshness.EventHandler{Token: o.EventToken, Accept: func(source string, ev freshness.PushEvent) error {
 		err := accept(ev)
 		if err != nil {
-			log.Warn("push event refused", "source", source, "err", err)
+			log.Warn("push event ignored", "source", source, "err", err)
 		}
 		return err
 	}, OnPush: func(source string, evs []freshness.PushEvent) {
