@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/drydock/drydock/internal/patch"
+	"github.com/drydock/drydock/internal/registrytest"
 	"github.com/drydock/drydock/internal/testenv"
 )
 
@@ -69,28 +70,7 @@ func TestPatchDryRunDemo(t *testing.T) {
 // registry is): it is refused unless --platform picks one.
 func TestPatchRefusesIndexWithoutPlatform(t *testing.T) {
 	e := newEnv(t)
-	lay := demoLayout(t)
-	p, err := layout.FromPath(lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var base v1.Image
-	for _, d := range im.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] == "base" {
-			base, _ = idx.Image(d.Digest)
-		}
-	}
-	if base == nil {
-		t.Fatal("the demo layout has no base image")
-	}
+	base := registrytest.LayoutImage(t, demoLayout(t), "base")
 	multi := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})

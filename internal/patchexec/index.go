@@ -3,9 +3,8 @@ package patchexec
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -122,38 +121,8 @@ func WriteIndex(ctx context.Context, idx v1.ImageIndex, target string, insecure 
 	if err != nil {
 		return "", fmt.Errorf("digest of the patched index: %w", err)
 	}
-	if dir, ok := strings.CutPrefix(target, "oci:"); ok {
-		tag := ""
-		if i := strings.LastIndex(dir, ":"); i > 0 && !strings.Contains(dir[i+1:], "/") {
-			dir, tag = dir[:i], dir[i+1:]
-		}
-		if dir == "" {
-			return "", fmt.Errorf("--tag %q: want oci:DIR or oci:DIR:TAG", target)
-		}
-		p, err := layout.FromPath(dir)
-		if err != nil {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return "", fmt.Errorf("write OCI layout %s: %w", dir, err)
-			}
-			if p, err = layout.Write(dir, empty.Index); err != nil {
-				return "", fmt.Errorf("write OCI layout %s: %w", dir, err)
-			}
-		}
-		var lopts []layout.Option
-		if tag != "" {
-			lopts = append(lopts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
-		}
-		if err := p.AppendIndex(idx, lopts...); err != nil {
-			return "", fmt.Errorf("write OCI layout %s: %w", dir, err)
-		}
-		return "oci:" + dir + "@" + d.String(), nil
-	}
-	ref, err := image.ParseReference(target, insecure)
-	if err != nil {
-		return "", fmt.Errorf("--tag: %w", err)
-	}
-	if err := remote.WriteIndex(ref, idx, image.RemoteOptions(ctx, append([]image.Option{image.WithInsecure(insecure)}, opts...)...)...); err != nil {
-		return "", fmt.Errorf("push %s: %w", ref, err)
-	}
-	return ref.Context().Digest(d.String()).String(), nil
+	return write(ctx, d, target, insecure,
+		func(p layout.Path, lopts ...layout.Option) error { return p.AppendIndex(idx, lopts...) },
+		func(ref name.Reference, ropts ...remote.Option) error { return remote.WriteIndex(ref, idx, ropts...) },
+		opts...)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -23,6 +24,17 @@ func Write(ctx context.Context, img v1.Image, target string, insecure bool, opts
 	if err != nil {
 		return "", fmt.Errorf("digest of the patched image: %w", err)
 	}
+	return write(ctx, d, target, insecure,
+		func(p layout.Path, lopts ...layout.Option) error { return p.AppendImage(img, lopts...) },
+		func(ref name.Reference, ropts ...remote.Option) error { return remote.Write(ref, img, ropts...) },
+		opts...)
+}
+
+// write is Write and WriteIndex once the artefact is known: appendTo adds
+// it to a layout, push sends it to a registry.
+func write(ctx context.Context, d v1.Hash, target string, insecure bool,
+	appendTo func(layout.Path, ...layout.Option) error, push func(name.Reference, ...remote.Option) error,
+	opts ...image.Option) (string, error) {
 	if dir, ok := strings.CutPrefix(target, "oci:"); ok {
 		tag := ""
 		if i := strings.LastIndex(dir, ":"); i > 0 && !strings.Contains(dir[i+1:], "/") {
@@ -44,7 +56,7 @@ func Write(ctx context.Context, img v1.Image, target string, insecure bool, opts
 		if tag != "" {
 			lopts = append(lopts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
 		}
-		if err := p.AppendImage(img, lopts...); err != nil {
+		if err := appendTo(p, lopts...); err != nil {
 			return "", fmt.Errorf("write OCI layout %s: %w", dir, err)
 		}
 		return "oci:" + dir + "@" + d.String(), nil
@@ -53,7 +65,7 @@ func Write(ctx context.Context, img v1.Image, target string, insecure bool, opts
 	if err != nil {
 		return "", fmt.Errorf("--tag: %w", err)
 	}
-	if err := remote.Write(ref, img, image.RemoteOptions(ctx, append([]image.Option{image.WithInsecure(insecure)}, opts...)...)...); err != nil {
+	if err := push(ref, image.RemoteOptions(ctx, append([]image.Option{image.WithInsecure(insecure)}, opts...)...)...); err != nil {
 		return "", fmt.Errorf("push %s: %w", ref, err)
 	}
 	return ref.Context().Digest(d.String()).String(), nil

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -65,6 +66,25 @@ func DemoLayout(t testing.TB) string {
 // returns its digest reference.
 func Push(t testing.TB, dir, refName, dst string) name.Digest {
 	t.Helper()
+	img := LayoutImage(t, dir, refName)
+	tag, err := name.NewTag(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag.Context().Digest(d.String())
+}
+
+// LayoutImage is the image the layout at dir names refName
+// (org.opencontainers.image.ref.name).
+func LayoutImage(t testing.TB, dir, refName string) v1.Image {
+	t.Helper()
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -85,15 +105,8 @@ func Push(t testing.TB, dir, refName, dst string) name.Digest {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tag, err := name.NewTag(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		return tag.Context().Digest(d.Digest.String())
+		return img
 	}
 	t.Fatalf("no %s in layout", refName)
-	return name.Digest{}
+	return nil
 }
