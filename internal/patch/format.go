@@ -13,15 +13,24 @@ func Formats() []string { return []string{"table", "json"} }
 
 // Write renders the plan as "table" or "json".
 func Write(w io.Writer, p *Plan, format string) error {
+	if table, err := writeJSON(w, p, format); !table {
+		return err
+	}
+	return writeTable(w, p)
+}
+
+// writeJSON writes v for the "json" format; for "table" it writes nothing
+// and reports that the caller renders the table.
+func writeJSON(w io.Writer, v any, format string) (table bool, err error) {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return false, enc.Encode(v)
 	case "table", "":
-		return writeTable(w, p)
+		return true, nil
 	}
-	return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+	return false, fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
 }
 
 func writeTable(w io.Writer, p *Plan) error {
@@ -58,14 +67,8 @@ func writeTable(w io.Writer, p *Plan) error {
 
 // WriteOutcome renders a patch's outcome as "table" or "json".
 func WriteOutcome(w io.Writer, o *Outcome, format string) error {
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(o)
-	case "table", "":
-	default:
-		return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+	if table, err := writeJSON(w, o, format); !table {
+		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	switch {
@@ -95,14 +98,8 @@ func WriteOutcome(w io.Writer, o *Outcome, format string) error {
 
 // WriteIndexOutcome renders the patch of an index as "table" or "json".
 func WriteIndexOutcome(w io.Writer, o *IndexOutcome, format string) error {
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(o)
-	case "table", "":
-	default:
-		return fmt.Errorf("format %q: want %s", format, strings.Join(Formats(), " or "))
+	if table, err := writeJSON(w, o, format); !table {
+		return err
 	}
 	switch {
 	case o.DryRun:
