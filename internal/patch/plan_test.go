@@ -16,6 +16,23 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
+// checkGolden compares got with the golden file (rewritten with -update).
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s (-want +got):\n%s", golden, d)
+	}
+}
+
 var (
 	libssl = inventory.Package{Name: "libssl3", Version: "3.0.11-1~deb12u2", Type: inventory.TypeDeb, Arch: "amd64",
 		SourceName: "openssl", SourceVersion: "3.0.11-1~deb12u2", Path: "var/lib/dpkg/status"}
@@ -197,19 +214,7 @@ func TestWriteGolden(t *testing.T) {
 			if err := Write(&b, p, format); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "plan."+format)
-			if *update {
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(string(want), b.String()); d != "" {
-				t.Errorf("%s (-want +got):\n%s", golden, d)
-			}
+			checkGolden(t, filepath.Join("testdata", "plan."+format), b.Bytes())
 		})
 	}
 	if err := Write(&bytes.Buffer{}, p, "xml"); err == nil {

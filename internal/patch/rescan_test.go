@@ -2,7 +2,6 @@ package patch
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -87,19 +86,7 @@ func TestWriteIndexOutcomeGolden(t *testing.T) {
 			if err := WriteIndexOutcome(&b, o, format); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "index-outcome."+format)
-			if *update {
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(string(want), b.String()); d != "" {
-				t.Errorf("%s (-want +got):\n%s", golden, d)
-			}
+			checkGolden(t, filepath.Join("testdata", "index-outcome."+format), b.Bytes())
 		})
 	}
 	if err := WriteIndexOutcome(&bytes.Buffer{}, o, "sarif"); err == nil {
